@@ -1,0 +1,409 @@
+"""Reads one badge rules file into a BadgeDef, collecting every problem with its line.
+
+Cross-file checks (duplicate ids, unknown or cyclic badge_held) belong to `ruleset.py`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bridge.tomlloc import Locator, loads_toml
+
+from .badge import LANGS, Alignment, BadgeDef, Duration
+from .explain import describe
+from .nodes import (
+    COMPARISONS,
+    ActivityCompleted,
+    All,
+    AnyOf,
+    AtLeast,
+    BadgeHeld,
+    CertificateEarned,
+    CourseCompleted,
+    Enrolled,
+    FactBetween,
+    Grade,
+    Node,
+    Not,
+    Presence,
+    Window,
+)
+from .values import read_duration, read_moment, read_texts, shown
+
+__all__ = ["Problem", "ParsedFile", "parse_file", "toml_problem", "NODE_KEYS"]
+
+Problem = tuple[str, int | None, str]
+Path_ = tuple[str | int, ...]
+
+NODE_KEYS = ("all", "any", "not", "at_least", "course_completed", "grade",
+             "activity_completed", "certificate_earned", "enrolled", "presence",
+             "badge_held", "fact_between")
+_BADGE_KEYS = ("id", "name", "description", "criteria", "image", "tags", "expires_after",
+               "renewable", "alignment")
+_ALIGNMENT_KEYS = ("name", "url", "code", "framework", "description")
+_BADGE_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_IMAGE_TYPES = (".png", ".svg")
+
+
+@dataclass
+class ParsedFile:
+    """What one file yields: the badge if it is valid, and where its badge_held refs are."""
+
+    file: str
+    badge: BadgeDef | None = None
+    id_line: int | None = None
+    refs: list[tuple[str, int | None, str]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def toml_problem(error: ValueError, file: str) -> Problem:
+    """tomlloc's "file:line: invalid TOML: …" back into a (file, line, message) problem."""
+    text = str(error).removeprefix(f"{file}:")
+    line, sep, message = text.partition(": ")
+    return (file, int(line), message) if sep and line.isdigit() else (file, None, text.strip())
+
+
+def parse_file(path: Path, sources: Mapping[str, set[str] | None] | None) -> ParsedFile:
+    text = path.read_text(encoding="utf-8")
+    parsed = ParsedFile(str(path))
+    try:
+        data, locator = loads_toml(text, str(path))
+    except ValueError as exc:
+        parsed.problems.append(toml_problem(exc, str(path)))
+        return parsed
+    _Reader(path, locator, sources, parsed).badge_file(
+        data, hashlib.sha256(text.encode()).hexdigest()[:16])
+    return parsed
+
+
+def dotted(path: Path_) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p)
+                   for i, p in enumerate(path))
+
+
+def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class _Reader:
+    """Walks one file's data; each check records a problem and returns None, never raises."""
+
+    def __init__(self, path: Path, locator: Locator,
+                 sources: Mapping[str, set[str] | None] | None, out: ParsedFile) -> None:
+        self.path, self.locator, self.sources, self.out = path, locator, sources, out
+
+    def fail(self, path: Path_, message: str) -> None:
+        prefix = f"{dotted(path)}: " if path else ""
+        self.out.problems.append((self.out.file, self.locator.line(path), prefix + message))
+
+    # -- generic checks ------------------------------------------------------
+    def table(self, value: Any, path: Path_, example: str) -> dict[str, Any] | None:
+        if isinstance(value, dict):
+            return value
+        self.fail(path, f"expected a table such as {example}, got {shown(value)}")
+        return None
+
+    def keys(self, table: dict[str, Any], path: Path_, allowed: tuple[str, ...],
+             required: tuple[str, ...] = ()) -> bool:
+        ok = True
+        for key in table:
+            if key not in allowed:
+                self.fail(path + (key,), f"unknown key '{key}'{_suggest(key, allowed)}; "
+                                         f"expected one of: {', '.join(allowed)}")
+                ok = False
+        for key in required:
+            if key not in table:
+                self.fail(path, f"missing key '{key}'")
+                ok = False
+        return ok
+
+    def ident(self, value: Any, path: Path_) -> str | None:
+        # Course and activity ids are often numbers; `course = 42` means "42".
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        self.fail(path, f"expected an id such as \"42\", got {shown(value)}")
+        return None
+
+    def count(self, value: Any, path: Path_) -> int | None:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        self.fail(path, f"expected a whole number of at least 1, got {shown(value)}")
+        return None
+
+    def words(self, value: Any, path: Path_) -> tuple[str, ...] | None:
+        items = value if isinstance(value, list) else [value]
+        ids = [self.ident(v, path) for v in items]
+        if not items or None in ids:
+            if not items:
+                self.fail(path, "expected at least one value")
+            return None
+        return tuple(i for i in ids if i is not None)
+
+    def convert(self, reader: Callable[[Any], Any], value: Any, path: Path_) -> Any:
+        try:
+            return reader(value)
+        except ValueError as exc:
+            self.fail(path, f"{exc}, got {shown(value)}")
+            return None
+
+    def window(self, table: dict[str, Any], path: Path_) -> Window | None:
+        start = end = None
+        if "from" in table:
+            start = self.convert(read_moment, table["from"], path + ("from",))
+        if "until" in table:
+            end = self.convert(lambda v: read_moment(v, end=True), table["until"],
+                               path + ("until",))
+        if start is not None and end is not None and start >= end:
+            self.fail(path + ("until",), "expected a date after 'from'")
+            return None
+        return Window(start, end) if start or end else None
+
+    # -- the file --------------------------------------------------------------
+    def badge_file(self, data: dict[str, Any], version: str) -> None:
+        self.keys(data, (), ("badge", "condition"))
+        if "badge" not in data or "condition" not in data:
+            missing = [k for k in ("badge", "condition") if k not in data]
+            self.fail((), "missing " + " and ".join(f"[{k}]" for k in missing) + " table")
+            return
+        condition = self.node(data["condition"], ("condition",))
+        badge = self.table(data["badge"], ("badge",), '[badge] with id = "snt-mooc"')
+        if badge is None:
+            return
+        self.out.id_line = self.locator.line(("badge", "id"))
+        fields = self.badge_fields(badge)
+        if condition is None or fields is None or self.out.problems:
+            return
+        criteria = fields.pop("criteria") or {lang: describe(condition, lang) for lang in LANGS}
+        self.out.badge = BadgeDef(condition=condition, version=version, file=self.out.file,
+                                  criteria=criteria, **fields)
+
+    def badge_fields(self, badge: dict[str, Any]) -> dict[str, Any] | None:
+        p: Path_ = ("badge",)
+        self.keys(badge, p, _BADGE_KEYS, ("id", "name", "description"))
+        badge_id = badge.get("id")
+        if "id" in badge and not (isinstance(badge_id, str) and _BADGE_ID.fullmatch(badge_id)):
+            self.fail(p + ("id",), "expected an id of lower-case letters, digits, '-' or '_' "
+                                   f"such as \"snt-mooc\", got {shown(badge_id)}")
+        texts = {key: self.convert(read_texts, badge[key], p + (key,)) if key in badge else None
+                 for key in ("name", "description", "criteria")}
+        expires: Duration | None = None
+        if "expires_after" in badge:
+            expires = self.convert(read_duration, badge["expires_after"], p + ("expires_after",))
+        renewable = badge.get("renewable", False)
+        if not isinstance(renewable, bool):
+            self.fail(p + ("renewable",), f"expected true or false, got {shown(renewable)}")
+        elif renewable and "expires_after" not in badge:
+            self.fail(p + ("renewable",), "a renewable badge needs expires_after (when to renew)")
+        tags = self.words(badge["tags"], p + ("tags",)) if "tags" in badge else ()
+        return {"id": badge_id, **texts, "image": self.image(badge.get("image")),
+                "tags": tags or (), "alignments": self.alignments(badge.get("alignment", [])),
+                "expires_after": expires, "renewable": renewable is True}
+
+    def image(self, value: Any) -> Path | None:
+        if value is None:
+            return None
+        p: Path_ = ("badge", "image")
+        if not isinstance(value, str) or Path(value).suffix.lower() not in _IMAGE_TYPES:
+            self.fail(p, f"expected the path of a .png or .svg file, got {shown(value)}")
+            return None
+        image = (self.path.parent / value).resolve()
+        if not image.is_file():
+            self.fail(p, f"image file not found: {value} (relative to this rules file)")
+        return image
+
+    def alignments(self, value: Any) -> tuple[Alignment, ...]:
+        p: Path_ = ("badge", "alignment")
+        if not isinstance(value, list):
+            self.fail(p, "expected [[badge.alignment]] tables")
+            return ()
+        found = []
+        for i, item in enumerate(value):
+            table = self.table(item, p + (i,), '{ name = "…", url = "https://…" }')
+            if table is None or not self.keys(table, p + (i,), _ALIGNMENT_KEYS, ("name", "url")):
+                continue
+            bad = [k for k in _ALIGNMENT_KEYS if k in table and not isinstance(table[k], str)]
+            for key in bad:
+                self.fail(p + (i, key), f"expected text, got {shown(table[key])}")
+            if not str(table["url"]).startswith(("https://", "http://")):
+                self.fail(p + (i, "url"), f"expected a web address starting with https://, "
+                                          f"got {shown(table['url'])}")
+            elif not bad:
+                found.append(Alignment(**table))
+        return tuple(found)
+
+    # -- conditions ------------------------------------------------------------
+    def node(self, value: Any, path: Path_) -> Node | None:
+        table = self.table(value, path, '{ course_completed = { source = "moodle", course = "42" } }')
+        if table is None:
+            return None
+        if "of" in table or ("at_least" in table and len(table) > 1):
+            return self.at_least(table, path)
+        if len(table) != 1:
+            found = ", ".join(table) or "nothing"
+            self.fail(path, f"expected one condition ({', '.join(NODE_KEYS)}), got {found}; "
+                            "put several conditions in all = [ … ]")
+            return None
+        ((key, inner),) = table.items()
+        p = path + (key,)
+        if key in ("all", "any"):
+            children = self.children(inner, p)
+            if children is None:
+                return None
+            return All(children) if key == "all" else AnyOf(children)
+        if key == "not":
+            child = self.node(inner, p)
+            return None if child is None else Not(child)
+        if key == "at_least":
+            self.fail(path, "at_least needs 'of', the list of conditions to count")
+            return None
+        reader = _PREDICATE_READERS.get(key)
+        if reader is None:
+            self.fail(p, f"unknown condition '{key}'{_suggest(key, NODE_KEYS)}; "
+                         f"expected one of: {', '.join(NODE_KEYS)}")
+            return None
+        args = self.table(inner, p, f'{key} = {{ source = "moodle", course = "42" }}')
+        return None if args is None else reader(self, args, p)
+
+    def children(self, value: Any, path: Path_) -> tuple[Node, ...] | None:
+        if not isinstance(value, list) or not value:
+            self.fail(path, f"expected a list of conditions [ {{ … }}, {{ … }} ], got {shown(value)}")
+            return None
+        nodes = [self.node(v, path + (i,)) for i, v in enumerate(value)]
+        return None if None in nodes else tuple(n for n in nodes if n is not None)
+
+    def at_least(self, table: dict[str, Any], path: Path_) -> Node | None:
+        if not self.keys(table, path, ("at_least", "of"), ("at_least", "of")):
+            return None
+        count = self.count(table["at_least"], path + ("at_least",))
+        children = self.children(table["of"], path + ("of",))
+        if count is None or children is None:
+            return None
+        if count > len(children):
+            self.fail(path + ("at_least",),
+                      f"{count} is more than the {len(children)} conditions in 'of'")
+            return None
+        return AtLeast(count, children)
+
+    def where(self, args: dict[str, Any], path: Path_) -> tuple[str, str] | None:
+        source = self.ident(args["source"], path + ("source",))
+        course = self.ident(args["course"], path + ("course",))
+        if source is None or course is None:
+            return None
+        if self.sources is not None:
+            if source not in self.sources:
+                self.fail(path + ("source",), f"unknown source '{source}'"
+                          f"{_suggest(source, sorted(self.sources))}; configured sources: "
+                          f"{', '.join(sorted(self.sources)) or 'none'}")
+                return None
+            known = self.sources[source]
+            if known is not None and course not in known:
+                listed = ", ".join(sorted(known)[:10]) + (", …" if len(known) > 10 else "")
+                self.fail(path + ("course",), f"unknown course '{course}' on source '{source}'; "
+                                              f"known courses: {listed or 'none'}")
+                return None
+        return source, course
+
+    def simple(self, args: dict[str, Any], path: Path_) -> Node | None:
+        if not self.keys(args, path, ("source", "course"), ("source", "course")):
+            return None
+        where = self.where(args, path)
+        if where is None:
+            return None
+        return _SIMPLE[str(path[-1])](*where)
+
+    def activity(self, args: dict[str, Any], path: Path_) -> Node | None:
+        keys = ("source", "course", "activity")
+        if not self.keys(args, path, keys, keys):
+            return None
+        where, activity = self.where(args, path), self.ident(args["activity"], path + ("activity",))
+        return None if where is None or activity is None else ActivityCompleted(*where, activity)
+
+    def grade(self, args: dict[str, Any], path: Path_) -> Node | None:
+        ok = self.keys(args, path, ("source", "course", "activity", *COMPARISONS),
+                       ("source", "course"))
+        ops = [k for k in args if k in COMPARISONS]
+        if len(ops) != 1:
+            self.fail(path, f"expected exactly one comparison among {', '.join(COMPARISONS)}, "
+                            'such as ">=" = 0.7')
+            return None
+        threshold = args[ops[0]]
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not (
+                0 <= threshold <= 1):
+            self.fail(path + (ops[0],), "expected a fraction between 0 and 1 (0.7 for 70%), "
+                                        f"got {shown(threshold)}")
+            return None
+        activity = self.ident(args["activity"], path + ("activity",)) if "activity" in args else ""
+        where = self.where(args, path) if ok else None
+        if where is None or activity is None:
+            return None
+        return Grade(*where, ops[0], float(threshold), activity)
+
+    def presence(self, args: dict[str, Any], path: Path_) -> Node | None:
+        allowed = ("source", "course", "at_least", "session", "tag", "place", "from", "until")
+        if not self.keys(args, path, allowed, ("source", "course")):
+            return None
+        where = self.where(args, path)
+        at_least = self.count(args.get("at_least", 1), path + ("at_least",))
+        filters = {key: self.words(args[key], path + (key,)) if key in args else ()
+                   for key in ("session", "tag", "place")}
+        window = self.window(args, path)
+        if where is None or at_least is None or None in filters.values() or (
+                window is None and ("from" in args or "until" in args)):
+            return None
+        # Tags and places are matched regardless of case: "Meetup" is "meetup".
+        return Presence(*where, at_least, filters["session"] or (),
+                        tuple(t.casefold() for t in filters["tag"] or ()),
+                        tuple(t.casefold() for t in filters["place"] or ()), window)
+
+    def badge_held(self, args: dict[str, Any], path: Path_) -> Node | None:
+        if not self.keys(args, path, ("badge", "badges", "at_least")):
+            return None
+        if ("badge" in args) == ("badges" in args):
+            self.fail(path, "expected either badge = \"id\" or badges = [\"id\", …]")
+            return None
+        key = "badge" if "badge" in args else "badges"
+        badges = self.words(args[key], path + (key,))
+        at_least = self.count(args.get("at_least", 1), path + ("at_least",))
+        if badges is None or at_least is None:
+            return None
+        if at_least > len(badges):
+            self.fail(path + ("at_least",), f"{at_least} is more than the {len(badges)} badges listed")
+            return None
+        for i, badge in enumerate(badges):
+            ref_path = path + (key, i) if isinstance(args[key], list) else path + (key,)
+            self.out.refs.append((badge, self.locator.line(ref_path), dotted(ref_path)))
+        return BadgeHeld(badges, at_least)
+
+    def fact_between(self, args: dict[str, Any], path: Path_) -> Node | None:
+        inner = {k: v for k, v in args.items() if k not in ("from", "until")}
+        window = self.window(args, path)
+        if window is None and "from" not in args and "until" not in args:
+            self.fail(path, "expected from = 2025-09-01 and/or until = 2026-06-30")
+        child = self.node(inner, path)
+        return None if window is None or child is None else FactBetween(window, child)
+
+
+_SIMPLE: dict[str, type[CourseCompleted] | type[CertificateEarned] | type[Enrolled]] = {
+    "course_completed": CourseCompleted,
+    "certificate_earned": CertificateEarned,
+    "enrolled": Enrolled,
+}
+_PREDICATE_READERS: dict[str, Callable[[_Reader, dict[str, Any], Path_], Node | None]] = {
+    "course_completed": _Reader.simple,
+    "certificate_earned": _Reader.simple,
+    "enrolled": _Reader.simple,
+    "activity_completed": _Reader.activity,
+    "grade": _Reader.grade,
+    "presence": _Reader.presence,
+    "badge_held": _Reader.badge_held,
+    "fact_between": _Reader.fact_between,
+}

@@ -1,0 +1,214 @@
+"""Rule test cases (`*.test.toml` beside the rules): given facts, a badge is or is not awarded.
+
+They let a coordinator check a rule on made-up learners before any real run uses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bridge.errors import RuleError
+from bridge.model import AttrValue, Fact, FactKind
+from bridge.tomlloc import Locator, loads_toml
+
+from .explain import Decision
+from .parser import Problem, dotted, toml_problem
+from .ruleset import RuleSet, load_rules
+from .values import read_moment, shown
+
+__all__ = ["TestResult", "run_tests", "FACT_KINDS"]
+
+# The words a test fact may use for its kind: the predicate's name or the stored kind.
+FACT_KINDS: dict[str, FactKind] = {
+    "course_completed": FactKind.course_completion,
+    "activity_completed": FactKind.activity_completion,
+    "certificate_earned": FactKind.certificate,
+    "enrolled": FactKind.enrolment,
+    "grade": FactKind.grade,
+    "presence": FactKind.presence,
+    **{kind.value: kind for kind in FactKind},
+}
+_CASE_KEYS = ("name", "badge", "expect", "held", "since", "facts")
+_FACT_KEYS = ("kind", "source", "course", "activity", "session", "item", "value", "status",
+              "date", "tags", "place", "title")
+_EXPECT = {"awarded": True, "not_awarded": False}
+_LEARNER = "test-learner"
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    __test__ = False  # a result, not a pytest test class
+
+    name: str
+    file: str
+    line: int | None
+    passed: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Case:
+    name: str
+    file: str
+    line: int | None
+    badge: str
+    expect: bool
+    held: dict[str, datetime]
+    since: datetime | None
+    facts: tuple[Fact, ...]
+
+
+def run_tests(rules_dir: str | Path) -> list[TestResult]:
+    """Load the rules, then run every case of every `*.test.toml` file, in file order.
+
+    Raises RuleError if a rule or a test file is invalid (all problems at once).
+    """
+    rules_dir = Path(rules_dir)
+    rules = load_rules(rules_dir)
+    cases: list[_Case] = []
+    problems: list[Problem] = []
+    for path in sorted(rules_dir.glob("*.test.toml")):
+        _read_cases(path, rules, cases, problems)
+    if problems:
+        raise RuleError(problems)
+    return [_run(case, rules) for case in cases]
+
+
+def _run(case: _Case, rules: RuleSet) -> TestResult:
+    decision = rules.evaluate(case.badge, case.facts, case.held, since=case.since)
+    passed = decision.awarded == case.expect
+    return TestResult(case.name, case.file, case.line, passed, _message(decision, case.expect))
+
+
+def _message(decision: Decision, expected: bool) -> str:
+    got = "awarded" if decision.awarded else "not awarded"
+    if decision.awarded == expected:
+        return got
+    if decision.awarded:
+        return f"expected not awarded, but awarded by: {'; '.join(map(str, decision.provenance))}"
+    lacking = [f"{n.label()}: {n.missing()}" for n in decision.tree.walk()
+               if not n.value and not n.children]
+    return f"expected awarded, got not awarded: {'; '.join(lacking) or 'a negation holds'}"
+
+
+class _CaseReader:
+    def __init__(self, path: Path, locator: Locator, rules: RuleSet,
+                 problems: list[Problem]) -> None:
+        self.file, self.locator, self.rules, self.problems = str(path), locator, rules, problems
+
+    def fail(self, path: tuple[str | int, ...], message: str) -> None:
+        prefix = f"{dotted(path)}: " if path else ""
+        self.problems.append((self.file, self.locator.line(path), prefix + message))
+
+    def case(self, raw: Any, i: int) -> _Case | None:
+        p: tuple[str | int, ...] = ("case", i)
+        if not isinstance(raw, dict):
+            self.fail(p, "expected a [[case]] table")
+            return None
+        before = len(self.problems)
+        for key in raw:
+            if key not in _CASE_KEYS:
+                self.fail(p + (key,), f"unknown key '{key}'; expected one of: {', '.join(_CASE_KEYS)}")
+        for key in ("name", "badge", "expect"):
+            if key not in raw:
+                self.fail(p, f"missing key '{key}'")
+        if raw.get("badge") is not None and raw.get("badge") not in self.rules.badges:
+            self.fail(p + ("badge",), f"unknown badge {shown(raw['badge'])}; known badges: "
+                                      f"{', '.join(self.rules.badges)}")
+        if "expect" in raw and raw["expect"] not in _EXPECT:
+            self.fail(p + ("expect",), f"expected \"awarded\" or \"not_awarded\", got {shown(raw['expect'])}")
+        held = self.held(raw.get("held", []), p + ("held",))
+        since = self.moment(raw["since"], p + ("since",)) if "since" in raw else None
+        facts = self.facts(raw.get("facts", []), p + ("facts",))
+        if len(self.problems) > before or held is None or facts is None:
+            return None
+        return _Case(str(raw["name"]), self.file, self.locator.line(p), raw["badge"],
+                     _EXPECT[raw["expect"]], held, since, facts)
+
+    def moment(self, value: Any, path: tuple[str | int, ...]) -> datetime | None:
+        try:
+            return read_moment(value)
+        except ValueError as exc:
+            self.fail(path, f"{exc}, got {shown(value)}")
+            return None
+
+    def held(self, value: Any, path: tuple[str | int, ...]) -> dict[str, datetime] | None:
+        # A list means "held, date unknown": it counts, but inside no date window.
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = dict.fromkeys(value, "0001-01-01")
+        if not isinstance(value, dict):
+            self.fail(path, 'expected a list of badge ids, or a table { badge-id = 2025-06-01 }')
+            return None
+        held = {}
+        for badge, date in value.items():
+            if badge not in self.rules.badges:
+                self.fail(path, f"unknown badge '{badge}'")
+            moment = self.moment(date, path + (badge,))
+            if moment is not None:
+                held[badge] = moment
+        return held if len(held) == len(value) else None
+
+    def facts(self, value: Any, path: tuple[str | int, ...]) -> tuple[Fact, ...] | None:
+        if not isinstance(value, list):
+            self.fail(path, "expected a list of facts [ { kind = \"…\", … }, … ]")
+            return None
+        facts = [self.fact(v, path + (i,)) for i, v in enumerate(value)]
+        return None if None in facts else tuple(f for f in facts if f is not None)
+
+    def fact(self, raw: Any, path: tuple[str | int, ...]) -> Fact | None:
+        if not isinstance(raw, dict):
+            self.fail(path, "expected a fact such as { kind = \"course_completed\", "
+                            "source = \"moodle\", course = \"42\" }")
+            return None
+        before = len(self.problems)
+        for key in raw:
+            if key not in _FACT_KEYS:
+                self.fail(path + (key,), f"unknown key '{key}'; expected one of: {', '.join(_FACT_KEYS)}")
+        for key in ("kind", "source", "course"):
+            if key not in raw:
+                self.fail(path, f"missing key '{key}'")
+        kind = FACT_KINDS.get(str(raw.get("kind")))
+        if "kind" in raw and kind is None:
+            self.fail(path + ("kind",), f"unknown kind {shown(raw['kind'])}; expected one of: "
+                                        f"{', '.join(list(FACT_KINDS)[:6])}")
+        if kind is FactKind.grade and "value" not in raw:
+            self.fail(path, "a grade needs value = 0.0 … 1.0")
+        date = self.moment(raw["date"], path + ("date",)) if "date" in raw else None
+        if len(self.problems) > before or kind is None:
+            return None
+        attrs: dict[str, AttrValue] = {k: raw[k] for k in ("tags", "place", "title") if k in raw}
+        if kind is FactKind.presence and date is not None:
+            attrs["session_date"] = date.isoformat()
+        try:
+            return Fact(source=str(raw["source"]), external_id=_LEARNER, kind=kind,
+                        course=str(raw["course"]),
+                        item=str(raw.get("activity", raw.get("session", raw.get("item", "")))),
+                        value=raw.get("value", 1.0), status=raw.get("status", ""),
+                        occurred_at=date, attrs=attrs)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            self.fail(path + tuple(error["loc"][:1]), f"invalid fact: {error['msg']}")
+            return None
+
+
+def _read_cases(path: Path, rules: RuleSet, cases: list[_Case], problems: list[Problem]) -> None:
+    try:
+        data, locator = loads_toml(path.read_text(encoding="utf-8"), str(path))
+    except ValueError as exc:
+        problems.append(toml_problem(exc, str(path)))
+        return
+    reader = _CaseReader(path, locator, rules, problems)
+    raw_cases = data.get("case")
+    if set(data) - {"case"} or not isinstance(raw_cases, list):
+        reader.fail((), "expected only [[case]] tables")
+        return
+    for i, raw in enumerate(raw_cases):
+        case = reader.case(raw, i)
+        if case is not None:
+            cases.append(case)
+
