@@ -1,0 +1,33 @@
+# Quick start: `make demo` runs the whole pipeline on the embedded default,
+# `make test` runs the suite. Both create .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/badge-bridge demo $(DEMO_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check bridge connectors badge_rules jobs tests bench
+	$(BIN)/mypy bridge connectors badge_rules jobs
+
+bench: $(STAMP)
+	$(BIN)/python bench/sync.py
+
+clean:
+	rm -rf $(VENV) .badge-bridge-demo build *.egg-info

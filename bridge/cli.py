@@ -1,0 +1,241 @@
+"""The `badge-bridge` command line. Each command is a few lines calling the library.
+
+Errors become one clear line on stderr and a meaningful exit code (see bridge.errors).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bridge.config import Config, load_config
+from bridge.errors import EXIT_CODES, BridgeError, RuleError
+
+__all__ = ["main"]
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+    envvar="BADGE_BRIDGE_CONFIG", help="Config file (default: $BADGE_BRIDGE_CONFIG).")
+
+
+def _exit_code(exc: BaseException) -> int:
+    for cls, code in EXIT_CODES.items():
+        if isinstance(exc, cls):
+            return code
+    return 1
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a BridgeError into `error: …` lines and its exit code, never a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RuleError as exc:
+            for line in str(exc).splitlines():
+                click.echo(f"error: {line}", err=True)
+            sys.exit(_exit_code(exc))
+        except BridgeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(_exit_code(exc))
+    return wrapper
+
+
+def _config(path: Path | None) -> Config:
+    return load_config(path)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+@click.version_option(package_name="badge-bridge")
+def main(verbose: bool) -> None:
+    """badge-bridge: learning-platform activity and presence → verifiable Open Badges."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, help="Port of the web app (127.0.0.1).")
+@click.option("--once", is_flag=True, help="Exit after the run instead of serving.")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Write badges/*.png, mail/*.eml and demo.toml here.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".badge-bridge-demo"), show_default=True, help="The demo's state.")
+@click.option("--learners", default=40, show_default=True, help="Learners in the sandbox course.")
+@click.option("--seed", default=7, show_default=True, help="Seed of the sandbox data.")
+@handle_errors
+def demo(port: int, once: bool, output: Path | None, data_dir: Path, learners: int, seed: int) -> None:
+    """Run the whole pipeline once on the built-in sandbox platform, then serve the badges."""
+    from bridge.demo import run_demo
+
+    result = run_demo(data_dir, port=port, output=output, learners=learners, seed=seed)
+    rows = [("learners", result.learners), ("awards issued this run", result.new_awards),
+            ("awards in total", result.total_awards), ("emails sent this run", result.emails_sent),
+            ("source errors", len(result.report.errors))]
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        click.echo(f"{label:<{width}}  {value}")
+    if result.verify_url:
+        click.echo(f"{'verification page':<{width}}  {result.verify_url}")
+    if result.new_awards == 0 and result.emails_sent == 0:
+        click.echo("nothing new: every award was already issued and sent (same data dir)")
+    if once:
+        return
+    from bridge.store import Store
+    from bridge.web.server import serve
+
+    click.echo(f"serving on http://127.0.0.1:{port}/ — Ctrl-C to stop")
+    serve(result.config, Store(result.config.bridge.db_url), "127.0.0.1", port)
+
+
+@main.command()
+@config_option
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option("--once", is_flag=True, help="One run, then exit (the default for this command).")
+@click.option("--dry-run", is_flag=True, help="Show the awards a run would make; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@handle_errors
+def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run: bool,
+         as_json: bool) -> None:
+    """One sync run against the sources in the config."""
+    from bridge.store import Store
+    from jobs.run import load_ruleset, run_sync
+
+    config = _config(config_path)
+    ruleset = load_ruleset(config)
+    store = Store(config.bridge.db_url)
+    if dry_run:
+        from jobs.evaluate import candidates, decide
+
+        decisions = decide(store, ruleset, candidates(store, ruleset, everyone=True))
+        out = {"would_award": [{"email": d["email"], "badge": d["badge_id"], "period": d["period"]}
+                               for d in decisions.to_award],
+               "no_longer_granted": decisions.no_longer_granted}
+        click.echo(json.dumps(out, indent=2) if as_json else "\n".join(
+            [f"award  {a['email']}  {a['badge']}" for a in out["would_award"]]
+            + [f"would no longer grant  {r['email']}  {r['badge_id']}  (award {r['award_id']})"
+               for r in out["no_longer_granted"]]) or "nothing would change")
+        return
+    report = run_sync(config, store, ruleset=ruleset, sources=list(sources) or None)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+    else:
+        for sid, st in report.sources.items():
+            click.echo(f"source {sid}: {st['new_facts']} new facts, {st['changed_facts']} changed, "
+                       f"{st['errors']} errors, {st['requests']} requests")
+        click.echo(f"run {report.run_id}: {report.status}; {report.awarded} awards issued; "
+                   f"emails sent {report.emails.get('sent', 0)}, to retry {report.emails.get('retry', 0)}, "
+                   f"failed {report.emails.get('failed', 0)}")
+        for e in report.errors:
+            click.echo(f"  error: source {e['source']} {e['endpoint']}: {e['message']}", err=True)
+    if report.status != "ok":
+        sys.exit(4)
+
+
+@main.command()
+@config_option
+@click.option("--host", default=None, help="Interface (default: [web] host).")
+@click.option("--port", default=None, type=int, help="Port (default: [web] port).")
+@handle_errors
+def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
+    """Serve the web app: hosted badges, verification pages, health, metrics."""
+    from bridge.store import Store
+    from bridge.web.server import serve as run_server
+
+    config = _config(config_path)
+    run_server(config, Store(config.bridge.db_url), host or config.web.host, port or config.web.port)
+
+
+@main.group()
+def awards() -> None:
+    """List, show and revoke awards."""
+
+
+@awards.command("list")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--badge", default=None, help="Only this badge.")
+@handle_errors
+def awards_list(config_path: Path | None, as_json: bool, badge: str | None) -> None:
+    """One line (or JSON object) per award: id, learner email, badge, issued at, status."""
+    from bridge.store import Store
+    from bridge.web.app import award_status
+
+    config = _config(config_path)
+    for a in Store(config.bridge.db_url).list_awards(badge_id=badge):
+        row = {"id": a["id"], "email": a["learner_email"], "badge": a["badge_id"],
+               "issued_at": a["issued_at"].isoformat(), "status": award_status(a)}
+        click.echo(json.dumps(row) if as_json else
+                   f"{row['id']}  {row['email']}  {row['badge']}  {row['issued_at']}  {row['status']}")
+
+
+@awards.command("revoke")
+@config_option
+@click.argument("award_id")
+@click.option("--reason", required=True, help="Shown on the verification page and the revocation list.")
+@handle_errors
+def awards_revoke(config_path: Path | None, award_id: str, reason: str) -> None:
+    """Revoke an award."""
+    from bridge.store import Store
+
+    config = _config(config_path)
+    store = Store(config.bridge.db_url)
+    if store.award(award_id) is None:
+        raise click.ClickException(f"no award {award_id}")
+    click.echo("revoked" if store.revoke(award_id, reason) else "already revoked")
+
+
+@main.group("config")
+def config_group() -> None:
+    """Check a config file."""
+
+
+@config_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@handle_errors
+def config_check(file: Path | None) -> None:
+    """Validate FILE (default: $BADGE_BRIDGE_CONFIG) and print a summary without secrets."""
+    config = _config(file)
+    click.echo(f"{config.file}: ok")
+    click.echo(f"  public_url  {config.bridge.public_url}")
+    click.echo(f"  database    {config.bridge.db_url.split('@')[-1]}")
+    click.echo(f"  rules_dir   {config.bridge.rules_dir}")
+    for sid, src in config.sources.items():
+        click.echo(f"  source {sid}: kind {src.kind}{'' if src.enabled else ' (disabled)'}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@config_option
+@handle_errors
+def db_upgrade(config_path: Path | None) -> None:
+    """Apply the migrations (idempotent)."""
+    from bridge.store import Store
+    from bridge.store.db import current_revision
+
+    store = Store(_config(config_path).bridge.db_url)
+    click.echo(f"schema at revision {current_revision(store.engine)}")
+
+
+def _register_optional() -> None:
+    """Command groups that live beside their package."""
+    from connectors.sandbox.cli import sandbox
+
+    from bridge.cli_rules import rules
+
+    main.add_command(rules)
+    main.add_command(sandbox)
+
+
+_register_optional()

@@ -1,0 +1,211 @@
+"""The config file: TOML validated into frozen pydantic models.
+
+Errors name the file, the key and its line. Secrets are `SecretStr`, read from the file,
+an environment variable (`{ env = "NAME" }`) or a file (`{ file = "path" }`), never printed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from bridge.errors import ConfigError
+from bridge.tomlloc import Locator, load_toml
+
+__all__ = [
+    "Config",
+    "BridgeSettings",
+    "IssuerSettings",
+    "SmtpSettings",
+    "WebSettings",
+    "SourceConfig",
+    "load_config",
+    "resolve_secret",
+]
+
+
+def resolve_secret(value: Any, base: Path) -> Any:
+    """`{env = NAME}` / `{file = PATH}` -> the secret's text; anything else unchanged."""
+    if isinstance(value, dict) and set(value) == {"env"}:
+        name = value["env"]
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name} is not set")
+        return os.environ[name]
+    if isinstance(value, dict) and set(value) == {"file"}:
+        path = Path(value["file"])
+        path = path if path.is_absolute() else base / path
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BridgeSettings(_Model):
+    public_url: str = Field("http://127.0.0.1:8000", description="base of every URL inside badges")
+    data_dir: Path = Path(".badge-bridge")
+    database_url: str | None = None
+    rules_dir: Path = Path("rules")
+    default_language: Literal["fr", "en"] = "fr"
+    templates_dir: Path | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'bridge.db'}"
+
+
+class IssuerSettings(_Model):
+    name: str = "badge-bridge"
+    url: str = "https://example.org"
+    email: str = "badges@example.org"
+    description: str = ""
+    image: Path | None = None
+
+
+class SmtpSettings(_Model):
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password: SecretStr | None = None
+    from_address: str = "badges@example.org"
+    from_name: str = "badge-bridge"
+    timeout: float = 30.0
+    max_attempts: int = Field(8, ge=1)
+
+
+class WebSettings(_Model):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_token: SecretStr | None = None
+
+
+class SourceConfig(BaseModel):
+    """Base of every connector's own config model; `kind` picks the connector."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    enabled: bool = True
+
+
+class Config(_Model):
+    file: Path
+    bridge: BridgeSettings = BridgeSettings()
+    issuer: IssuerSettings = IssuerSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    web: WebSettings = WebSettings()
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+
+    def source_courses(self) -> dict[str, set[str] | None]:
+        """Source id -> configured course ids (None: any), for rule validation."""
+        out: dict[str, set[str] | None] = {}
+        for sid, src in self.sources.items():
+            courses = getattr(src, "courses", None)
+            out[sid] = {str(c) for c in courses} if courses else None
+        return out
+
+
+def _loc(err: dict[str, Any]) -> tuple[str | int, ...]:
+    return tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+
+
+def _raise(file: str, locator: Locator, prefix: tuple[str | int, ...], exc: ValidationError) -> None:
+    err = exc.errors(include_url=False, include_input=False)[0]
+    path = prefix + _loc(err)
+    raise ConfigError(err["msg"], file=file, key=".".join(str(p) for p in path),
+                      line=locator.line(path)) from None
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read, resolve secrets, validate; relative paths are taken from the file's folder."""
+    if path is None:
+        path = os.environ.get("BADGE_BRIDGE_CONFIG")
+        if not path:
+            raise ConfigError("no config file: pass --config FILE or set BADGE_BRIDGE_CONFIG")
+    path = Path(path)
+    file = str(path)
+    try:
+        data, locator = load_toml(path)
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=file) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    base = path.resolve().parent
+    data = _resolve_secrets(data, base, file, locator, ())
+    sources_raw = data.pop("sources", {}) or {}
+    try:
+        cfg = Config.model_validate({"file": path.resolve(), **data})
+    except ValidationError as exc:
+        _raise(file, locator, (), exc)
+    if not isinstance(sources_raw, dict):
+        raise ConfigError("expected a table of sources", file=file, key="sources",
+                          line=locator.line(("sources",)))
+    sources = {sid: _source(sid, raw, file, locator) for sid, raw in sources_raw.items()}
+    bridge = cfg.bridge.model_copy(update={
+        "data_dir": _abs(cfg.bridge.data_dir, base),
+        "rules_dir": _abs(cfg.bridge.rules_dir, base),
+        "templates_dir": _abs(cfg.bridge.templates_dir, base) if cfg.bridge.templates_dir else None,
+    })
+    issuer = cfg.issuer.model_copy(update={
+        "image": _abs(cfg.issuer.image, base) if cfg.issuer.image else None})
+    return cfg.model_copy(update={"bridge": bridge, "issuer": issuer, "sources": sources})
+
+
+def _abs(p: Path, base: Path) -> Path:
+    return p if p.is_absolute() else (base / p)
+
+
+def _source(sid: str, raw: Any, file: str, locator: Locator) -> SourceConfig:
+    from connectors.registry import connector_class
+
+    key = ("sources", sid)
+    if not isinstance(raw, dict) or "kind" not in raw:
+        raise ConfigError("field required", file=file, key=f"sources.{sid}.kind", line=locator.line(key))
+    try:
+        cls = connector_class(raw["kind"])
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0]), file=file, key=f"sources.{sid}.kind",
+                          line=locator.line(key + ("kind",))) from None
+    try:
+        return cls.config_model.model_validate(raw)
+    except ValidationError as exc:
+        _raise(file, locator, key, exc)
+        raise  # unreachable; keeps type checkers calm
+
+
+def _resolve_secrets(node: Any, base: Path, file: str, locator: Locator,
+                     path: tuple[str | int, ...]) -> Any:
+    if isinstance(node, dict):
+        try:
+            resolved = resolve_secret(node, base)
+        except ValueError as exc:
+            raise ConfigError(str(exc), file=file, key=".".join(map(str, path)),
+                              line=locator.line(path)) from None
+        if resolved is not node:
+            return resolved
+        return {k: _resolve_secrets(v, base, file, locator, path + (k,)) for k, v in node.items()}
+    return node

@@ -1,0 +1,1 @@
+"""Delivery: award emails and their templates."""

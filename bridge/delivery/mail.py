@@ -1,0 +1,98 @@
+"""Award emails: composed from templates in the learner's language, sent over SMTP.
+
+A refused address is a PermanentDeliveryError (never retried); a connection problem or a
+4xx reply is a DeliveryError (retried from the outbox).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from pathlib import Path
+from urllib.parse import urlencode
+
+from bridge.config import SmtpSettings
+from bridge.delivery.templates import environment
+from bridge.errors import DeliveryError, PermanentDeliveryError
+
+__all__ = ["AwardMail", "compose", "send", "linkedin_url"]
+
+
+@dataclass(frozen=True)
+class AwardMail:
+    award_id: str
+    to_email: str
+    learner_name: str | None
+    lang: str
+    badge_name: str
+    criteria: str
+    issuer_name: str
+    issuer_url: str
+    verify_url: str
+    baked_png: bytes
+    issued_year: int
+    issued_month: int
+
+
+def linkedin_url(mail: AwardMail) -> str:
+    """LinkedIn's add-to-profile link with the certification fields filled in."""
+    return "https://www.linkedin.com/profile/add?" + urlencode({
+        "startTask": "CERTIFICATION_NAME", "name": mail.badge_name,
+        "organizationName": mail.issuer_name, "issueYear": mail.issued_year,
+        "issueMonth": mail.issued_month, "certUrl": mail.verify_url, "certId": mail.award_id,
+    })
+
+
+def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = None) -> EmailMessage:
+    env = environment(templates_dir)
+    lang = mail.lang if mail.lang in ("fr", "en") else "fr"
+    cid = make_msgid(domain="badge-bridge")
+    ctx = dict(badge_name=mail.badge_name, issuer_name=mail.issuer_name, issuer_url=mail.issuer_url,
+               learner_name=mail.learner_name, criteria=mail.criteria, verify_url=mail.verify_url,
+               linkedin_url=linkedin_url(mail), image_cid=cid[1:-1])
+    msg = EmailMessage()
+    msg["Subject"] = env.get_template(f"email/award.{lang}.subject.j2").render(ctx).strip()
+    msg["From"] = formataddr((smtp.from_name, smtp.from_address))
+    msg["To"] = formataddr((mail.learner_name or "", mail.to_email))
+    # One Message-ID per award: a re-send after a crash is recognisable as the same message.
+    msg["Message-ID"] = f"<award-{mail.award_id}@badge-bridge>"
+    msg["Content-Language"] = lang
+    msg["X-Badge-Bridge-Award"] = mail.award_id
+    msg.set_content(env.get_template(f"email/award.{lang}.txt.j2").render(ctx))
+    msg.add_alternative(env.get_template(f"email/award.{lang}.html.j2").render(ctx), subtype="html")
+    html_part = msg.get_payload()[1]
+    html_part.add_related(mail.baked_png, maintype="image", subtype="png", cid=cid)
+    msg.add_attachment(mail.baked_png, maintype="image", subtype="png",
+                       filename=f"badge-{mail.award_id}.png")
+    return msg
+
+
+def send(msg: EmailMessage, smtp: SmtpSettings) -> None:
+    try:
+        if smtp.security == "tls":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout,
+                                                    context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+        with client:
+            if smtp.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if smtp.username:
+                client.login(smtp.username, smtp.password.get_secret_value() if smtp.password else "")
+            client.send_message(msg)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [c for c, _ in exc.recipients.values()]
+        if all(c >= 500 for c in codes):
+            raise PermanentDeliveryError(f"recipient refused by the mail server ({codes[0]})") from None
+        raise DeliveryError(f"recipient temporarily refused ({codes[0]})") from None
+    except smtplib.SMTPAuthenticationError as exc:
+        raise DeliveryError(f"SMTP authentication failed ({exc.smtp_code})") from None
+    except smtplib.SMTPResponseException as exc:
+        cls = PermanentDeliveryError if 500 <= exc.smtp_code < 600 and exc.smtp_code != 530 else DeliveryError
+        raise cls(f"mail server said {exc.smtp_code}") from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"cannot reach the mail server {smtp.host}:{smtp.port}: "
+                            f"{type(exc).__name__}") from None

@@ -1,0 +1,100 @@
+"""The small hierarchy of errors callers catch by meaning, never by message text.
+
+The CLI turns each class into one clear line and an exit code (see EXIT_CODES).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BridgeError",
+    "ConfigError",
+    "RuleError",
+    "SourceError",
+    "PermanentSourceError",
+    "DeliveryError",
+    "PermanentDeliveryError",
+    "StoreError",
+    "EXIT_CODES",
+]
+
+
+class BridgeError(Exception):
+    """Base of every error badge-bridge raises on purpose."""
+
+
+class ConfigError(BridgeError):
+    """A config file is missing, unreadable or invalid; names file, key and line."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
+                 line: int | None = None) -> None:
+        self.file, self.key, self.line, self.detail = file, key, line, message
+        where = ":".join(str(p) for p in (file, line) if p is not None)
+        parts = [p for p in (where, key) if p]
+        super().__init__(f"{': '.join(parts)}: {message}" if parts else message)
+
+
+class RuleError(BridgeError):
+    """One or more rule-file problems, each `file:line: what was expected`."""
+
+    def __init__(self, problems: list[tuple[str, int | None, str]]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(self.format_one(p) for p in problems))
+
+    @staticmethod
+    def format_one(problem: tuple[str, int | None, str]) -> str:
+        file, line, message = problem
+        return f"{file}:{line}: {message}" if line else f"{file}: {message}"
+
+
+class SourceError(BridgeError):
+    """A source failed or sent something unusable; names source, endpoint, status, field."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, source: str, endpoint: str = "",
+                 status: int | None = None, field: str | None = None,
+                 code: str | None = None) -> None:
+        self.source, self.endpoint, self.status, self.field, self.code = (
+            source, endpoint, status, field, code)
+        self.detail = message
+        bits = [f"source {source}"]
+        if endpoint:
+            bits.append(endpoint)
+        if status is not None:
+            bits.append(f"HTTP {status}")
+        if field:
+            bits.append(f"field {field}")
+        if code:
+            bits.append(f"[{code}]")
+        super().__init__(f"{' '.join(bits)}: {message}")
+
+
+class PermanentSourceError(SourceError):
+    """The platform refused for good (bad token, missing capability, unknown user)."""
+
+    retryable = False
+
+
+class DeliveryError(BridgeError):
+    """An email or a push-back could not be delivered this time; it will be retried."""
+
+    retryable = True
+
+
+class PermanentDeliveryError(DeliveryError):
+    """A delivery that must not be retried (invalid address, permanent refusal)."""
+
+    retryable = False
+
+
+class StoreError(BridgeError):
+    """The database is unreachable or its schema is not at the expected revision."""
+
+
+EXIT_CODES: dict[type[BaseException], int] = {
+    ConfigError: 2,
+    RuleError: 3,
+    SourceError: 4,
+    DeliveryError: 5,
+    StoreError: 6,
+}

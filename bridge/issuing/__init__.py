@@ -1,0 +1,1 @@
+"""Issuing: Open Badges documents, signing and baking."""

@@ -1,0 +1,181 @@
+"""Writing what connectors pulled: identities → learners, facts, watermarks, in one transaction.
+
+Facts upsert on their natural key; only new or changed rows are written, and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, select, tuple_, update
+
+from bridge.model import Batch, Fact, Identity
+from bridge.store.schema import facts, identities, learners, watermarks
+
+__all__ = ["IngestResult", "apply_batch", "upsert_watermark"]
+
+_CHUNK = 500
+
+
+@dataclass
+class IngestResult:
+    new_facts: int = 0
+    changed_facts: int = 0
+    new_learners: int = 0
+    unresolved: int = 0  # identities without an email
+    touched: set[int] = field(default_factory=set)
+
+    def merge(self, other: IngestResult) -> None:
+        self.new_facts += other.new_facts
+        self.changed_facts += other.changed_facts
+        self.new_learners += other.new_learners
+        self.unresolved += other.unresolved
+        self.touched |= other.touched
+
+
+def _chunks(items: list[Any], n: int = _CHUNK):  # type: ignore[no-untyped-def]
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def _resolve_identities(conn: Connection, batch_ids: list[Identity], now: datetime,
+                        result: IngestResult) -> dict[tuple[str, str], int]:
+    """(source, external_id) -> learner id, creating learners and identities as needed."""
+    known: dict[tuple[str, str], int] = {}
+    by_source: dict[str, list[Identity]] = {}
+    for ident in batch_ids:
+        by_source.setdefault(ident.source, []).append(ident)
+    for source, idents in by_source.items():
+        for chunk in _chunks(idents):
+            rows = conn.execute(
+                select(identities.c.external_id, identities.c.learner_id, identities.c.email,
+                       identities.c.username, identities.c.fullname, identities.c.lang)
+                .where(identities.c.source == source,
+                       identities.c.external_id.in_([i.external_id for i in chunk]))).all()
+            existing = {r.external_id: r for r in rows}
+            for ident in chunk:
+                row = existing.get(ident.external_id)
+                if row is None:
+                    continue
+                known[(source, ident.external_id)] = row.learner_id
+                fresh = {k: getattr(ident, k) for k in ("email", "username", "fullname", "lang")
+                         if getattr(ident, k) is not None and getattr(ident, k) != getattr(row, k)}
+                if fresh:
+                    conn.execute(update(identities).where(
+                        identities.c.source == source,
+                        identities.c.external_id == ident.external_id).values(**fresh))
+                    _fill_learner(conn, row.learner_id, ident)
+    missing = [i for i in batch_ids if (i.source, i.external_id) not in known]
+    if not missing:
+        return known
+    emails = sorted({i.email for i in missing if i.email})
+    by_email: dict[str, int] = {}
+    for chunk in _chunks(emails):
+        for r in conn.execute(select(learners.c.id, learners.c.email).where(learners.c.email.in_(chunk))):
+            by_email[r.email] = r.id
+    for ident in missing:
+        if ident.email and ident.email in by_email:
+            lid = by_email[ident.email]
+            _fill_learner(conn, lid, ident)
+        else:
+            lid = conn.execute(insert(learners).values(
+                email=ident.email, fullname=ident.fullname, lang=ident.lang, created_at=now)
+                .returning(learners.c.id)).scalar_one()
+            result.new_learners += 1
+            if ident.email:
+                by_email[ident.email] = lid
+            else:
+                result.unresolved += 1
+        conn.execute(insert(identities).values(
+            learner_id=lid, source=ident.source, external_id=ident.external_id,
+            username=ident.username, email=ident.email, fullname=ident.fullname, lang=ident.lang))
+        known[(ident.source, ident.external_id)] = lid
+    return known
+
+
+def _fill_learner(conn: Connection, learner_id: int, ident: Identity) -> None:
+    """Fill a learner's empty name/language from a source; never overwrite what is there."""
+    for col in ("fullname", "lang"):
+        value = getattr(ident, col)
+        if value:
+            conn.execute(update(learners).where(learners.c.id == learner_id,
+                                                learners.c[col].is_(None)).values({col: value}))
+
+
+def _lookup_missing_identities(conn: Connection, wanted: set[tuple[str, str]],
+                               known: dict[tuple[str, str], int]) -> None:
+    by_source: dict[str, list[str]] = {}
+    for source, ext in wanted - known.keys():
+        by_source.setdefault(source, []).append(ext)
+    for source, exts in by_source.items():
+        for chunk in _chunks(exts):
+            for r in conn.execute(select(identities.c.external_id, identities.c.learner_id).where(
+                    identities.c.source == source, identities.c.external_id.in_(chunk))):
+                known[(source, r.external_id)] = r.learner_id
+
+
+def _same(row: Any, fact: Fact) -> bool:
+    occurred = row.occurred_at
+    if occurred is not None and occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=UTC)
+    return (row.value == fact.value and row.status == fact.status
+            and occurred == fact.occurred_at and (row.attrs or {}) == fact.attrs)
+
+
+def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | None = None) -> IngestResult:
+    """Upsert the batch's identities, facts and watermarks (the caller holds the transaction)."""
+    now = now or datetime.now(UTC)
+    result = IngestResult()
+    known = _resolve_identities(conn, list(batch.identities), now, result)
+    _lookup_missing_identities(conn, {(f.source, f.external_id) for f in batch.facts}, known)
+    rows: list[tuple[int, Fact]] = []
+    for fact in batch.facts:
+        lid = known.get((fact.source, fact.external_id))
+        if lid is None:
+            raise ValueError(f"fact for unknown identity {fact.source}:{fact.external_id}; "
+                             "a connector must send the identity before or with its facts")
+        rows.append((lid, fact))
+    for chunk in _chunks(rows):
+        keys = [(lid, f.source, f.kind.value, f.course, f.item) for lid, f in chunk]
+        existing = {
+            (r.learner_id, r.source, r.kind, r.course, r.item): r
+            for r in conn.execute(select(facts).where(
+                tuple_(facts.c.learner_id, facts.c.source, facts.c.kind, facts.c.course,
+                       facts.c.item).in_(keys)))
+        }
+        new_rows = []
+        new_keys: set[tuple[int, str, str, str, str]] = set()
+        for key, (lid, fact) in zip(keys, chunk, strict=True):
+            if key in new_keys:  # a duplicate inside one batch counts once
+                continue
+            row = existing.get(key)
+            if row is None:
+                new_rows.append(dict(learner_id=lid, source=fact.source, kind=fact.kind.value,
+                                     course=fact.course, item=fact.item, value=fact.value,
+                                     status=fact.status, occurred_at=fact.occurred_at,
+                                     attrs=fact.attrs, first_run=run_id, changed_run=run_id))
+                new_keys.add(key)
+                result.touched.add(lid)
+            elif not _same(row, fact):
+                conn.execute(update(facts).where(facts.c.id == row.id).values(
+                    value=fact.value, status=fact.status, occurred_at=fact.occurred_at,
+                    attrs=fact.attrs, changed_run=run_id))
+                result.changed_facts += 1
+                result.touched.add(lid)
+        if new_rows:
+            conn.execute(insert(facts), new_rows)
+            result.new_facts += len(new_rows)
+    for wm in batch.watermarks:
+        upsert_watermark(conn, wm.source, wm.course, wm.stream, wm.value, now)
+    return result
+
+
+def upsert_watermark(conn: Connection, source: str, course: str, stream: str, value: str,
+                     now: datetime) -> None:
+    where = and_(watermarks.c.source == source, watermarks.c.course == course,
+                 watermarks.c.stream == stream)
+    if conn.execute(update(watermarks).where(where).values(value=value, updated_at=now)).rowcount == 0:
+        conn.execute(insert(watermarks).values(source=source, course=course, stream=stream,
+                                               value=value, updated_at=now))

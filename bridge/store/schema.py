@@ -1,0 +1,162 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations under bridge/migrations build it.
+
+The unique constraints are what make every step idempotent: re-running a step hits them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "metadata", "learners", "identities", "facts", "watermarks", "runs", "run_errors",
+    "badges", "awards", "outbox",
+]
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+TS = DateTime(timezone=True)
+
+learners = Table(
+    "learners", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), unique=True),  # normalised; NULL when no source gave one
+    Column("fullname", String(300)),
+    Column("lang", String(8)),
+    Column("created_at", TS, nullable=False),
+    Column("erased_at", TS),
+)
+
+identities = Table(
+    "identities", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("source", String(100), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("username", String(200)),
+    Column("email", String(320)),
+    Column("fullname", String(300)),
+    Column("lang", String(8)),
+    UniqueConstraint("source", "external_id", name="uq_identities_source_external_id"),
+)
+
+facts = Table(
+    "facts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("course", String(200), nullable=False),
+    Column("item", String(200), nullable=False, default=""),
+    Column("value", Float),
+    Column("status", String(100), nullable=False, default=""),
+    Column("occurred_at", TS),
+    Column("attrs", JSON, nullable=False),
+    Column("first_run", Integer, nullable=False),
+    Column("changed_run", Integer, nullable=False, index=True),
+    UniqueConstraint("learner_id", "source", "kind", "course", "item", name="uq_facts_natural_key"),
+)
+
+watermarks = Table(
+    "watermarks", metadata,
+    Column("source", String(100), primary_key=True),
+    Column("course", String(200), primary_key=True),
+    Column("stream", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS),
+    Column("status", String(20), nullable=False),  # running, ok, partial, failed
+    Column("trigger", String(40), nullable=False, default="cli"),
+    Column("sources", JSON, nullable=False),
+    Column("stats", JSON, nullable=False),
+)
+
+run_errors = Table(
+    "run_errors", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("source", String(100), nullable=False),
+    Column("endpoint", String(300), nullable=False, default=""),
+    Column("status_code", Integer),
+    Column("code", String(100)),
+    Column("field", String(200)),
+    Column("message", Text, nullable=False),
+    Column("at", TS, nullable=False),
+)
+
+badges = Table(
+    "badges", metadata,
+    Column("id", String(200), primary_key=True),
+    Column("version", String(64), nullable=False),
+    Column("definition", JSON, nullable=False),
+    Column("image", LargeBinary),
+    Column("image_type", String(40)),
+    Column("updated_at", TS, nullable=False),
+)
+
+awards = Table(
+    "awards", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), nullable=False),
+    Column("badge_id", String(200), ForeignKey("badges.id"), nullable=False, index=True),
+    Column("period", String(40), nullable=False, default=""),
+    Column("issued_at", TS, nullable=False),
+    Column("expires_at", TS),
+    Column("salt", String(64), nullable=False),
+    Column("recipient_email", String(320)),
+    Column("recipient_name", String(300)),
+    Column("lang", String(8), nullable=False),
+    Column("rule_version", String(64), nullable=False),
+    Column("provenance", JSON, nullable=False),
+    Column("status", String(20), nullable=False, default="issued"),  # issued, revoked
+    Column("revoked_at", TS),
+    Column("revocation_reason", Text),
+    Column("previous_award_id", String(36), ForeignKey("awards.id")),
+    Column("run_id", Integer),
+    UniqueConstraint("learner_id", "badge_id", "period", name="uq_awards_learner_badge_period"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(300), nullable=False, unique=True),  # e.g. email:<award>, push:<learner>:<session>:<target>
+    Column("channel", String(40), nullable=False),  # email, push
+    Column("award_id", String(36), ForeignKey("awards.id", ondelete="CASCADE")),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE")),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(20), nullable=False),  # pending, sending, sent, failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", TS, nullable=False),
+    Column("lease_until", TS),
+    Column("last_error", Text),
+    Column("result", JSON),
+    Column("created_at", TS, nullable=False),
+    Column("sent_at", TS),
+)
+
+Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+Index("ix_facts_learner", facts.c.learner_id)

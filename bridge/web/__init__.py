@@ -1,0 +1,1 @@
+"""The web app: hosted badges, verification pages, health and metrics."""

@@ -1,0 +1,48 @@
+"""Running the web app with uvicorn, in the foreground or in a background thread (demo, tests).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import uvicorn
+
+from bridge.config import Config
+from bridge.store import Store
+from bridge.web.app import create_app
+
+__all__ = ["serve", "BackgroundServer", "free_port"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def serve(config: Config, store: Store, host: str, port: int) -> None:
+    uvicorn.run(create_app(config, store), host=host, port=port, log_level="warning")
+
+
+class BackgroundServer:
+    """uvicorn in a daemon thread; `stop()` shuts it down cleanly."""
+
+    def __init__(self, config: Config, store: Store, host: str, port: int) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(create_app(config, store), host=host, port=port,
+                                                    log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name="web")
+
+    def start(self) -> BackgroundServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the web server did not start (is the port in use?)")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

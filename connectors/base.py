@@ -1,0 +1,54 @@
+"""The connector interface: what a plugin implements to add a kind of source.
+
+Four methods, each one line of docstring; everything else a connector needs is in `connectors.http`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar, Protocol
+
+from bridge.config import SourceConfig
+from bridge.errors import SourceError
+from bridge.model import Attestation, Batch, FactKind, PushResult
+
+__all__ = ["Connector", "SourceState"]
+
+
+class SourceState(Protocol):
+    """What the store tells a connector about what it already pulled."""
+
+    def watermark(self, course: str, stream: str) -> str | None:
+        """The value a previous run left for (course, stream), or None."""
+
+    def watermarks(self, course: str, prefix: str) -> dict[str, str]:
+        """Every stream of `course` whose name starts with `prefix`, with its value."""
+
+    def holding(self, course: str, kind: FactKind, item: str = "") -> set[str]:
+        """External ids whose fact (kind, course, item) is recorded complete (value 1)."""
+
+    def known_identities(self) -> dict[str, dict[str, object]]:
+        """External id -> the identity already stored (email, username, lang...)."""
+
+    def report(self, error: SourceError) -> None:
+        """Record a problem on the run and carry on with the rest of the source."""
+
+
+class Connector(Protocol):
+    """One kind of source. Registered under the `badge_bridge.connectors` entry point."""
+
+    kind: ClassVar[str]
+    config_model: ClassVar[type[SourceConfig]]
+    source_id: str
+
+    def check(self) -> list[str]:
+        """Problems visible at start-up (bad token, missing function or capability)."""
+
+    def pull(self, state: SourceState) -> Iterator[Batch]:
+        """Batches of identities, facts and watermarks since the last run, in order."""
+
+    def push(self, attestation: Attestation) -> PushResult:
+        """Push one presence attestation back; raise SourceError to retry later."""
+
+    def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,1 @@
+"""The pipeline steps as jobs, and the scheduler."""

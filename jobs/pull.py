@@ -1,0 +1,78 @@
+"""Step 1-2 of a run: pull each source and store what it sends, batch by batch.
+
+One broken source never stops the others: its error is recorded on the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bridge.config import Config
+from bridge.errors import SourceError
+from bridge.model import FactKind
+from bridge.store import IngestResult, Store
+from connectors.registry import make_connector
+
+__all__ = ["StoreState", "pull_sources"]
+
+log = logging.getLogger("badge_bridge.pull")
+
+
+class StoreState:
+    """The store as one source's connector sees it (the SourceState protocol)."""
+
+    def __init__(self, store: Store, source: str, run_id: int) -> None:
+        self.store, self.source, self.run_id = store, source, run_id
+        self.errors: list[SourceError] = []
+
+    def watermark(self, course: str, stream: str) -> str | None:
+        return self.store.watermark(self.source, course, stream)
+
+    def watermarks(self, course: str, prefix: str) -> dict[str, str]:
+        return self.store.watermarks(self.source, course, prefix)
+
+    def holding(self, course: str, kind: FactKind, item: str = "") -> set[str]:
+        return self.store.external_ids_with_fact(self.source, course, kind, item)
+
+    def known_identities(self) -> dict[str, dict[str, Any]]:
+        return self.store.identities(self.source)
+
+    def report(self, error: SourceError) -> None:
+        log.warning("%s", error)
+        self.errors.append(error)
+        self.store.record_error(self.run_id, error)
+
+
+def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | None = None,
+                 connectors: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Pull every enabled source (or `only` these); returns per-source stats."""
+    stats: dict[str, Any] = {}
+    for source_id, source_cfg in config.sources.items():
+        if (only and source_id not in only) or (not only and not source_cfg.enabled):
+            continue
+        connector = (connectors or {}).get(source_id) or make_connector(source_id, source_cfg)
+        state = StoreState(store, source_id, run_id)
+        total = IngestResult()
+        batches = 0
+        try:
+            for batch in connector.pull(state):
+                total.merge(store.ingest(run_id, batch))
+                batches += 1
+        except SourceError as exc:
+            state.report(exc)
+        except Exception as exc:  # a connector bug must not stop the other sources
+            log.exception("source %s failed", source_id)
+            state.report(SourceError(f"unexpected {type(exc).__name__}: {exc}", source=source_id,
+                                     endpoint="pull"))
+        finally:
+            http = getattr(connector, "http", None)
+            requests = getattr(http, "requests", None)
+            if connectors is None or source_id not in connectors:
+                connector.close()
+        stats[source_id] = {
+            "batches": batches, "new_facts": total.new_facts, "changed_facts": total.changed_facts,
+            "new_learners": total.new_learners, "learners_without_email": total.unresolved,
+            "errors": len(state.errors), "requests": requests,
+        }
+    return stats
