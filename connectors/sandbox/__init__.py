@@ -1,0 +1,37 @@
+"""The built-in sandbox platform: a simulated Moodle / Open edX / FUN on loopback,
+seeded with a realistic hybrid course, for the demo, the tests and the benchmarks.
+
+Usage::
+
+    with SandboxPlatform("moodle", learners=40, seed=7) as sb:
+        sb.base_url, sb.token, sb.course_ids   # what a connector config needs
+        sb.world                               # the ground truth, to compute expectations
+        sb.pushes                              # every push received, in order
+
+Faults (``fault_rate``) are seeded and transient: a request that got a 500, a 429, a
+truncated body or a wrong-typed field is served clean when retried. Pushes (completion
+override, attendance status, completion-batch) are only faulted *before* being applied
+(500/429/slow), so a failed push never changed the world.
+"""
+
+from .server import SandboxPlatform
+from .world import (
+    Activity,
+    ActivityState,
+    AttendanceSession,
+    Course,
+    Learner,
+    Progress,
+    World,
+)
+
+__all__ = [
+    "Activity",
+    "ActivityState",
+    "AttendanceSession",
+    "Course",
+    "Learner",
+    "Progress",
+    "SandboxPlatform",
+    "World",
+]
