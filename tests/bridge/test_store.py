@@ -1,0 +1,100 @@
+"""The store on SQLite and PostgreSQL: migrations, idempotent upserts, atomic hand-offs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import inspect
+
+from bridge.model import Batch, Fact, FactKind, Identity, Watermark
+from bridge.store import NewOutboxItem, Store
+from bridge.store.db import current_revision, head_revision
+
+
+def _batch(n: int, completed: set[int] = frozenset(), source: str = "m") -> Batch:
+    ids = [Identity(source=source, external_id=str(i), email=f"Learner{i}@Example.org ",
+                    fullname=f"L {i}", lang="fr") for i in range(n)]
+    facts = [Fact(source=source, external_id=str(i), kind=FactKind.course_completion, course="42",
+                  value=1.0 if i in completed else 0.0,
+                  occurred_at=datetime(2026, 1, 1, tzinfo=UTC) if i in completed else None)
+             for i in range(n)]
+    return Batch(identities=ids, facts=facts,
+                 watermarks=[Watermark(source=source, course="42", stream="roster", value=str(n))])
+
+
+def test_migrations_build_the_declared_schema(db_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from bridge.store.schema import metadata
+
+    store = Store(db_url)
+    assert current_revision(store.engine) == head_revision()
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    assert {"learners", "identities", "facts", "awards", "outbox", "runs", "watermarks"} <= set(
+        inspect(store.engine).get_table_names())
+    Store(db_url)  # a second upgrade is a no-op
+
+
+def test_ingest_twice_changes_nothing_the_second_time(db_url):
+    store = Store(db_url)
+    run1 = store.begin_run(["m"])
+    first = store.ingest(run1, _batch(30, completed={1, 2}))
+    assert (first.new_facts, first.changed_facts, first.new_learners) == (30, 0, 30)
+    run2 = store.begin_run(["m"])
+    again = store.ingest(run2, _batch(30, completed={1, 2}))
+    assert (again.new_facts, again.changed_facts, again.new_learners) == (0, 0, 0)
+    assert store.learners_changed_after(run1) == set()
+    changed = store.ingest(store.begin_run(["m"]), _batch(30, completed={1, 2, 3}))
+    assert changed.changed_facts == 1 and len(changed.touched) == 1
+    assert store.external_ids_with_fact("m", "42", FactKind.course_completion) == {"1", "2", "3"}
+    assert store.watermark("m", "42", "roster") == "30"
+    assert store.counts()["learners"] == 30
+
+
+def test_learners_are_resolved_across_sources_by_normalised_email(db_url):
+    store = Store(db_url)
+    run = store.begin_run(["a", "b"])
+    store.ingest(run, Batch(identities=[Identity(source="a", external_id="7", email="Camille@Ac-Nice.fr")]))
+    store.ingest(run, Batch(identities=[Identity(source="b", external_id="camille_l", email=" camille@ac-nice.fr"),
+                                        Identity(source="b", external_id="ghost", email=None)]))
+    assert store.counts()["learners"] == 2  # camille once, plus the learner without email
+    assert store.learner_by_email("CAMILLE@ac-nice.fr") is not None
+
+
+def test_award_and_outbox_are_one_transaction_and_unique(db_url):
+    store = Store(db_url)
+    run = store.begin_run(["m"])
+    store.ingest(run, _batch(1))
+    lid = store.learner_by_email("learner0@example.org")["id"]
+    store.upsert_badge("b1", "v1", {"name": {"fr": "B"}}, b"png", "image/png")
+    award = {"id": "a-1", "learner_id": lid, "badge_id": "b1", "period": "1",
+             "issued_at": datetime.now(UTC), "salt": "s", "recipient_email": "learner0@example.org",
+             "lang": "fr", "rule_version": "v1", "provenance": [], "status": "issued"}
+    assert store.create_award(award, [NewOutboxItem("email:a-1", "email", {"award_id": "a-1"})])
+    # Same learner, badge and period: refused, and its outbox item is not written either.
+    assert not store.create_award({**award, "id": "a-2"},
+                                  [NewOutboxItem("email:a-2", "email", {"award_id": "a-2"})])
+    assert [i["key"] for i in store.outbox_items()] == ["email:a-1"]
+
+
+def test_outbox_lease_is_taken_by_one_worker_only(db_url):
+    store = Store(db_url)
+    assert store.enqueue(NewOutboxItem("push:1:s:t", "push", {"x": 1}))
+    assert not store.enqueue(NewOutboxItem("push:1:s:t", "push", {"x": 1}))
+    first = store.claim_due("push")
+    second = store.claim_due("push")
+    assert len(first) == 1 and second == []
+    store.outbox_done(first[0].id, {"ok": True})
+    assert store.outbox_items("push")[0]["status"] == "sent"
+
+
+def test_unreachable_database_is_one_clear_store_error_without_password():
+    from bridge.errors import StoreError
+
+    with pytest.raises(StoreError) as err:
+        Store("postgresql://bridge:hunter2@127.0.0.1:1/nowhere")
+    assert "cannot migrate" in str(err.value) and "hunter2" not in str(err.value)

@@ -1,0 +1,69 @@
+"""Shared test fixtures: service availability rules, a config writer, a store per database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PG_URL = os.environ.get("BADGE_BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def require_services() -> bool:
+    return os.environ.get("BADGE_BRIDGE_REQUIRE_SERVICES") == "1"
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(name: str, host: str, port: int) -> None:
+    """Skip with a reason when a loopback service is absent; fail when CI requires it."""
+    if _port_open(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if require_services():
+        pytest.fail(message + " and BADGE_BRIDGE_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh empty database: SQLite in tmp_path, or a throw-away PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bridge.db'}"
+        return
+    need_service("PostgreSQL", "127.0.0.1", 5432)
+    import sqlalchemy as sa
+
+    name = f"bb_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write a TOML config into tmp_path and return its path."""
+    def write(text: str, name: str = "bridge.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+    return write
