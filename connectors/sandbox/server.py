@@ -46,7 +46,7 @@ class SandboxPlatform:
         self.client_id = f"sandbox-{dialect}-client"
         self.client_secret = digest[32:64]
         self.api_key = digest[16:48]
-        self.jwt_secret = "sandbox-jwt-" + digest[:16]
+        self.jwt_secret = "sandbox-jwt-" + digest
         self.token_ttl = token_ttl
         self.missing_functions: set[str] = set(missing_functions or ())
         self.faults = Faults(fault_rate, seed, retry_after, slow_delay)

@@ -28,8 +28,6 @@ class Response:
     raw: bytes | None = None  # already-encoded body (XML, HTML); payload ignored
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
-    endpoint: str = ""  # name counted in requests_by_function
-    push: bool = False  # a write: only faulted before being applied
     offset_paged: bool = False  # rows come from limitfrom/limitnumber: never duplicate
     dup_next: str | None = None  # a `next` link that replays this page (duplicated page)
     rows_key: str | None = None  # where the rows live, for reorder/duplicate faults
