@@ -1,0 +1,202 @@
+"""The whole pipeline on the embedded default: sandbox → sync → rules → baked badge → email → web.
+
+Everything real on loopback: the sandbox platform over HTTP, SQLite, SMTP (aiosmtpd), uvicorn.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from bridge.config import load_config
+from bridge.delivery.catcher import MailCatcher
+from bridge.demo import demo_rules_dir, run_demo, write_demo_config
+from bridge.issuing.bake import unbake_png
+from bridge.store import Store
+from bridge.web.server import BackgroundServer, free_port
+from connectors.sandbox import SandboxPlatform
+from jobs.run import run_sync
+
+
+def expected_emails(world) -> set[str]:
+    """Who the demo rule selects, computed from the platform's own truth, not from our code."""
+    course = world.course(42)
+    return {p.email.lower() for p in world.enrolled(42)
+            if p.email and world.course_completed(p, course) and world.activity_completed(p, course, 503)}
+
+
+@pytest.fixture
+def platform():
+    with SandboxPlatform("moodle", learners=40, seed=7, profile="demo") as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def mailbox(tmp_path):
+    catcher = MailCatcher(tmp_path / "mail").start()
+    yield catcher
+    catcher.stop()
+
+
+@pytest.fixture
+def config(tmp_path, platform, mailbox):
+    path = tmp_path / "bridge.toml"
+    write_demo_config(path, data_dir=tmp_path / "state", port=free_port(),
+                      sandbox_url=platform.base_url, token=platform.token, smtp_port=mailbox.port)
+    return load_config(path)
+
+
+def test_demo_awards_exactly_the_selected_learners_and_everything_verifies(tmp_path):
+    port = free_port()
+    out = tmp_path / "out"
+    result = run_demo(tmp_path / "state", port=port, output=out)
+    with SandboxPlatform("moodle", learners=40, seed=7, profile="demo") as same_seed:
+        wanted = expected_emails(same_seed.world)
+    assert 5 <= len(wanted) < 40
+    store = Store(result.config.bridge.db_url)
+    awarded = {a["learner_email"] for a in store.list_awards()}
+    assert awarded == wanted
+    assert result.new_awards == result.emails_sent == len(wanted)
+
+    pngs = sorted((out / "badges").glob("*.png"))
+    assert len(pngs) == len(wanted)
+    server = BackgroundServer(result.config, store, "127.0.0.1", port).start()
+    try:
+        for png in pngs:
+            assertion = json.loads(unbake_png(png.read_bytes()))
+            served = requests.get(assertion["id"], timeout=5)
+            assert served.status_code == 200 and served.json() == assertion
+            badge = requests.get(assertion["badge"], timeout=5).json()
+            assert badge["type"] == "BadgeClass" and badge["id"] == assertion["badge"]
+            issuer = requests.get(badge["issuer"], timeout=5).json()
+            assert issuer["type"] == "Issuer"
+            assert requests.get(badge["image"], timeout=5).headers["content-type"] == "image/png"
+            page = requests.get(f"http://127.0.0.1:{port}/v/{png.stem}", timeout=5)
+            assert page.status_code == 200 and "Valide" in page.text
+    finally:
+        server.stop()
+
+    mails = sorted((out / "mail").glob("*.eml"))
+    assert len(mails) == len(wanted)
+    from email import message_from_bytes, policy
+
+    for raw in mails:
+        msg = message_from_bytes(raw.read_bytes(), policy=policy.default)
+        award_id = msg["X-Badge-Bridge-Award"]
+        attachment = next(p for p in msg.iter_attachments() if p.get_filename())
+        baked = json.loads(unbake_png(attachment.get_content()))
+        assert baked["id"].endswith(f"/ob2/assertions/{award_id}")
+        assert (out / "badges" / f"{award_id}.png").read_bytes() == attachment.get_content()
+        assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
+        to = msg["To"].addresses[0].addr_spec.lower()
+        lang = store.learner_by_email(to)["lang"]
+        assert f'<html lang="{lang}"' in msg.get_body(("html",)).get_content()
+        assert ("Bonjour" if lang == "fr" else "Hello") in msg.get_body(("plain",)).get_content()
+
+    again = run_demo(tmp_path / "state", port=port, output=tmp_path / "out2")
+    assert (again.new_awards, again.emails_sent, again.total_awards) == (0, 0, len(wanted))
+
+
+def test_running_the_same_sync_twice_issues_and_sends_nothing_the_second_time(config, platform, mailbox):
+    store = Store(config.bridge.db_url)
+    first = run_sync(config, store)
+    assert first.awarded == len(expected_emails(platform.world)) > 0
+    assert first.emails["sent"] == first.awarded
+    second = run_sync(config, store)
+    assert second.awarded == 0 and second.emails.get("sent", 0) == 0
+    assert second.sources["sandbox"]["new_facts"] == 0
+    assert len(mailbox.raw) == first.awarded
+
+
+def test_sync_interrupted_before_delivery_resumes_and_delivers_each_email_once(config, platform, mailbox):
+    store = Store(config.bridge.db_url)
+    cut = run_sync(config, store, steps=("pull", "evaluate", "issue"))
+    assert cut.awarded > 0 and mailbox.raw == []
+    pending = [i for i in store.outbox_items("email") if i["status"] == "pending"]
+    assert len(pending) == cut.awarded
+    resumed = run_sync(config, store)
+    assert resumed.awarded == 0 and resumed.emails["sent"] == cut.awarded
+    run_sync(config, store)
+    ids = [m["X-Badge-Bridge-Award"] for m in mailbox.messages]
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == cut.awarded
+
+
+def test_a_crash_in_the_middle_of_delivery_leaves_the_rest_for_the_next_run(config, platform, mailbox,
+                                                                           monkeypatch):
+    import jobs.deliver as deliver
+
+    store = Store(config.bridge.db_url)
+    run_sync(config, store, steps=("pull", "evaluate", "issue"))
+    real_send, calls = deliver.send, []
+
+    def send_then_crash(msg, smtp):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the process is stopped while sending the third email
+        real_send(msg, smtp)
+
+    monkeypatch.setattr(deliver, "send", send_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        run_sync(config, store, steps=("deliver",))
+    monkeypatch.setattr(deliver, "send", real_send)
+    assert len(mailbox.raw) == 2
+    # The interrupted item is leased; it becomes due again when its lease ends.
+    from datetime import UTC, datetime, timedelta
+
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    items = store.claim_due("email", limit=1000, now=later)
+    for item in items:
+        store.outbox_retry(item.id, "requeued by test", later - timedelta(minutes=20))
+    run_sync(config, store, steps=("deliver",))
+    ids = [m["X-Badge-Bridge-Award"] for m in mailbox.messages]
+    assert len(ids) == len(set(ids)) == len(expected_emails(platform.world))
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bridge", *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_malformed_rules_file_gives_one_line_with_file_and_line_and_writes_nothing(tmp_path, config):
+    rules = tmp_path / "rules"
+    shutil.copytree(demo_rules_dir(), rules)
+    bad = rules / "snt-hybride.toml"
+    text = bad.read_text(encoding="utf-8")
+    bad.write_text(text.replace("course_completed", "course_complete", 1), encoding="utf-8")
+    line = next(i for i, row in enumerate(bad.read_text().splitlines(), 1) if "course_complete" in row)
+    cfg = Path(config.file)
+    cfg.write_text(cfg.read_text().replace(f'rules_dir = "{demo_rules_dir()}"', f'rules_dir = "{rules}"'))
+    proc = _cli("sync", "--config", str(cfg), "--once")
+    assert proc.returncode == 3
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"error: {bad}:{line}: ")
+    assert not (tmp_path / "state" / "bridge.db").exists()
+
+
+def test_malformed_config_gives_one_line_with_key_and_line_and_writes_nothing(tmp_path, config):
+    cfg = Path(config.file)
+    cfg.write_text(cfg.read_text().replace('courses = ["42"]', 'courses = ["42"]\nparallel = 0'))
+    line = cfg.read_text().splitlines().index("parallel = 0") + 1
+    proc = _cli("sync", "--config", str(cfg), "--once")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {cfg}:{line}: sources.sandbox.parallel: Input should be greater than or equal to 1"]
+    assert not (tmp_path / "state").exists()
+
+
+def test_awards_list_prints_one_json_object_per_award(config, platform, mailbox):
+    store = Store(config.bridge.db_url)
+    report = run_sync(config, store)
+    proc = _cli("awards", "list", "--config", str(config.file), "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == report.awarded
+    assert {r["email"] for r in rows} == expected_emails(platform.world)
+    assert set(rows[0]) == {"id", "email", "badge", "issued_at", "status"}
+    assert {r["status"] for r in rows} == {"valid"}
