@@ -264,9 +264,13 @@ def _missing(result: ExplainNode, lang: str) -> str:
     fr = lang == "fr"
     node, seen = result.node, int(result.observed or 0)
     match node:
-        case All(children=c) | AnyOf(children=c) | AtLeast(children=c):
-            need = len(c) if isinstance(node, All) else getattr(node, "count", 1)
-            return (f"{need} sur {len(c)} requises, {seen} remplie{'s' if seen > 1 else ''}" if fr
+        case All(children=c):
+            return (f"toutes les {len(c)} requises, {seen} remplie{'s' if seen > 1 else ''}"
+                    if fr else f"needs all {len(c)}, has {seen}")
+        case AnyOf(children=c) | AtLeast(children=c):
+            need = getattr(node, "count", 1)
+            return (f"{need} sur {len(c)} requise{'s' if need > 1 else ''}, "
+                    f"{seen} remplie{'s' if seen > 1 else ''}" if fr
                     else f"needs {need} of {len(c)}, has {seen}")
         case Not():
             return "la condition est remplie" if fr else "the condition is met"
