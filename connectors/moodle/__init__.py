@@ -1,8 +1,11 @@
-"""The Moodle connector: roster, course and activity completion, pushed completion overrides.
+"""The Moodle connector: roster, completion, grades, attendance; presence pushed back.
 
-Cost of a run (per course): one pass over the roster in pages of `page_size`, a language
-look-up for new learners only (100 ids a call), and two per-learner completion calls only for
-learners not yet complete whose `lastcourseaccess` moved since they were last read. The
+Request bound of a run: 1 (site info) + 1 (course list, only when none is configured), then
+per course 1 (grade report) + 1 (contents, for attendance instances) + 1 per attendance
+instance + ceil(roster / `page_size`) roster pages + ceil(new learners / 100) language
+look-ups + 2 per learner *whose signal moved and who is not yet complete*. A learner's signal
+is `lastcourseaccess` plus a digest of their grades and attendance statuses, so a teacher's
+action is seen too. A no-change run costs 4 + ceil(roster / page_size) per course. The
 per-learner calls run in a pool of at most `parallel` concurrent requests (default 4).
 """
 
@@ -37,6 +40,8 @@ from connectors.moodle.payloads import (
     SiteInfo,
     UserDetails,
 )
+from connectors.moodle.push import push_attendance, push_completion
+from connectors.moodle.signals import CourseSignals, attendance_instances, read_signals
 
 __all__ = ["MoodleConnector", "MoodleConfig"]
 
@@ -46,6 +51,16 @@ REQUIRED_FUNCTIONS = (
     "core_completion_get_course_completion_status",
     "core_completion_get_activities_completion_status",
 )
+# Optional functions: without them a part of the data is missing, reported once a run.
+OPTIONAL_FUNCTIONS = {
+    "gradereport_user_get_grade_items": "grades",
+    "core_course_get_contents": "attendance sessions (finding the attendance activities)",
+    "mod_attendance_get_sessions": "attendance sessions",
+    "core_course_get_courses": "listing courses when none is configured",
+    "core_completion_override_activity_completion_status": "pushing completion",
+    "mod_attendance_get_session": "pushing attendance status",
+    "mod_attendance_update_user_status": "pushing attendance status",
+}
 USERFIELDS = "id,username,fullname,email,lastcourseaccess,roles"
 
 
@@ -58,6 +73,16 @@ class MoodleConfig(SourceConfig):
     page_size: int = Field(1000, ge=1, le=10000)
     parallel: int = Field(4, ge=1, le=32)
     activities: bool = True
+    grades: bool = True
+    attendance: bool = True
+    present_statuses: list[str] = Field(default_factory=lambda: ["P", "L"],
+                                        description="attendance acronyms that count as presence")
+    session_tags: list[str] = Field(default_factory=list,
+                                    description="tags given to every attendance session's facts")
+    taker_id: int | None = Field(None, description="teacher user id recorded as taker of pushed "
+                                 "attendance; default: the token user")
+    push: list[dict[str, str]] = Field(default_factory=list,
+                                       description="presence push-back routes, see jobs.push")
     timeout: float = Field(30.0, gt=0)
     retries: int = Field(5, ge=0, le=20)
     backoff: float = Field(0.5, ge=0)
@@ -103,8 +128,27 @@ class MoodleConnector:
         except SourceError as exc:
             return [str(exc)]
         allowed = {f.name for f in site.functions}
-        return [f"source {self.source_id}: function {name} is not enabled for the token; "
-                "add it to the web service" for name in REQUIRED_FUNCTIONS if name not in allowed]
+        problems = [f"source {self.source_id}: function {name} is not enabled for the token; "
+                    "add it to the web service" for name in REQUIRED_FUNCTIONS if name not in allowed]
+        problems += [f"source {self.source_id}: function {name} is not enabled for the token; "
+                     f"no {what}" for name, what in self._missing_optional()]
+        return problems
+
+    def _missing_optional(self) -> list[tuple[str, str]]:
+        return [(name, what) for name, what in OPTIONAL_FUNCTIONS.items()
+                if self._wants(name) and not self._has(name)]
+
+    def _wants(self, function: str) -> bool:
+        if function == "gradereport_user_get_grade_items":
+            return self.config.grades
+        if function == "core_course_get_courses":
+            return not self.config.courses
+        if function.startswith(("mod_attendance_get_sessions", "core_course_get_contents")):
+            return self.config.attendance
+        return False  # push functions are checked when a push needs them
+
+    def _has(self, function: str) -> bool:
+        return function in {f.name for f in self.site_info().functions}
 
     def course_ids(self) -> list[str]:
         if self.config.courses:
@@ -120,6 +164,10 @@ class MoodleConnector:
             raise MoodleError(f"functions not enabled for the token: {', '.join(sorted(missing))}",
                               source=self.source_id, endpoint="core_webservice_get_site_info",
                               code="accessexception")
+        for name, what in self._missing_optional():  # reported once a run, then carry on
+            state.report(MoodleError(f"function {name} is not enabled for the token: no {what}",
+                                     source=self.source_id, endpoint="core_webservice_get_site_info",
+                                     code="accessexception"))
         known = state.known_identities()
         for course in self.course_ids():
             try:
@@ -131,6 +179,7 @@ class MoodleConnector:
                      known: dict[str, dict[str, object]]) -> Iterator[Batch]:
         complete = state.holding(course, FactKind.course_completion)
         last_read = state.watermarks(course, "access:")
+        signals = self._signals(course, state)
         ctx = {"criteria": True}
         offset, size = 0, self.config.page_size
         seen: set[int] = set()
@@ -146,7 +195,8 @@ class MoodleConnector:
                 seen.update(u.id for u in page)
                 learners = [u for u in fresh if self._is_learner(u)]
                 if learners:
-                    yield self._page_batch(course, learners, known, complete, last_read, ctx, pool, state)
+                    yield self._page_batch(course, learners, known, complete, last_read, signals,
+                                           ctx, pool, state)
                 if len(page) < size:
                     return
                 offset += size
@@ -155,9 +205,24 @@ class MoodleConnector:
         roles = {r.shortname for r in user.roles}
         return not roles or bool(roles & set(self.config.learner_roles))
 
+    def _signals(self, course: str, state: SourceState) -> CourseSignals:
+        """Grades and attendance of the whole course; a failure is reported, not fatal."""
+        grades = self.config.grades and self._has("gradereport_user_get_grade_items")
+        instances: list[int] = []
+        try:
+            if self.config.attendance and self._has("mod_attendance_get_sessions") \
+                    and self._has("core_course_get_contents"):
+                instances = attendance_instances(self.client, course)
+            return read_signals(self.client, self.source_id, course, grades=grades,
+                                attendance=instances, present=set(self.config.present_statuses),
+                                tags=self.config.session_tags)
+        except SourceError as exc:
+            state.report(exc)
+            return CourseSignals()
+
     def _page_batch(self, course: str, users: list[EnrolledUser], known: dict[str, dict[str, object]],
-                    complete: set[str], last_read: dict[str, str], ctx: dict[str, bool],
-                    pool: ThreadPoolExecutor, state: SourceState) -> Batch:
+                    complete: set[str], last_read: dict[str, str], signals: CourseSignals,
+                    ctx: dict[str, bool], pool: ThreadPoolExecutor, state: SourceState) -> Batch:
         langs = self._languages([u.id for u in users if str(u.id) not in known])
         identities = []
         facts: list[Fact] = []
@@ -169,17 +234,21 @@ class MoodleConnector:
                                        lang=str(lang) if lang else None))
             facts.append(Fact(source=self.source_id, external_id=ext, kind=FactKind.enrolment,
                               course=course, value=1.0, status="enrolled"))
-        to_read = [u for u in users if str(u.id) not in complete
-                   and last_read.get(f"access:{u.id}") != str(u.lastcourseaccess or 0)]
+        signal = {u.id: f"{u.lastcourseaccess or 0}|{signals.digest(u.id)}" for u in users}
+        moved = [u for u in users if last_read.get(f"access:{u.id}") != signal[u.id]]
+        to_read = [u for u in moved if str(u.id) not in complete]
+        results = dict(zip([u.id for u in to_read],
+                           pool.map(lambda u: self._read_learner(course, u, ctx), to_read), strict=True))
         watermarks = []
-        for user, result in zip(to_read, pool.map(lambda u: self._read_learner(course, u, ctx), to_read),
-                                strict=True):
+        for user in moved:
+            result = results.get(user.id, [])
             if isinstance(result, SourceError):
                 state.report(result)
                 continue
             facts.extend(result)
+            facts.extend(signals.facts.get(user.id, []))
             watermarks.append(Watermark(source=self.source_id, course=course,
-                                        stream=f"access:{user.id}", value=str(user.lastcourseaccess or 0)))
+                                        stream=f"access:{user.id}", value=signal[user.id]))
         return Batch(identities=identities, facts=facts, watermarks=watermarks)
 
     def _languages(self, user_ids: list[int]) -> dict[int, str]:
@@ -230,14 +299,13 @@ class MoodleConnector:
 
     # -- push ---------------------------------------------------------------
     def push(self, attestation: Attestation) -> PushResult:
+        """Targets: `completion:<cmid>` (override) or `attendance:<sessionid>` (status P)."""
         kind, _, target = attestation.target.partition(":")
-        if kind != "completion":
-            raise MoodleError(f"unsupported push target {attestation.target!r}",
-                              source=self.source_id, endpoint="push")
-        body = self.client.call("core_completion_override_activity_completion_status",
-                                userid=attestation.external_id, cmid=target, newstate=1)
-        state = body.get("state") if isinstance(body, dict) else None
-        # Moodle silently ignores an override on an activity without completion tracking.
-        return PushResult(accepted=state == 1, message="" if state == 1 else f"state is {state}",
-                          response={k: v for k, v in (body or {}).items()
-                                    if isinstance(v, (str, int, float, bool)) or v is None})
+        if kind == "completion" and target.isdigit():
+            return push_completion(self.client, self.source_id, attestation, int(target))
+        if kind == "attendance" and target.isdigit():
+            taker = self.config.taker_id or self.site_info().userid
+            return push_attendance(self.client, self.source_id, attestation, int(target), taker)
+        raise MoodleError(f"unsupported push target {attestation.target!r}; expected "
+                          "completion:<cmid> or attendance:<sessionid>",
+                          source=self.source_id, endpoint="push")

@@ -13,7 +13,8 @@ from pydantic import TypeAdapter, ValidationError
 from bridge.errors import PermanentSourceError
 from connectors.http import HttpClient, PayloadError
 
-__all__ = ["MoodleClient", "MoodleError", "NotEnrolled", "NoCriteria", "encode_params"]
+__all__ = ["MoodleClient", "MoodleError", "InvalidToken", "MissingCapability", "InvalidParameter",
+           "NotFound", "NotEnrolled", "NoCriteria", "encode_params"]
 
 T = TypeVar("T")
 
@@ -30,11 +31,31 @@ _MEANING = {
     "errorcoursecontextnotvalid": "the token user cannot access this course (missing capability)",
     "cannotviewreport": "the token user cannot view completion reports (report/completion:view)",
     "completionnotenabled": "completion tracking is not enabled for this course",
+    "invalidcoursemodule": "the activity (cmid) does not exist on this site",
+    "invalidextparam": "Moodle rejected an option name",
+    "nocriteriaset": "the course has no completion criteria",
+    "usernotenroled": "the user is not enrolled (or not tracked) in this course",
 }
 
 
 class MoodleError(PermanentSourceError):
     """Moodle refused the call; `code` is Moodle's errorcode."""
+
+
+class InvalidToken(MoodleError):
+    """The token is unknown, expired or restricted to another address."""
+
+
+class MissingCapability(MoodleError):
+    """The function is not in the token's service, or its user lacks a capability."""
+
+
+class InvalidParameter(MoodleError):
+    """Moodle rejected a parameter (a bug on our side or a version difference)."""
+
+
+class NotFound(MoodleError):
+    """The course, activity, session or function does not exist on this site."""
 
 
 class NotEnrolled(MoodleError):
@@ -92,12 +113,20 @@ class MoodleClient:
     def _error(self, function: str, body: dict[str, Any]) -> MoodleError:
         code = str(body.get("errorcode", ""))
         message = str(body.get("message", ""))
-        cls = MoodleError
-        if code in ("usernotenroled", "notenroled") or "not enrolled" in message.lower():
+        cls = _CLASSES.get(code, MoodleError)
+        if cls is MoodleError and "not enrolled" in message.lower():
             cls = NotEnrolled
-        elif code == "nocriteriaset":
-            cls = NoCriteria
         meaning = _MEANING.get(code)
         text = f"{meaning}: {message}" if meaning else message or code
         return cls(text, source=self.http.source_id, endpoint=function, code=code)
 
+
+_CLASSES: dict[str, type[MoodleError]] = {
+    "invalidtoken": InvalidToken,
+    **dict.fromkeys(("accessexception", "servicerequireslogin", "nopermissions", "requireloginerror",
+                     "errorcoursecontextnotvalid", "cannotviewreport"), MissingCapability),
+    **dict.fromkeys(("invalidparameter", "invalidextparam"), InvalidParameter),
+    **dict.fromkeys(("invalidrecord", "invalidcoursemodule", "invalidcourseid"), NotFound),
+    **dict.fromkeys(("usernotenroled", "notenroled"), NotEnrolled),
+    "nocriteriaset": NoCriteria,
+}

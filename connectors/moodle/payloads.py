@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "SiteInfo", "Course", "EnrolledUser", "UserDetails", "CourseCompletion", "ActivitiesStatus",
+    "GradeItems", "Section", "AttendanceSession",
 ]
 
 
@@ -82,3 +83,54 @@ class _ActivityStatus(_P):
 
 class ActivitiesStatus(_P):
     statuses: list[_ActivityStatus]
+
+
+class _GradeItem(_P):
+    itemtype: str
+    cmid: int | None = None
+    graderaw: float | None = None
+    grademin: float = 0.0
+    grademax: float = 0.0
+    gradedategraded: int | None = None
+
+
+class _UserGrades(_P):
+    userid: int
+    gradeitems: list[_GradeItem]
+
+
+class GradeItems(_P):
+    usergrades: list[_UserGrades]
+
+
+class _Module(_P):
+    id: int
+    instance: int
+    modname: str
+    name: str = ""
+
+
+class Section(_P):
+    modules: list[_Module] = Field(default_factory=list)
+
+
+class _Status(_P):
+    id: int
+    acronym: str
+    setnumber: int = 0
+
+
+class _Log(_P):
+    studentid: int
+    statusid: int  # a string on the wire (PARAM_TEXT); pydantic coerces it
+
+
+class AttendanceSession(_P):
+    id: int
+    sessdate: int
+    duration: int = 0
+    description: str = ""
+    statusset: int = 0
+    courseid: int | None = None
+    statuses: list[_Status] = Field(default_factory=list)
+    attendance_log: list[_Log] = Field(default_factory=list)

@@ -1,0 +1,96 @@
+"""Course-wide Moodle reads that cost a constant per course: grades and attendance.
+
+They become grade and presence facts, and a per-learner signature that says whose
+completion may have changed even when `lastcourseaccess` did not (a teacher's action).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from dataclasses import dataclass, field
+
+from bridge.errors import SourceError
+from bridge.model import Fact, FactKind, utc
+from connectors.moodle.client import MoodleClient
+from connectors.moodle.payloads import AttendanceSession, GradeItems, Section
+
+__all__ = ["CourseSignals", "read_signals", "attendance_instances", "session_attrs"]
+
+_PLACE = re.compile(r"(?:lieu|place|location|salle)\s*:\s*([^\n]+)", re.IGNORECASE)
+_TAG = re.compile(r"(?<![\w&])#([\w-]+)")
+
+
+@dataclass
+class CourseSignals:
+    """Facts per Moodle user id, and a digest of them per user (empty digest: no signal)."""
+
+    facts: dict[int, list[Fact]] = field(default_factory=dict)
+
+    def add(self, userid: int, fact: Fact) -> None:
+        self.facts.setdefault(userid, []).append(fact)
+
+    def digest(self, userid: int) -> str:
+        rows = sorted(f"{f.kind}|{f.item}|{f.value}|{f.status}" for f in self.facts.get(userid, []))
+        return hashlib.sha1("\n".join(rows).encode()).hexdigest()[:12] if rows else ""
+
+
+def _text(description: str) -> str:
+    text = re.sub(r"<\s*(br|/p|/div|/li)\s*/?>", "\n", description, flags=re.IGNORECASE)
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
+def session_attrs(session: AttendanceSession, tags: list[str]) -> dict[str, str | list[str]]:
+    """What a rule may filter on: `session_date` (ISO), `place`, `tags`, `title`."""
+    text = _text(session.description)
+    place = _PLACE.search(text)
+    title = _PLACE.sub("", text).strip().splitlines()
+    start = utc(session.sessdate)
+    return {"session_date": start.isoformat() if start else "",
+            "place": place.group(1).strip() if place else "",
+            "tags": sorted({*tags, *(t.lower() for t in _TAG.findall(text))}),
+            "title": title[0].strip() if title else ""}
+
+
+def attendance_instances(client: MoodleClient, course: str) -> list[int]:
+    """Ids of the mod_attendance instances the token user can see in a course (one call)."""
+    sections = client.call("core_course_get_contents", list[Section], courseid=course,
+                           options=[{"name": "modname", "value": "attendance"},
+                                    {"name": "excludecontents", "value": 1}])
+    return [m.instance for s in sections for m in s.modules if m.modname == "attendance"]
+
+
+def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool,
+                 attendance: list[int], present: set[str], tags: list[str]) -> CourseSignals:
+    """One grade-report call for the course, one sessions call per attendance instance."""
+    out = CourseSignals()
+    if grades:
+        report = client.call("gradereport_user_get_grade_items", GradeItems, courseid=course,
+                             userid=0)
+        for ug in report.usergrades:
+            for g in ug.gradeitems:
+                if g.graderaw is None or g.grademax <= g.grademin or g.itemtype not in ("course", "mod"):
+                    continue
+                item = "" if g.itemtype == "course" else str(g.cmid or "")
+                value = round((g.graderaw - g.grademin) / (g.grademax - g.grademin), 6)
+                out.add(ug.userid, Fact(source=source, external_id=str(ug.userid),
+                                        kind=FactKind.grade, course=course, item=item,
+                                        value=value, status="graded",
+                                        occurred_at=utc(g.gradedategraded)))
+    for instance in attendance:
+        for s in client.call("mod_attendance_get_sessions", list[AttendanceSession],
+                             attendanceid=instance):
+            acronyms = {st.id: st.acronym for st in s.statuses}
+            attrs = session_attrs(s, tags)
+            for log in s.attendance_log:
+                acronym = acronyms.get(log.statusid)
+                if acronym is None:
+                    raise SourceError(f"session {s.id}: status {log.statusid} is not among its statuses",
+                                      source=source, endpoint="mod_attendance_get_sessions",
+                                      field="attendance_log.statusid")
+                out.add(log.studentid, Fact(
+                    source=source, external_id=str(log.studentid), kind=FactKind.presence,
+                    course=course, item=str(s.id), value=1.0 if acronym in present else 0.0,
+                    status=acronym, occurred_at=utc(s.sessdate), attrs=dict(attrs)))
+    return out
