@@ -72,7 +72,7 @@ def http() -> Iterator[requests.Session]:
         yield s
 
 
-def call(sb: SandboxPlatform, http: requests.Session, fn: str, fmt: str = "json",
+def call(sb: SandboxPlatform, http: requests.Session, fn: str, fmt: Any = "json",
          **params: Any) -> Any:
     data = {"wstoken": sb.token, "wsfunction": fn, **params}
     if fmt:
