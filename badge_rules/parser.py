@@ -36,7 +36,7 @@ from .nodes import (
 )
 from .values import read_duration, read_moment, read_texts, shown
 
-__all__ = ["Problem", "ParsedFile", "parse_file", "toml_problem", "NODE_KEYS"]
+__all__ = ["Problem", "ParsedFile", "parse_file", "read_toml", "TomlFile", "dotted", "NODE_KEYS"]
 
 Problem = tuple[str, int | None, str]
 Path_ = tuple[str | int, ...]
@@ -62,23 +62,38 @@ class ParsedFile:
     problems: list[Problem] = field(default_factory=list)
 
 
-def toml_problem(error: ValueError, file: str) -> Problem:
-    """tomlloc's "file:line: invalid TOML: …" back into a (file, line, message) problem."""
-    text = str(error).removeprefix(f"{file}:")
-    line, sep, message = text.partition(": ")
-    return (file, int(line), message) if sep and line.isdigit() else (file, None, text.strip())
+@dataclass(frozen=True)
+class TomlFile:
+    data: dict[str, Any]
+    locator: Locator
+    text: str
 
 
-def parse_file(path: Path, sources: Mapping[str, set[str] | None] | None) -> ParsedFile:
-    text = path.read_text(encoding="utf-8")
-    parsed = ParsedFile(str(path))
+def read_toml(path: Path) -> TomlFile | Problem:
+    """The document, its locator and its text; or the problem that stops reading it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return (str(path), None, "expected UTF-8 text")
     try:
         data, locator = loads_toml(text, str(path))
     except ValueError as exc:
-        parsed.problems.append(toml_problem(exc, str(path)))
-        return parsed
-    _Reader(path, locator, sources, parsed).badge_file(
-        data, hashlib.sha256(text.encode()).hexdigest()[:16])
+        # tomlloc says "file:line: invalid TOML: …"; split it back into a problem.
+        where = str(exc).removeprefix(f"{path}:")
+        line, sep, message = where.partition(": ")
+        return (str(path), int(line), message) if sep and line.isdigit() else (
+            str(path), None, where.strip())
+    return TomlFile(data, locator, text)
+
+
+def parse_file(path: Path, sources: Mapping[str, set[str] | None] | None) -> ParsedFile:
+    parsed = ParsedFile(str(path))
+    read = read_toml(path)
+    if isinstance(read, TomlFile):
+        _Reader(path, read.locator, sources, parsed).badge_file(
+            read.data, hashlib.sha256(read.text.encode()).hexdigest()[:16])
+    else:
+        parsed.problems.append(read)
     return parsed
 
 
@@ -140,13 +155,14 @@ class _Reader:
         return None
 
     def words(self, value: Any, path: Path_) -> tuple[str, ...] | None:
-        items = value if isinstance(value, list) else [value]
-        ids = [self.ident(v, path) for v in items]
-        if not items or None in ids:
-            if not items:
-                self.fail(path, "expected at least one value")
-            return None
-        return tuple(i for i in ids if i is not None)
+        """One id or a list of ids."""
+        if not isinstance(value, list):
+            one = self.ident(value, path)
+            return None if one is None else (one,)
+        if not value:
+            self.fail(path, "expected at least one value")
+        ids = [self.ident(v, path + (i,)) for i, v in enumerate(value)]
+        return None if not ids or None in ids else tuple(i for i in ids if i is not None)
 
     def convert(self, reader: Callable[[Any], Any], value: Any, path: Path_) -> Any:
         try:

@@ -14,10 +14,10 @@ from pydantic import ValidationError
 
 from bridge.errors import RuleError
 from bridge.model import AttrValue, Fact, FactKind
-from bridge.tomlloc import Locator, loads_toml
+from bridge.tomlloc import Locator
 
 from .explain import Decision
-from .parser import Problem, dotted, toml_problem
+from .parser import Problem, TomlFile, dotted, read_toml
 from .ruleset import RuleSet, load_rules
 from .values import read_moment, shown
 
@@ -197,12 +197,12 @@ class _CaseReader:
 
 
 def _read_cases(path: Path, rules: RuleSet, cases: list[_Case], problems: list[Problem]) -> None:
-    try:
-        data, locator = loads_toml(path.read_text(encoding="utf-8"), str(path))
-    except ValueError as exc:
-        problems.append(toml_problem(exc, str(path)))
+    read = read_toml(path)
+    if not isinstance(read, TomlFile):
+        problems.append(read)
         return
-    reader = _CaseReader(path, locator, rules, problems)
+    data = read.data
+    reader = _CaseReader(path, read.locator, rules, problems)
     raw_cases = data.get("case")
     if set(data) - {"case"} or not isinstance(raw_cases, list):
         reader.fail((), "expected only [[case]] tables")

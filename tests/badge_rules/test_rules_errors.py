@@ -231,3 +231,13 @@ facts = [
         f'{tmp_path}/b.test.toml:7: case[0].facts[1].kind: unknown kind "enroled"; expected '
         "one of: course_completed, activity_completed, certificate_earned, enrolled, grade, "
         "presence")
+
+
+def test_a_bad_list_item_and_a_file_that_is_not_text(tmp_path: Path) -> None:
+    write(tmp_path, "a.toml", '[condition]\npresence = { source = "moodle", course = "42", '
+                              'tag = ["meetup", 3.5], session = [] }\n', badge_id="a")
+    (tmp_path / "b.toml").write_bytes(b"[badge]\nid = \"\xe9t\xe9\"\n")
+    assert problems(tmp_path) == [
+        "a.toml:6: condition.presence.session: expected at least one value",
+        'a.toml:6: condition.presence.tag[1]: expected an id such as "42", got 3.5',
+        "b.toml: expected UTF-8 text"]

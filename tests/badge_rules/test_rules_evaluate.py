@@ -89,6 +89,14 @@ all = [
         ("activity_completion", "503"), ("course_completion", "")]
     assert decision.earned_at == datetime(2025, 11, 5, 10, tzinfo=UTC)
     assert rs.evaluate("b", list(reversed(facts)), {}).to_dict() == decision.to_dict()
+    assert render_tree(rs.evaluate("b", facts[1:2], {}).tree) == (
+        "✗ all of the following — needs all 3, has 1\n"
+        "  ✗ completed course 42 on moodle — no completion recorded\n"
+        "  ✗ any of the following — needs 1 of 2, has 0\n"
+        "    ✗ activity 503 completed in course 42 on moodle — no completion recorded\n"
+        "    ✗ enrolled in course x on fun — no enrolment recorded\n"
+        "  ✓ not the following\n"
+        "    ✗ certificate earned in course 42 on moodle — no certificate recorded")
     document = json.loads(json.dumps(decision.to_dict()))
     assert document["tree"]["children"][2]["label"]["fr"] == "pas la condition suivante"
 
