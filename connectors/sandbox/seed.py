@@ -107,7 +107,12 @@ def apply_category(world_now: int, course: Course, pr: Progress, cat: str,
                    rng: random.Random, teacher_id: int) -> None:
     """Fill one learner's progress in one course according to a mix category."""
     page, quiz, att, url = course.activities
-    t0 = world_now - rng.randint(20, 50) * DAY
+    rnd = rng.random
+
+    def within(span: int) -> int:  # rng.randint(0, span), 3x cheaper
+        return int(rnd() * (span + 1))
+
+    t0 = world_now - (20 + within(30)) * DAY
     meet = course.sessions[0]
 
     def done(a: Activity, when: int, by: int | None = None) -> None:
@@ -117,22 +122,22 @@ def apply_category(world_now: int, course: Course, pr: Progress, cat: str,
 
     if cat == "not_started":
         return
-    done(page, t0 + rng.randint(0, 3 * DAY))
+    done(page, t0 + within(3 * DAY))
     if cat in ("complete", "online_done", "meetup_logged"):
-        t_quiz = t0 + rng.randint(4 * DAY, 10 * DAY)
-        pr.grade, pr.gradetime = round(rng.uniform(0.55, 1.0), 2), t_quiz
+        t_quiz = t0 + 4 * DAY + within(6 * DAY)
+        pr.grade, pr.gradetime = round(0.55 + 0.45 * rnd(), 2), t_quiz
         done(quiz, t_quiz)
     if cat in ("complete", "meetup_only"):
         pr.attendance[meet.id] = "P"
-        done(att, meet.sessdate + meet.duration + rng.randint(600, DAY), teacher_id)
+        done(att, meet.sessdate + meet.duration + 600 + within(DAY), teacher_id)
     elif cat == "meetup_logged":
         pr.attendance[meet.id] = "P"
-    elif cat == "online_done" and rng.random() < 0.4:
+    elif cat == "online_done" and rnd() < 0.4:
         pr.attendance[meet.id] = "A"
-    if rng.random() < 0.2:
-        done(url, t0 + rng.randint(0, 5 * DAY))
+    if rnd() < 0.2:
+        done(url, t0 + within(5 * DAY))
     last = max([t0, *(s.timecompleted for s in pr.activities.values())])
-    pr.lastcourseaccess = min(last + rng.randint(0, 2 * DAY), world_now - 60)
+    pr.lastcourseaccess = min(last + within(2 * DAY), world_now - 60)
 
 
 def demo_world(seed: int = 7, learners: int = 40, now: int | None = None,
@@ -192,10 +197,12 @@ def scale_world(seed: int = 7, learners: int = 20000, courses: int = 1,
     cats = [c for c, _ in SCALE_MIX]
     weights = [w for _, w in SCALE_MIX]
     drawn = rng.choices(cats, weights, k=learners * 2)
+    slugs = [ascii_slug(f"{first} {last}") for first, last, _ in names]
     people: list[Learner] = []
     for i in range(learners):
-        first, last, lang = names[(i * 7919) % len(names)]
-        slug = f"{ascii_slug(first + ' ' + last)}.{i + 1}"
+        k = (i * 7919) % len(names)
+        first, last, lang = names[k]
+        slug = f"{slugs[k]}.{i + 1}"
         domain = "example.org" if lang == "en" else ACADEMIES[i % len(ACADEMIES)]
         p = Learner(FIRST_ID + i, slug.replace(".", "_"), first, last, f"{slug}@{domain}", lang)
         homes = [cs[i % len(cs)]]

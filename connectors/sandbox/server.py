@@ -155,9 +155,6 @@ def _make_handler(p: SandboxPlatform) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "badge-bridge-sandbox/1.0"
-        # Headers and body leave in two writes: without TCP_NODELAY, Nagle waits for the
-        # client's delayed ACK and every response costs ~40 ms on loopback.
-        disable_nagle_algorithm = True
         disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls on keep-alive
         wbufsize = 1 << 16  # headers and body leave in one write
 

@@ -94,7 +94,7 @@ def test_read_shapes_and_pagination(fun: SandboxPlatform, http: requests.Session
     h, key, base = token(fun, http), fun.course_ids[0], fun.base_url
     assert key == "course-v1:FUN+SNT+2026_T1"
     first = http.get(f"{base}/api/enrollment/v1/enrollments",
-                     params={"course_id": key, "page_size": 15}, headers=h).json()
+                     params={"course_id": key, "page_size": "15"}, headers=h).json()
     same_keys(first, "openedx/enrollment_v1_enrollments_cursor")
     assert "count" not in first and "cursor=" in first["next"] and len(first["results"]) == 15
     enrolled = follow(http, f"{base}/api/enrollment/v1/enrollments", h,
