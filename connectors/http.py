@@ -46,6 +46,8 @@ class HttpClient:
         self.requests = 0
         self.by_endpoint: Counter[str] = Counter()
         self.retried = 0
+        # Headers for each attempt; called with refresh=True once after a 401 (expired token).
+        self.auth: Callable[[bool], dict[str, str]] | None = None
 
     def close(self) -> None:
         self.session.close()
@@ -76,14 +78,18 @@ class HttpClient:
         the JSON body in `.body`.
         """
         last: SourceError | None = None
-        for attempt in range(self.retries + 1):
+        refreshed = False
+        headers = kwargs.pop("headers", None) or {}
+        attempt = 0
+        while attempt <= self.retries:
             if attempt:
                 with self._lock:
                     self.retried += 1
             self._count(endpoint)
             retry_after = None
+            sent = {**headers, **(self.auth(False) if self.auth else {})}
             try:
-                resp = self.session.request(method, url, timeout=self.timeout, **kwargs)
+                resp = self.session.request(method, url, timeout=self.timeout, headers=sent, **kwargs)
             except requests.Timeout:
                 last = SourceError(f"no answer within {self.timeout:g} s", source=self.source_id,
                                    endpoint=endpoint)
@@ -91,6 +97,10 @@ class HttpClient:
                 last = SourceError(f"connection failed: {type(exc).__name__}", source=self.source_id,
                                    endpoint=endpoint)
             else:
+                if resp.status_code == 401 and self.auth and not refreshed:
+                    refreshed = True  # the token expired early (clock skew, revoked): renew once
+                    self.auth(True)
+                    continue
                 if resp.status_code in RETRY_STATUSES:
                     retry_after = resp.headers.get("Retry-After")
                     last = SourceError("temporary failure" if resp.status_code != 429 else "throttled",
@@ -116,6 +126,7 @@ class HttpClient:
                             last = exc
             if attempt < self.retries:
                 self._sleep(self._delay(attempt, retry_after))
+            attempt += 1
         assert last is not None
         raise last
 

@@ -1,0 +1,57 @@
+"""`badge-bridge presence import FILE`: a sign-in sheet imported whole, or refused with its bad lines.
+
+The rows go through the csv connector's validation and land in one transaction.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bridge.cli import config_option, handle_errors
+from bridge.config import load_config
+from bridge.errors import ConfigError
+
+__all__ = ["presence"]
+
+
+@click.group()
+def presence() -> None:
+    """Presence lists and sign-in sheets."""
+
+
+@presence.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Refuse the whole file if any row is bad.")
+@click.option("--source", "source_id", help="The csv source to import into (default: the only one).")
+@config_option
+@handle_errors
+def import_(file: Path, strict: bool, source_id: str | None, config_path: Path | None) -> None:
+    """Import FILE (email, name, session or date + place, status); bad rows are listed by line."""
+    from bridge.store import Store
+    from connectors.csv import CsvConfig, CsvConnector
+
+    config = load_config(config_path)
+    csv_sources = {sid: s for sid, s in config.sources.items() if isinstance(s, CsvConfig)}
+    if source_id is None and len(csv_sources) != 1:
+        raise ConfigError("pass --source: the config has "
+                          f"{len(csv_sources) or 'no'} csv sources", key="sources")
+    source_id = source_id or next(iter(csv_sources))
+    if source_id not in csv_sources:
+        raise ConfigError(f"{source_id} is not a csv source", key=f"sources.{source_id}")
+    connector = CsvConnector(source_id, csv_sources[source_id].model_copy(update={"path": file}))
+    sheet, _ = connector.read(file, strict=strict or None)
+    for line, reason in sheet.problems:
+        click.echo(f"{file}:{line}: {reason}", err=True)
+    if sheet.problems and (strict or csv_sources[source_id].strict):
+        click.echo(f"refused: {len(sheet.problems)} bad row(s); nothing imported", err=True)
+        sys.exit(1)
+    store = Store(config.bridge.db_url)
+    run_id = store.begin_run([source_id], "presence-import")
+    result = store.ingest(run_id, sheet.batch)
+    store.finish_run(run_id, "partial" if sheet.problems else "ok",
+                     {"file": str(file), "rows": len(sheet.batch.facts), "bad_rows": len(sheet.problems)})
+    click.echo(f"imported {len(sheet.batch.facts)} presence row(s), {result.new_facts} new; "
+               f"{len(sheet.problems)} bad row(s) skipped")

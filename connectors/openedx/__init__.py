@@ -1,0 +1,266 @@
+"""The Open edX connector, serving both `openedx` and `fun` (FUN-MOOC's defaults) by configuration.
+
+Request bound of a run: 1 token (renewed ~60 s before it expires), then per course run
+ceil(E / page_size) enrollment pages + ceil(E / page_size) grade pages + ceil(E / 1000)
+completion-aggregator pages (E = enrolled learners), ceil(new learners / 100) account
+look-ups (language), and 1 certificate call per learner who passed since the last run.
+A no-change run costs the three paged passes per course run and nothing per learner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote, urlencode
+
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator
+
+from bridge.config import SourceConfig
+from bridge.errors import PermanentSourceError, SourceError
+from bridge.model import Attestation, Batch, Fact, FactKind, Identity, PushResult, Watermark
+from connectors.base import SourceState
+from connectors.http import HttpClient, PayloadError, follow_next
+from connectors.openedx.auth import ClientCredentials
+from connectors.openedx.payloads import (
+    Account,
+    AggregatorPage,
+    Blocks,
+    Certificate,
+    EnrollmentPage,
+    GradePage,
+)
+
+__all__ = ["OpenEdxConfig", "FunConfig", "OpenEdxConnector", "FunConnector"]
+
+
+class OpenEdxConfig(SourceConfig):
+    kind: Literal["openedx"] = "openedx"
+    url: str = Field(description="the LMS base URL, e.g. https://lms.example.org")
+    client_id: str = Field(description="OAuth2 client-credentials application of a global-staff user")
+    client_secret: SecretStr
+    api_key: SecretStr | None = Field(None, description="X-Edx-Api-Key instead of OAuth2 (older instances)")
+    courses: list[str] = Field(min_length=1, description="course run keys, e.g. course-v1:ORG+NUM+RUN")
+    default_lang: Literal["fr", "en"] = "en"
+    page_size: int = Field(100, ge=1, le=100)
+    completion: bool = Field(True, description="read the completion-aggregator plugin if installed")
+    certificates: bool = True
+    parallel: int = Field(4, ge=1, le=32)
+    timeout: float = Field(30.0, gt=0)
+    retries: int = Field(5, ge=0, le=20)
+    backoff: float = Field(0.5, ge=0)
+    push: list[dict[str, str]] = Field(default_factory=list,
+                                       description="presence push-back routes, see jobs.push")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
+class FunConfig(OpenEdxConfig):
+    """FUN-MOOC: Open edX with FUN's base URL, French by default, `course-v1:` keys only."""
+
+    kind: Literal["fun"] = "fun"  # type: ignore[assignment]
+    url: str = "https://lms.fun-mooc.fr"
+    default_lang: Literal["fr", "en"] = "fr"
+
+    @field_validator("courses")
+    @classmethod
+    def _keys(cls, v: list[str]) -> list[str]:
+        bad = [k for k in v if not k.startswith("course-v1:") or k.count("+") != 2]
+        if bad:
+            raise ValueError(f"not a FUN course key (course-v1:ORG+NUMBER+RUN): {', '.join(bad)}")
+        return v
+
+
+class OpenEdxConnector:
+    """Pulls enrollments, grades, completion and certificates from an Open edX LMS."""
+
+    kind: ClassVar[str] = "openedx"
+    config_model: ClassVar[type[SourceConfig]] = OpenEdxConfig
+
+    def __init__(self, source_id: str, config: OpenEdxConfig, *, http: HttpClient | None = None) -> None:
+        self.source_id, self.config = source_id, config
+        self.http = http or HttpClient(source_id, timeout=config.timeout, retries=config.retries,
+                                       backoff=config.backoff, pool=config.parallel + 2)
+        self.http.auth = ClientCredentials(
+            self.http, f"{config.url}/oauth2/access_token", config.client_id,
+            config.client_secret.get_secret_value(),
+            api_key=config.api_key.get_secret_value() if config.api_key else None)
+        self._aggregator = config.completion
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _get(self, url: str, model: Any, endpoint: str) -> Any:
+        adapter = TypeAdapter(model)
+
+        def validate(payload: Any) -> Any:
+            try:
+                return adapter.validate_python(payload)
+            except ValidationError as exc:
+                err = exc.errors(include_url=False, include_input=False)[0]
+                raise PayloadError(err["msg"], source=self.source_id, endpoint=endpoint,
+                                   field=".".join(str(p) for p in err["loc"]) or "(body)") from None
+
+        return self.http.request_json("GET", url, endpoint=endpoint, validate=validate)
+
+    def _pages(self, path: str, params: dict[str, Any], model: Any, endpoint: str,
+               next_of: Any = lambda p: p.next) -> Iterator[Any]:
+        first = f"{self.config.url}{path}?{urlencode(params)}"
+        return follow_next(lambda url: self._get(url, model, endpoint), first, source=self.source_id,
+                           endpoint=endpoint, next_of=next_of)
+
+    def check(self) -> list[str]:
+        try:
+            if self.http.auth:
+                self.http.auth(True)
+        except SourceError as exc:
+            return [str(exc)]
+        return []
+
+    # -- pull ---------------------------------------------------------------
+    def pull(self, state: SourceState) -> Iterator[Batch]:
+        known = state.known_identities()
+        for course in self.config.courses:
+            try:
+                yield self._pull_course(course, state, known)
+            except SourceError as exc:
+                state.report(exc)
+
+    def _pull_course(self, course: str, state: SourceState, known: dict[str, dict[str, Any]]) -> Batch:
+        enrolled: dict[str, bool] = {}
+        for page in self._pages("/api/enrollment/v1/enrollments",
+                                {"course_id": course, "page_size": self.config.page_size},
+                                EnrollmentPage, "enrollment/v1/enrollments"):
+            enrolled.update((e.user, e.is_active) for e in page.results)  # a repeated page is harmless
+        grades = {g.username: g for page in self._pages(
+            f"/api/grades/v1/courses/{quote(course, safe='')}/", {"page_size": self.config.page_size},
+            GradePage, "grades/v1/courses") for g in page.results}
+        completion = self._completion(course, state)
+        langs = self._languages([u for u in enrolled if u not in known])
+        holding = state.holding(course, FactKind.certificate)
+        last = state.watermarks(course, "sig:")
+        identities, facts, marks, passed_now = [], [], [], []
+        for user, active in sorted(enrolled.items()):
+            g = grades.get(user)
+            done = completion.get(user)
+            identities.append(Identity(
+                source=self.source_id, external_id=user, username=user,
+                email=g.email if g else (known.get(user) or {}).get("email"),
+                lang=langs.get(user) or (known.get(user) or {}).get("lang") or self.config.default_lang))
+            sig = f"{int(active)}|{g.percent if g else ''}|{int(g.passed) if g else ''}|{done}"
+            if last.get(f"sig:{user}") == sig:
+                continue
+            facts.append(self._fact(user, FactKind.enrolment, course, 1.0 if active else 0.0,
+                                    "enrolled" if active else "inactive"))
+            if g:
+                facts.append(self._fact(user, FactKind.grade, course, g.percent,
+                                        "passed" if g.passed else "failed"))
+                if g.passed and user not in holding:
+                    passed_now.append(user)
+            if done is not None:
+                facts.append(self._fact(user, FactKind.course_completion, course,
+                                        1.0 if done >= 1.0 else 0.0,
+                                        "complete" if done >= 1.0 else "incomplete",
+                                        attrs={"percent": done}))
+            marks.append(Watermark(source=self.source_id, course=course, stream=f"sig:{user}", value=sig))
+        certs, failed = self._certificates(course, passed_now if self.config.certificates else [], state)
+        # a learner whose certificate could not be read keeps the old signature: read again next run
+        marks = [m for m in marks if m.stream[len("sig:"):] not in failed]
+        return Batch(identities=identities, facts=facts + certs, watermarks=marks)
+
+    def _fact(self, user: str, kind: FactKind, course: str, value: float, status: str,
+              occurred_at: datetime | None = None, attrs: dict[str, Any] | None = None) -> Fact:
+        return Fact(source=self.source_id, external_id=user, kind=kind, course=course, value=value,
+                    status=status, occurred_at=occurred_at, attrs=attrs or {})
+
+    def _completion(self, course: str, state: SourceState) -> dict[str, float]:
+        """Course completion percent per username, if the completion-aggregator plugin answers."""
+        if not self._aggregator:
+            return {}
+        try:
+            return {a.username: a.completion.percent for page in self._pages(
+                f"/completion-aggregator/v1/course/{quote(course, safe='')}/",
+                {"requested_fields": "username", "page_size": 1000}, AggregatorPage,
+                "completion-aggregator/v1/course", next_of=lambda p: p.pagination.next)
+                for a in page.results}
+        except PermanentSourceError as exc:
+            if exc.status != 404:
+                raise
+            self._aggregator = False  # reported once a run: the plugin is not installed
+            state.report(PermanentSourceError(
+                "completion-aggregator is not installed: no course completion from this source",
+                source=self.source_id, endpoint=exc.endpoint, status=404))
+            return {}
+
+    def _languages(self, usernames: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for i in range(0, len(usernames), 100):
+            url = f"{self.config.url}/api/user/v1/accounts?{urlencode({'username': ','.join(usernames[i:i + 100])})}"
+            for acc in self._get(url, list[Account], "user/v1/accounts"):
+                if acc.language_proficiencies:
+                    out[acc.username] = acc.language_proficiencies[0].code
+        return out
+
+    def _certificates(self, course: str, users: list[str],
+                      state: SourceState) -> tuple[list[Fact], set[str]]:
+        def one(user: str) -> Fact | SourceError | None:
+            url = (f"{self.config.url}/api/certificates/v0/certificates/{quote(user, safe='')}"
+                   f"/courses/{quote(course, safe='')}/")
+            try:
+                cert = self._get(url, Certificate, "certificates/v0/certificates")
+            except PermanentSourceError as exc:
+                if exc.status == 404:
+                    return None  # passed, but no certificate (yet, or none configured)
+                return exc
+            except SourceError as exc:
+                return exc
+            ok = cert.status == "downloadable" and cert.is_passing
+            when = datetime.fromisoformat(cert.created_date.replace("Z", "+00:00")) if cert.created_date else None
+            return self._fact(user, FactKind.certificate, course, 1.0 if ok else 0.0, cert.status,
+                              occurred_at=when, attrs={"type": cert.certificate_type})
+
+        with ThreadPoolExecutor(self.config.parallel) as pool:
+            results = dict(zip(users, pool.map(one, users), strict=True))
+        for err in results.values():
+            if isinstance(err, SourceError):
+                state.report(err)
+        return ([f for f in results.values() if isinstance(f, Fact)],
+                {u for u, r in results.items() if isinstance(r, SourceError)})
+
+    # -- push ---------------------------------------------------------------
+    def _block_completion(self, course: str, user: str, block: str) -> float | None:
+        url = f"{self.config.url}/api/courses/v1/blocks/?" + urlencode({
+            "course_id": course, "username": user, "depth": "all", "requested_fields": "completion"})
+        blocks = self._get(url, Blocks, "courses/v1/blocks").blocks
+        return blocks[block].completion if block in blocks else None
+
+    def push(self, attestation: Attestation) -> PushResult:
+        """Target `block:<usage key>`: completion-batch, after checking it is not already done."""
+        kind, _, block = attestation.target.partition(":")
+        if kind != "block" or not block.startswith("block-v1:"):
+            raise PermanentSourceError(f"unsupported push target {attestation.target!r}; expected "
+                                       "block:<usage key>", source=self.source_id, endpoint="push")
+        user, course = attestation.username or attestation.external_id, attestation.course
+        if (self._block_completion(course, user, block) or 0.0) >= 1.0:
+            return PushResult(accepted=True, reflected=True, message="already complete; nothing sent")
+        body = self.http.request_json(
+            "POST", f"{self.config.url}/api/completion/v1/completion-batch",
+            endpoint="completion/v1/completion-batch",
+            json={"username": user, "course_key": course, "blocks": {block: 1.0}})
+        after = self._block_completion(course, user, block)
+        return PushResult(accepted=True, reflected=after is not None and after >= 1.0,
+                          message=str(body.get("detail", "")) if isinstance(body, dict) else "",
+                          response={"completion": after})
+
+
+class FunConnector(OpenEdxConnector):
+    """FUN-MOOC: the same connector with FUN's defaults (see FunConfig)."""
+
+    kind: ClassVar[str] = "fun"
+    config_model: ClassVar[type[SourceConfig]] = FunConfig

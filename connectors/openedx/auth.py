@@ -1,0 +1,62 @@
+"""OAuth2 client credentials for Open edX: a JWT cached and renewed before it expires.
+
+The token endpoint is rate-limited, so one token serves every request until ~60 s before expiry.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from bridge.errors import PermanentSourceError
+from connectors.http import HttpClient, PayloadError
+
+__all__ = ["ClientCredentials"]
+
+
+class ClientCredentials:
+    """The HttpClient auth hook: `Authorization: JWT <token>` (or `X-Edx-Api-Key`)."""
+
+    def __init__(self, http: HttpClient, token_url: str, client_id: str, client_secret: str, *,
+                 margin: float = 60.0, api_key: str | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.http, self.token_url = http, token_url
+        self.client_id, self.client_secret, self.api_key = client_id, client_secret, api_key
+        self.margin, self.clock = margin, clock
+        self._token: tuple[str, str] | None = None  # (scheme, token)
+        self._expires = 0.0
+        self._lock = threading.Lock()
+        self.fetched = 0
+
+    def __call__(self, refresh: bool) -> dict[str, str]:
+        if self.api_key:
+            return {"X-Edx-Api-Key": self.api_key}
+        with self._lock:
+            if refresh or self._token is None or self.clock() >= self._expires - self.margin:
+                self._fetch()
+            assert self._token is not None
+            return {"Authorization": f"{self._token[0]} {self._token[1]}"}
+
+    def _fetch(self) -> None:
+        def validate(body: object) -> tuple[str, str, float]:
+            if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+                raise PayloadError("no access_token in the answer", source=self.http.source_id,
+                                   endpoint="oauth2/access_token", field="access_token")
+            scheme = "JWT" if str(body.get("token_type", "")).lower() == "jwt" else "Bearer"
+            return scheme, body["access_token"], float(body.get("expires_in") or 300)
+
+        saved, self.http.auth = self.http.auth, None  # the token request carries no token
+        try:
+            scheme, token, ttl = self.http.request_json(
+                "POST", self.token_url, endpoint="oauth2/access_token", validate=validate,
+                data={"grant_type": "client_credentials", "client_id": self.client_id,
+                      "client_secret": self.client_secret, "token_type": "jwt"})
+        except PermanentSourceError as exc:
+            raise PermanentSourceError(f"client credentials refused: {exc.detail}",
+                                       source=exc.source, endpoint=exc.endpoint,
+                                       status=exc.status) from None
+        finally:
+            self.http.auth = saved
+        self._token, self._expires = (scheme, token), self.clock() + ttl
+        self.fetched += 1

@@ -1,0 +1,83 @@
+"""The shapes of the Open edX answers badge-bridge reads (enrollments, grades, completion).
+
+Only the fields used are declared; extra keys are ignored, pagination envelopes vary by API.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["EnrollmentPage", "GradePage", "AggregatorPage", "Certificate", "Account", "Blocks"]
+
+
+class _P(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Enrollment(_P):
+    user: str
+    is_active: bool
+    mode: str = ""
+    created: str | None = None
+
+
+class EnrollmentPage(_P):
+    next: str | None = None
+    results: list[_Enrollment]
+
+
+class _Grade(_P):
+    username: str
+    email: str | None = None
+    passed: bool
+    percent: float = Field(ge=0.0, le=1.0)
+
+
+class GradePage(_P):
+    next: str | None = None
+    results: list[_Grade]
+
+
+class _Completion(_P):
+    percent: float = Field(ge=0.0, le=1.0)
+
+
+class _Aggregate(_P):
+    username: str
+    completion: _Completion
+
+
+class _Pagination(_P):
+    next: str | None = None
+
+
+class AggregatorPage(_P):
+    pagination: _Pagination
+    results: list[_Aggregate]
+
+
+class Certificate(_P):
+    username: str
+    status: str
+    is_passing: bool = True
+    certificate_type: str = ""
+    created_date: str | None = None
+
+
+class _Language(_P):
+    code: str
+
+
+class Account(_P):
+    username: str
+    email: str | None = None
+    name: str | None = None
+    language_proficiencies: list[_Language] = Field(default_factory=list)
+
+
+class _Block(_P):
+    completion: float | None = None
+
+
+class Blocks(_P):
+    blocks: dict[str, _Block]
