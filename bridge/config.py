@@ -62,6 +62,9 @@ class BridgeSettings(_Model):
     rules_dir: Path = Path("rules")
     default_language: Literal["fr", "en"] = "fr"
     templates_dir: Path | None = None
+    keys_dir: Path | None = Field(None, description="signing keys; default DATA_DIR/keys")
+    ob3_issuer: Literal["did:web", "did:key"] = "did:web"
+    hide_recipient_name: bool = False
 
     @field_validator("public_url")
     @classmethod
@@ -69,6 +72,11 @@ class BridgeSettings(_Model):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")
+
+    @property
+    def keys_path(self) -> Path:
+        keys = self.keys_dir or Path("keys")
+        return keys if keys.is_absolute() else self.data_dir / keys
 
     @property
     def db_url(self) -> str:

@@ -1,25 +1,101 @@
 """Baking: an Open Badge embedded in its image, in memory (no temporary files).
 
-PNG uses openbadges-bakery's iTXt `openbadges` chunk, written into a BytesIO.
+OB 2.0 uses openbadges-bakery (PNG iTXt / SVG `<openbadges:assertion>`) writing into a
+BytesIO; OB 3.0 uses the `openbadgecredential` keyword (PNG) / `<openbadges:credential>` (SVG).
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import struct
+import zlib
 from typing import Any
 
-from openbadges_bakery import png_bakery
+from openbadges_bakery import png_bakery, svg_bakery
 
-__all__ = ["bake_png", "unbake_png"]
+__all__ = ["bake_png", "unbake_png", "bake_svg", "as_svg", "bake_ob3_png", "bake_ob3_svg",
+           "unbake_ob3_png"]
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+OB3_KEYWORD = b"openbadgecredential"
+OB3_SVG_NS = "https://purl.imsglobal.org/ob/v3p0"
+
+
+def _text(document: dict[str, Any] | str) -> str:
+    return document if isinstance(document, str) else json.dumps(document, separators=(",", ":"))
 
 
 def bake_png(image: bytes, document: dict[str, Any] | str) -> bytes:
-    payload = document if isinstance(document, str) else json.dumps(document, separators=(",", ":"))
     out = io.BytesIO()
-    png_bakery.bake(io.BytesIO(image), payload, out)
+    png_bakery.bake(io.BytesIO(image), _text(document), out)
     return out.getvalue()
 
 
 def unbake_png(image: bytes) -> str | None:
     return png_bakery.unbake(io.BytesIO(image))
+
+
+def as_svg(image: bytes, media_type: str) -> bytes:
+    """The badge image as SVG: itself, or a PNG wrapped in an SVG `<image>` of the same size."""
+    if media_type == "image/svg+xml":
+        return image
+    width, height = struct.unpack(">II", image[16:24])
+    data = base64.b64encode(image).decode()
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+            f'<image width="{width}" height="{height}" xlink:href="data:image/png;base64,{data}"/>'
+            f'</svg>').encode()
+
+
+def bake_svg(svg: bytes, document: dict[str, Any] | str) -> bytes:
+    out = io.BytesIO()
+    svg_bakery.bake(io.BytesIO(svg), _text(document), out)
+    return out.getvalue()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _chunks(png: bytes) -> list[tuple[bytes, bytes]]:
+    if not png.startswith(PNG_SIGNATURE):
+        raise ValueError("not a PNG image")
+    pos, out = len(PNG_SIGNATURE), []
+    while pos + 8 <= len(png):
+        (length,) = struct.unpack(">I", png[pos:pos + 4])
+        out.append((png[pos + 4:pos + 8], png[pos + 8:pos + 8 + length]))
+        pos += 12 + length
+    return out
+
+
+def bake_ob3_png(image: bytes, credential: dict[str, Any] | str) -> bytes:
+    """An iTXt chunk `openbadgecredential` (uncompressed UTF-8) before IEND; any older one dropped."""
+    itxt = OB3_KEYWORD + b"\x00\x00\x00\x00\x00" + _text(credential).encode()
+    body = b"".join(_chunk(kind, data) for kind, data in _chunks(image)
+                    if kind != b"IEND" and not (kind == b"iTXt" and data.startswith(OB3_KEYWORD + b"\x00")))
+    return PNG_SIGNATURE + body + _chunk(b"iTXt", itxt) + _chunk(b"IEND", b"")
+
+
+def unbake_ob3_png(image: bytes) -> str | None:
+    for kind, data in _chunks(image):
+        if kind == b"iTXt" and data.startswith(OB3_KEYWORD + b"\x00"):
+            k = len(OB3_KEYWORD)
+            compressed = data[k + 1] == 1
+            text = data[data.index(b"\x00", data.index(b"\x00", k + 3) + 1) + 1:]
+            return (zlib.decompress(text) if compressed else text).decode()
+    return None
+
+
+def bake_ob3_svg(svg: bytes, credential: dict[str, Any] | str) -> bytes:
+    """`<openbadges:credential>` holding the JSON in CDATA, first child of the root `<svg>`."""
+    # '>' only occurs inside JSON strings, so escaping it keeps the same JSON and no "]]>".
+    text = _text(credential).replace(">", "\\u003e")
+    head, sep, rest = svg.decode().partition("<svg")
+    end = rest.index(">")
+    if rest[end - 1] == "/":
+        raise ValueError("empty SVG root")
+    return (head + sep + rest[:end] + f' xmlns:openbadges="{OB3_SVG_NS}">'
+            + f"<openbadges:credential><![CDATA[{text}]]></openbadges:credential>"
+            + rest[end + 1:]).encode()

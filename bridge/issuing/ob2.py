@@ -6,15 +6,19 @@ Recipient identity is the learner's email hashed with a per-award salt.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from datetime import datetime
 from typing import Any
 
+import jwt
+
 from bridge.config import IssuerSettings
+from bridge.issuing.keys import Key
 from bridge.issuing.urls import Urls
 
 __all__ = ["OB2_CONTEXT", "new_salt", "hash_identity", "issuer_profile", "badge_class", "assertion",
-           "revocation_list"]
+           "signed_assertion", "cryptographic_key", "revocation_list", "evidence", "signed_id"]
 
 OB2_CONTEXT = "https://w3id.org/openbadges/v2"
 
@@ -31,7 +35,8 @@ def _iso(value: datetime) -> str:
     return value.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def issuer_profile(urls: Urls, issuer: IssuerSettings) -> dict[str, Any]:
+def issuer_profile(urls: Urls, issuer: IssuerSettings, keys: list[Key] | None = None) -> dict[str, Any]:
+    """The Issuer; `keys` (every RSA key, old ones too) are published as its publicKey."""
     doc: dict[str, Any] = {
         "@context": OB2_CONTEXT, "type": "Issuer", "id": urls.issuer(),
         "name": issuer.name, "url": issuer.url, "email": issuer.email,
@@ -39,7 +44,16 @@ def issuer_profile(urls: Urls, issuer: IssuerSettings) -> dict[str, Any]:
     }
     if issuer.description:
         doc["description"] = issuer.description
+    if issuer.image:
+        doc["image"] = urls.issuer_image()
+    if keys:
+        doc["publicKey"] = [urls.ob2_key(k.kid) for k in keys]
     return doc
+
+
+def cryptographic_key(urls: Urls, key: Key) -> dict[str, Any]:
+    return {"@context": OB2_CONTEXT, "type": "CryptographicKey", "id": urls.ob2_key(key.kid),
+            "owner": urls.issuer(), "publicKeyPem": key.public_pem()}
 
 
 def badge_class(urls: Urls, badge_id: str, definition: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -79,26 +93,58 @@ def assertion(urls: Urls, award: dict[str, Any]) -> dict[str, Any]:
     }
     if award.get("expires_at"):
         doc["expires"] = _iso(award["expires_at"])
-    evidence = award.get("provenance") or []
-    if evidence:
-        doc["evidence"] = [{"id": urls.verify_page(award["id"]) + "#evidence",
-                            "narrative": "; ".join(_fact_line(f) for f in evidence)}]
+    if award.get("provenance"):
+        doc["evidence"] = evidence(urls, award)
     if award.get("status") == "revoked":
         doc["revoked"] = True
         doc["revocationReason"] = award.get("revocation_reason") or ""
     return doc
 
 
-def _fact_line(fact: dict[str, Any]) -> str:
-    when = f" ({fact['occurred_at'][:10]})" if fact.get("occurred_at") else ""
-    item = f" {fact['item']}" if fact.get("item") else ""
-    return f"{fact['kind']} {fact['source']}/{fact['course']}{item}{when}"
+def signed_id(award_id: str) -> str:
+    return f"urn:uuid:{award_id}"
+
+
+def signed_assertion(urls: Urls, award: dict[str, Any], key: Key) -> str:
+    """The same Assertion, signed (JWS RS256); its id is a URN since it is not hosted."""
+    doc = assertion(urls, award)
+    doc["id"] = signed_id(award["id"])
+    doc["verification"] = {"type": "SignedBadge", "creator": urls.ob2_key(key.kid)}
+    doc.pop("revoked", None)
+    doc.pop("revocationReason", None)
+    payload = json.dumps(doc, separators=(",", ":")).encode()
+    return jwt.api_jws.encode(payload, key.private, algorithm="RS256",  # type: ignore[arg-type]
+                              headers={"kid": key.kid})
+
+
+_WORDS = {
+    "fr": {"presence": "Présent·e à la séance {item} ({course})", "other": "{kind} : {course} {item}"},
+    "en": {"presence": "Attended session {item} ({course})", "other": "{kind}: {course} {item}"},
+}
+
+
+def evidence(urls: Urls, award: dict[str, Any], lang: str | None = None) -> list[dict[str, Any]]:
+    """One Evidence per fact behind the award (in the learner's language unless `lang`)."""
+    words = _WORDS.get(lang or award.get("lang") or "fr", _WORDS["fr"])
+    out = []
+    for i, fact in enumerate(award.get("provenance") or [], 1):
+        line = words["presence" if fact.get("kind") == "presence" else "other"].format(
+            kind=str(fact.get("kind", "")).replace("_", " "), course=fact.get("course", ""),
+            item=fact.get("item") or "").strip()
+        if fact.get("occurred_at"):
+            line += f" — {str(fact['occurred_at'])[:10]}"
+        out.append({"id": f"{urls.verify_page(award['id'])}#evidence-{i}",
+                    "name": f"{fact.get('source', '')}: {fact.get('course', '')}",
+                    "narrative": line})
+    return out
 
 
 def revocation_list(urls: Urls, revoked: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each revoked award under both its ids: hosted URL and the URN of its signed form."""
     return {
         "@context": OB2_CONTEXT, "type": "RevocationList", "id": urls.revocations(),
         "issuer": urls.issuer(),
-        "revokedAssertions": [{"id": urls.assertion(a["id"]),
-                               "revocationReason": a.get("revocation_reason") or ""} for a in revoked],
+        "revokedAssertions": [{"id": ident, "revocationReason": a.get("revocation_reason") or ""}
+                              for a in revoked
+                              for ident in (urls.assertion(a["id"]), signed_id(a["id"]))],
     }

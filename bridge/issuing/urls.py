@@ -30,6 +30,40 @@ class Urls:
     def baked_png(self, award_id: str) -> str:
         return f"{self.base}/ob2/assertions/{award_id}/badge.png"
 
+    def baked_svg(self, award_id: str) -> str:
+        return f"{self.base}/ob2/assertions/{award_id}/badge.svg"
+
+    def signed(self, award_id: str) -> str:
+        """The JWS of the signed form (text), and its baked PNG beside it."""
+        return f"{self.base}/ob2/assertions/{award_id}/signed"
+
+    def signed_png(self, award_id: str) -> str:
+        return f"{self.base}/ob2/assertions/{award_id}/signed.png"
+
+    def issuer_image(self) -> str:
+        return f"{self.base}/ob2/issuer/image"
+
+    def ob2_key(self, kid: str) -> str:
+        return f"{self.base}/ob2/keys/{kid}"
+
+    def achievement(self, badge_id: str) -> str:
+        return f"{self.base}/ob3/achievements/{quote(badge_id)}"
+
+    def credential(self, award_id: str) -> str:
+        return f"{self.base}/ob3/credentials/{award_id}"
+
+    def credential_jwt(self, award_id: str) -> str:
+        return f"{self.base}/ob3/credentials/{award_id}/jwt"
+
+    def credential_png(self, award_id: str) -> str:
+        return f"{self.base}/ob3/credentials/{award_id}/badge.png"
+
+    def credential_svg(self, award_id: str) -> str:
+        return f"{self.base}/ob3/credentials/{award_id}/badge.svg"
+
+    def status_list(self, list_id: int) -> str:
+        return f"{self.base}/ob3/status/{list_id}"
+
     def revocations(self) -> str:
         return f"{self.base}/ob2/revocations"
 

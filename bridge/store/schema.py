@@ -160,3 +160,13 @@ outbox = Table(
 
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 Index("ix_facts_learner", facts.c.learner_id)
+
+# OB 3.0 BitstringStatusList: one bit per award, allocated when its credential is first built.
+ob3_status = Table(
+    "ob3_status", metadata,
+    Column("award_id", String(36), ForeignKey("awards.id", ondelete="CASCADE"), primary_key=True),
+    Column("list_id", Integer, nullable=False),
+    Column("list_index", Integer, nullable=False),
+    UniqueConstraint("list_id", "list_index", name="uq_ob3_status_list_id"),
+)
+__all__ += ["ob3_status"]

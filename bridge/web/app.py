@@ -1,10 +1,11 @@
-"""The public web app (ASGI): hosted Open Badges JSON, verification pages, health, metrics.
+"""The public web app (ASGI): hosted Open Badges 2.0/3.0 documents, verification pages, health.
 
 Hosted URLs answer JSON-LD to machines and the human page to browsers (content negotiation).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,15 +16,17 @@ from starlette.routing import Route
 
 from bridge.config import Config
 from bridge.delivery.templates import environment
-from bridge.issuing import ob2
-from bridge.issuing.bake import bake_png
-from bridge.issuing.urls import Urls
+from bridge.errors import ConfigError
+from bridge.issuing import did, ob2
+from bridge.issuing.issuer import Format, Issuer
 from bridge.store import Store
 from bridge.web.i18n import WORDS, pick_language
+from bridge.web.page import page_context
 
 __all__ = ["create_app", "award_status"]
 
 JSONLD = "application/ld+json"
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def award_status(award: dict[str, Any], now: datetime | None = None) -> str:
@@ -40,23 +43,41 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in accept and "json" not in accept.split(",")[0]
 
 
-def _json(doc: dict[str, Any], status: int = 200) -> JSONResponse:
-    return JSONResponse(doc, status_code=status, media_type=JSONLD,
+def _json(doc: dict[str, Any], status: int = 200, media_type: str = JSONLD) -> JSONResponse:
+    return JSONResponse(doc, status_code=status, media_type=media_type,
                         headers={"Access-Control-Allow-Origin": "*"})
 
 
+def _image(data: bytes, ext: str, name: str) -> Response:
+    return Response(data, media_type="image/png" if ext == "png" else "image/svg+xml",
+                    headers={"Content-Disposition": f'inline; filename="{name}.{ext}"',
+                             "Access-Control-Allow-Origin": "*"})
+
+
 def create_app(config: Config, store: Store) -> Starlette:
-    urls = Urls(config.bridge.public_url)
+    issuer = Issuer(config, store)
+    urls = issuer.urls
     env = environment(config.bridge.templates_dir)
     default_lang = config.bridge.default_language
 
-    def not_found(request: Request) -> Response:
-        lang = pick_language(request.query_params.get("lang"), request.headers.get("accept-language"),
+    def lang_of(request: Request) -> str:
+        return pick_language(request.query_params.get("lang"), request.headers.get("accept-language"),
                              default_lang)
+
+    def not_found(request: Request) -> Response:
         if _wants_html(request):
+            lang = lang_of(request)
             return HTMLResponse(f"<!doctype html><html lang=\"{lang}\"><title>404</title>"
                                 f"<h1>{WORDS[lang]['not_found']}</h1></html>", status_code=404)
         return JSONResponse({"error": "not found"}, status_code=404)
+
+    def with_award(handler: Callable[[Request, dict[str, Any]], Response]) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            award = store.award(request.path_params["award_id"])
+            if award is None or store.badge(award["badge_id"]) is None:
+                return not_found(request)
+            return handler(request, award)
+        return endpoint
 
     async def healthz(request: Request) -> Response:
         store.counts()
@@ -67,14 +88,36 @@ def create_app(config: Config, store: Store) -> Starlette:
         lines = [f"# TYPE badge_bridge_{k} gauge\nbadge_bridge_{k} {v}" for k, v in counts.items()]
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
-    async def issuer(request: Request) -> Response:
-        return _json(ob2.issuer_profile(urls, config.issuer))
+    async def did_document(request: Request) -> Response:
+        if request.url.path != did.did_document_path(config.bridge.public_url):
+            return not_found(request)
+        return _json(issuer.did_document(), media_type="application/did+ld+json")
+
+    async def issuer_profile(request: Request) -> Response:
+        return _json(issuer.ob2_issuer())
+
+    async def issuer_image(request: Request) -> Response:
+        path = config.issuer.image
+        if path is None or not path.is_file():
+            return not_found(request)
+        return Response(path.read_bytes(),
+                        media_type="image/svg+xml" if path.suffix == ".svg" else "image/png")
+
+    async def ob2_key(request: Request) -> Response:
+        key = next((k for k in issuer.keys("rsa") if k.kid == request.path_params["kid"]), None)
+        return _json(ob2.cryptographic_key(urls, key)) if key else not_found(request)
 
     async def badge_class(request: Request) -> Response:
         badge = store.badge(request.path_params["badge_id"])
         if badge is None:
             return not_found(request)
         return _json(ob2.badge_class(urls, badge["id"], badge["definition"], default_lang))
+
+    async def achievement(request: Request) -> Response:
+        try:
+            return _json(issuer.achievement(request.path_params["badge_id"]))
+        except KeyError:
+            return not_found(request)
 
     async def badge_image(request: Request) -> Response:
         badge = store.badge(request.path_params["badge_id"])
@@ -83,70 +126,75 @@ def create_app(config: Config, store: Store) -> Starlette:
         return Response(badge["image"], media_type=badge["image_type"],
                         headers={"Cache-Control": "public, max-age=3600"})
 
-    async def assertion(request: Request) -> Response:
-        award = store.award(request.path_params["award_id"])
-        if award is None:
-            return not_found(request)
+    def assertion(request: Request, award: dict[str, Any]) -> Response:
         if _wants_html(request):
             return verify_page(request, award)
-        doc = ob2.assertion(urls, award)
         # The OB 2.0 hosted-verification convention: a revoked assertion answers 410 Gone.
-        return _json(doc, 410 if award["status"] == "revoked" else 200)
+        return _json(issuer.ob2_hosted(award), 410 if award["status"] == "revoked" else 200)
 
-    async def baked_png(request: Request) -> Response:
-        award = store.award(request.path_params["award_id"])
-        badge = store.badge(award["badge_id"]) if award else None
-        if award is None or badge is None:
-            return not_found(request)
-        return Response(bake_png(badge["image"], ob2.assertion(urls, award)), media_type="image/png",
-                        headers={"Content-Disposition": f'inline; filename="badge-{award["id"]}.png"'})
+    def signed(request: Request, award: dict[str, Any]) -> Response:
+        return PlainTextResponse(issuer.ob2_signed(award), headers={"Access-Control-Allow-Origin": "*"})
+
+    def credential(request: Request, award: dict[str, Any]) -> Response:
+        if _wants_html(request):
+            return verify_page(request, award)
+        return _json(issuer.ob3_credential(award), media_type="application/vc+ld+json")
+
+    def credential_jwt(request: Request, award: dict[str, Any]) -> Response:
+        return PlainTextResponse(issuer.ob3_jwt(award), media_type="application/vc+jwt",
+                                 headers={"Access-Control-Allow-Origin": "*"})
+
+    def baked(fmt: Format) -> Handler:
+        def handler(request: Request, award: dict[str, Any]) -> Response:
+            try:
+                data = issuer.baked(award, fmt)
+            except ValueError:
+                return not_found(request)
+            kind, ext = fmt.split(".")
+            return _image(data, ext, f"badge-{award['id']}-{kind}")
+        return with_award(handler)
 
     async def revocations(request: Request) -> Response:
-        return _json(ob2.revocation_list(urls, store.revoked_awards()))
+        return _json(issuer.ob2_revocation_list())
 
-    async def verify(request: Request) -> Response:
-        award = store.award(request.path_params["award_id"])
-        if award is None:
-            return not_found(request)
+    async def status_list(request: Request) -> Response:
+        list_id = request.path_params["list_id"]
+        return _json(issuer.status_list_credential(list_id), media_type="application/vc+ld+json")
+
+    def verify(request: Request, award: dict[str, Any]) -> Response:
         return verify_page(request, award)
 
     def verify_page(request: Request, award: dict[str, Any]) -> Response:
-        lang = pick_language(request.query_params.get("lang"), request.headers.get("accept-language"),
-                             default_lang)
-        badge = store.badge(award["badge_id"]) or {"definition": {}}
-        definition = badge["definition"]
-
-        def text(field: str) -> str:
-            values = definition.get(field) or {}
-            return values.get(lang) or next(iter(values.values()), "")
-
-        def day(value: datetime | None) -> str | None:
-            return value.strftime("%d/%m/%Y" if lang == "fr" else "%Y-%m-%d") if value else None
-
-        doc = ob2.assertion(urls, award)
-        evidence = [e["narrative"] for e in doc.get("evidence", [])]
-        html = env.get_template("web/verify.html.j2").render(
-            lang=lang, other_lang="en" if lang == "fr" else "fr", w=WORDS[lang],
-            badge_name=text("name"), criteria=text("criteria") or text("description"),
-            image_url=urls.badge_image(award["badge_id"]), png_url=urls.baked_png(award["id"]),
-            page_url=urls.verify_page(award["id"]), assertion_url=urls.assertion(award["id"]),
-            status=award_status(award), recipient_name=award.get("recipient_name"),
-            issuer_name=config.issuer.name, issuer_url=config.issuer.url,
-            issued_on=day(award["issued_at"]), issued_iso=award["issued_at"].isoformat(),
-            expires_on=day(award.get("expires_at")),
-            expires_iso=award["expires_at"].isoformat() if award.get("expires_at") else "",
-            revoked_on=day(award.get("revoked_at")), revocation_reason=award.get("revocation_reason"),
-            evidence=evidence)
+        lang = lang_of(request)
+        ctx = page_context(issuer, award, lang, award_status(award))
+        html = env.get_template("web/verify.html.j2").render(w=WORDS[lang], **ctx)
         return HTMLResponse(html, headers={"Content-Language": lang, "Vary": "Accept, Accept-Language"})
+
+    async def no_key(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": str(exc)}, status_code=503)
 
     return Starlette(routes=[
         Route("/healthz", healthz),
         Route("/metrics", metrics),
-        Route("/ob2/issuer", issuer),
+        Route("/.well-known/did.json", did_document),
+        Route("/did.json", did_document),
+        Route("/ob2/issuer", issuer_profile),
+        Route("/ob2/issuer/image", issuer_image),
+        Route("/ob2/keys/{kid}", ob2_key),
         Route("/ob2/badges/{badge_id}", badge_class),
         Route("/ob2/badges/{badge_id}/image", badge_image),
-        Route("/ob2/assertions/{award_id}", assertion),
-        Route("/ob2/assertions/{award_id}/badge.png", baked_png),
+        Route("/ob2/assertions/{award_id}", with_award(assertion)),
+        Route("/ob2/assertions/{award_id}/badge.png", baked("ob2.png")),
+        Route("/ob2/assertions/{award_id}/badge.svg", baked("ob2.svg")),
+        Route("/ob2/assertions/{award_id}/signed", with_award(signed)),
+        Route("/ob2/assertions/{award_id}/signed.png", baked("ob2-signed.png")),
+        Route("/ob2/assertions/{award_id}/signed.svg", baked("ob2-signed.svg")),
         Route("/ob2/revocations", revocations),
-        Route("/v/{award_id}", verify),
-    ])
+        Route("/ob3/achievements/{badge_id}", achievement),
+        Route("/ob3/credentials/{award_id}", with_award(credential)),
+        Route("/ob3/credentials/{award_id}/jwt", with_award(credential_jwt)),
+        Route("/ob3/credentials/{award_id}/badge.png", baked("ob3.png")),
+        Route("/ob3/credentials/{award_id}/badge.svg", baked("ob3.svg")),
+        Route("/ob3/status/{list_id:int}", status_list),
+        Route("/v/{award_id}", with_award(verify)),
+    ], exception_handlers={ConfigError: no_key})

@@ -1,0 +1,73 @@
+"""`badge-bridge keys generate|rotate|list`: the issuer's signing keys in the data directory.
+
+Only public information is printed (kind, key id, file name); private keys never are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bridge.config import load_config
+from bridge.errors import ConfigError
+from bridge.issuing.keys import KINDS, KeyKind, generate_key, load_keyring
+
+__all__ = ["keys"]
+
+_CONFIG = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                       help="Config file (default: $BADGE_BRIDGE_CONFIG).")
+_KIND = click.option("--kind", type=click.Choice(["all", *KINDS]), default="all", show_default=True,
+                     help="rsa: OB 2.0 JWS RS256; ed25519: OB 3.0.")
+
+
+def _keys_dir(config_path: Path | None) -> Path:
+    try:
+        return load_config(config_path).bridge.keys_path
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _kinds(kind: str) -> tuple[KeyKind, ...]:
+    return KINDS if kind == "all" else (kind,)  # type: ignore[return-value]
+
+
+@click.group()
+def keys() -> None:
+    """Manage the issuer's signing keys."""
+
+
+@keys.command()
+@_CONFIG
+@_KIND
+def generate(config_path: Path | None, kind: str) -> None:
+    """Create the signing keys that do not exist yet (existing keys are left alone)."""
+    folder = _keys_dir(config_path)
+    ring = load_keyring(folder)
+    for k in _kinds(kind):
+        if ring.of(k):
+            click.echo(f"{k}: already present ({ring.current(k).kid}); use `keys rotate` for a new one")
+            continue
+        key = generate_key(folder, k)
+        click.echo(f"{k}: generated {key.kid} in {folder}")
+
+
+@keys.command()
+@_CONFIG
+@_KIND
+def rotate(config_path: Path | None, kind: str) -> None:
+    """Sign with a new key from now on; older keys stay published so old badges still verify."""
+    folder = _keys_dir(config_path)
+    for k in _kinds(kind):
+        key = generate_key(folder, k)
+        click.echo(f"{k}: now signing with {key.kid} ({len(load_keyring(folder).of(k))} published)")
+
+
+@keys.command("list")
+@_CONFIG
+def list_keys(config_path: Path | None) -> None:
+    """Key ids, kinds and creation times; the newest of each kind signs."""
+    ring = load_keyring(_keys_dir(config_path))
+    for key in ring.keys:
+        current = " (signing)" if ring.current(key.kind) is key else ""
+        click.echo(f"{key.kind}\t{key.kid}\t{key.created}{current}")

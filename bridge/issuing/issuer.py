@@ -1,0 +1,129 @@
+"""The issuer: every document of an award (OB 2.0 hosted/signed, OB 3.0) built, signed, baked.
+
+One object per process, shared by the web app, the mailer and the demo; it caches what
+depends only on the issuer, a key or a badge, and the signed credential of an award.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, Literal
+
+from bridge.config import Config
+from bridge.issuing import bake, dataintegrity, did, ob2, ob3, status
+from bridge.issuing.keys import Key, load_keyring
+from bridge.issuing.urls import Urls
+from bridge.store import Store
+
+__all__ = ["Issuer", "Format", "FORMATS"]
+
+Format = Literal["ob2.png", "ob2.svg", "ob2-signed.png", "ob2-signed.svg", "ob3.png", "ob3.svg"]
+FORMATS: tuple[Format, ...] = ("ob2.png", "ob2.svg", "ob2-signed.png", "ob2-signed.svg",
+                               "ob3.png", "ob3.svg")
+
+
+class Issuer:
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.urls = Urls(config.bridge.public_url)
+        self.lang = config.bridge.default_language
+        self._signed = lru_cache(maxsize=1024)(self._sign_credential)
+        self._status_list = lru_cache(maxsize=8)(self._sign_status_list)
+
+    # -- keys and identity -------------------------------------------------
+    def keys(self, kind: Literal["rsa", "ed25519"]) -> list[Key]:
+        return load_keyring(self.config.bridge.keys_path).of(kind)
+
+    def key(self, kind: Literal["rsa", "ed25519"]) -> Key:
+        return load_keyring(self.config.bridge.keys_path).current(kind)
+
+    def did(self) -> str:
+        if self.config.bridge.ob3_issuer == "did:key":
+            return did.did_key(self.key("ed25519"))
+        return did.did_web(self.config.bridge.public_url)
+
+    def did_document(self) -> dict[str, Any]:
+        return did.did_document(did.did_web(self.config.bridge.public_url), self.keys("ed25519"))
+
+    def _method(self) -> tuple[Key, str]:
+        key = self.key("ed25519")
+        return key, did.verification_method(self.did(), key)
+
+    # -- OB 2.0 --------------------------------------------------------------
+    def ob2_issuer(self) -> dict[str, Any]:
+        return ob2.issuer_profile(self.urls, self.config.issuer, self.keys("rsa"))
+
+    def badge(self, badge_id: str) -> dict[str, Any]:
+        badge = self.store.badge(badge_id)
+        if badge is None:
+            raise KeyError(badge_id)
+        return badge
+
+    def ob2_hosted(self, award: dict[str, Any]) -> dict[str, Any]:
+        return ob2.assertion(self.urls, award)
+
+    def ob2_signed(self, award: dict[str, Any]) -> str:
+        return ob2.signed_assertion(self.urls, award, self.key("rsa"))
+
+    def ob2_revocation_list(self) -> dict[str, Any]:
+        return ob2.revocation_list(self.urls, self.store.revoked_awards())
+
+    # -- OB 3.0 --------------------------------------------------------------
+    def achievement(self, badge_id: str) -> dict[str, Any]:
+        return ob3.achievement(self.urls, badge_id, self.badge(badge_id)["definition"], self.lang)
+
+    def ob3_unsigned(self, award: dict[str, Any], with_status: bool = True) -> dict[str, Any]:
+        issuer = ob3.issuer_profile(self.urls, self.config.issuer, self.did())
+        return ob3.credential(self.urls, issuer, award, self.achievement(award["badge_id"]),
+                              status.status_index(self.store, award["id"]) if with_status else None)
+
+    def ob3_credential(self, award: dict[str, Any], with_status: bool = True) -> dict[str, Any]:
+        """Signed with eddsa-rdfc-2022, `created` = issue time: the same bytes every time.
+
+        `with_status=False` leaves out credentialStatus, for verifiers that cannot check it.
+        """
+        key, method = self._method()
+        text = self._signed(json.dumps(self.ob3_unsigned(award, with_status), sort_keys=True),
+                            key.kid, method)
+        return json.loads(text)
+
+    def _sign_credential(self, unsigned_json: str, kid: str, method: str) -> str:
+        unsigned = json.loads(unsigned_json)
+        signed = dataintegrity.sign(unsigned, self.key("ed25519").private,  # type: ignore[arg-type]
+                                    method, unsigned["validFrom"])
+        return json.dumps(signed)
+
+    def ob3_jwt(self, award: dict[str, Any]) -> str:
+        key, method = self._method()
+        return ob3.vc_jwt(self.ob3_unsigned(award), key, method)
+
+    def status_list_credential(self, list_id: int) -> dict[str, Any]:
+        key, method = self._method()
+        return json.loads(self._status_list(list_id, tuple(status.revoked_indexes(self.store, list_id)),
+                                            key.kid, method))
+
+    def _sign_status_list(self, list_id: int, revoked: tuple[int, ...], kid: str, method: str) -> str:
+        now = datetime.now(UTC).replace(microsecond=0)
+        doc = ob3.status_list_credential(self.urls, self.did(), list_id,
+                                         status.encoded_list(list(revoked)), now)
+        signed = dataintegrity.sign(doc, self.key("ed25519").private,  # type: ignore[arg-type]
+                                    method, doc["validFrom"])
+        return json.dumps(signed)
+
+    # -- images ------------------------------------------------------------
+    def baked(self, award: dict[str, Any], fmt: Format) -> bytes:
+        """The badge image with the award baked in, in one of FORMATS."""
+        badge = self.badge(award["badge_id"])
+        kind, ext = fmt.split(".")
+        doc: dict[str, Any] | str = (self.ob2_hosted(award) if kind == "ob2"
+                                     else self.ob2_signed(award) if kind == "ob2-signed"
+                                     else self.ob3_credential(award))
+        if ext == "png" and badge["image_type"] == "image/png":
+            return bake.bake_ob3_png(badge["image"], doc) if kind == "ob3" else bake.bake_png(badge["image"], doc)
+        if ext == "png":
+            raise ValueError(f"badge {badge['id']} has an SVG image: bake it as SVG")
+        svg = bake.as_svg(badge["image"], badge["image_type"])
+        return bake.bake_ob3_svg(svg, doc) if kind == "ob3" else bake.bake_svg(svg, doc)

@@ -1,0 +1,108 @@
+"""Open Badges 3.0 documents: OpenBadgeCredential, its VC-JWT form, the status list credential.
+
+Pure builders: signing with Data Integrity is done by `bridge.issuing.dataintegrity`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import jwt
+
+from bridge.config import IssuerSettings
+from bridge.issuing import ob2
+from bridge.issuing.keys import Key
+from bridge.issuing.urls import Urls
+
+__all__ = ["CONTEXT", "credential", "vc_jwt", "status_list_credential", "achievement",
+           "issuer_profile"]
+
+CONTEXT = ["https://www.w3.org/ns/credentials/v2",
+           "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+           "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json"]
+SCHEMA = {"id": "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/"
+                "ob_v3p0_achievementcredential_schema.json",
+          "type": "1EdTechJsonSchemaValidator2019"}
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def issuer_profile(urls: Urls, issuer: IssuerSettings, did: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {"id": did, "type": ["Profile"], "name": issuer.name, "url": issuer.url,
+                           "email": issuer.email}
+    if issuer.description:
+        doc["description"] = issuer.description
+    if issuer.image:
+        doc["image"] = {"id": urls.issuer_image(), "type": "Image"}
+    return doc
+
+
+def achievement(urls: Urls, badge_id: str, definition: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The Achievement, from the same BadgeClass the OB 2.0 side publishes."""
+    bc = ob2.badge_class(urls, badge_id, definition, lang)
+    doc: dict[str, Any] = {
+        "id": urls.achievement(badge_id), "type": ["Achievement"], "name": bc["name"],
+        "description": bc["description"], "criteria": {"narrative": bc["criteria"]["narrative"]},
+        "image": {"id": bc["image"], "type": "Image"}, "inLanguage": lang,
+    }
+    if bc.get("tags"):
+        doc["tag"] = bc["tags"]
+    # OB 3.0 requires targetUrl on an Alignment: the ones without a URL stay OB 2.0-only.
+    aligned = [dict(type=["Alignment"], **a) for a in bc.get("alignment", []) if a.get("targetUrl")]
+    if aligned:
+        doc["alignment"] = aligned
+    return doc
+
+
+def credential(urls: Urls, issuer: dict[str, Any], award: dict[str, Any], achievement: dict[str, Any],
+               status: tuple[int, int] | None) -> dict[str, Any]:
+    """The unsigned OpenBadgeCredential of one award; `status` is its (list id, index)."""
+    doc: dict[str, Any] = {
+        "@context": CONTEXT, "id": urls.credential(award["id"]),
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "issuer": issuer, "validFrom": _iso(award["issued_at"]),
+        "name": achievement["name"],
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "identifier": [{"type": "IdentityObject",
+                            "identityHash": ob2.hash_identity(award["recipient_email"], award["salt"]),
+                            "identityType": "emailAddress", "hashed": True, "salt": award["salt"]}],
+            "achievement": achievement,
+        },
+        "credentialSchema": [SCHEMA],
+    }
+    if status is not None:
+        list_id, index = status
+        doc["credentialStatus"] = {
+            "id": f"{urls.status_list(list_id)}#{index}", "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation", "statusListIndex": str(index),
+            "statusListCredential": urls.status_list(list_id)}
+    if award.get("expires_at"):
+        doc["validUntil"] = _iso(award["expires_at"])
+    if award.get("provenance"):
+        doc["evidence"] = [dict(type=["Evidence"], **e) for e in ob2.evidence(urls, award)]
+    return doc
+
+
+def vc_jwt(unsigned: dict[str, Any], key: Key, verification_method: str) -> str:
+    """VC-JWT as OB 3.0 §8.2 describes it: the credential in `vc`, registered claims beside."""
+    claims: dict[str, Any] = {"iss": unsigned["issuer"]["id"], "jti": unsigned["id"],
+                              "nbf": int(datetime.fromisoformat(unsigned["validFrom"]).timestamp()),
+                              "vc": unsigned}
+    if unsigned.get("validUntil"):
+        claims["exp"] = int(datetime.fromisoformat(unsigned["validUntil"]).timestamp())
+    return jwt.encode(claims, key.private, algorithm="EdDSA",  # type: ignore[arg-type]
+                      headers={"kid": verification_method, "typ": "JWT"})
+
+
+def status_list_credential(urls: Urls, did: str, list_id: int, encoded: str,
+                           valid_from: datetime) -> dict[str, Any]:
+    url = urls.status_list(list_id)
+    return {"@context": ["https://www.w3.org/ns/credentials/v2"], "id": url,
+            "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+            "issuer": did, "validFrom": _iso(valid_from),
+            "credentialSubject": {"id": f"{url}#list", "type": "BitstringStatusList",
+                                  "statusPurpose": "revocation", "encodedList": encoded}}

@@ -1,0 +1,141 @@
+"""Fixtures for issuing tests: a config, a store with one badge and awards, keys, the web app.
+
+Also locates the validators kit (../shared/validators): absent -> skip, unless CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.config import Config, load_config
+from bridge.issuing.images import default_badge_png
+from bridge.issuing.issuer import Issuer
+from bridge.issuing.keys import generate_key
+from bridge.issuing.ob2 import new_salt
+from bridge.store import Store
+from bridge.store.schema import learners
+from bridge.web.server import BackgroundServer, free_port
+
+KIT = Path(__file__).resolve().parents[2] / ".." / "shared" / "validators"
+EMAIL = "alice.martin@example.org"
+
+
+def need(condition: bool, why: str) -> None:
+    """Skip when a tool is missing, except on CI where a missing tool is a failure."""
+    if not condition:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{why} (CI=true: not skipping)")
+        pytest.skip(why)
+
+
+def write_config(tmp_path: Path, port: int, **bridge: str) -> Config:
+    extra = "".join(f'{k} = "{v}"\n' for k, v in bridge.items())
+    (tmp_path / "bridge.toml").write_text(f'''
+[bridge]
+public_url = "http://127.0.0.1:{port}"
+data_dir = "data"
+default_language = "fr"
+{extra}
+[issuer]
+name = "Tiers-lieu <Numérique> & Co"
+url = "https://tiers-lieu.example.org"
+email = "badges@tiers-lieu.example.org"
+description = "Réseau de formation des enseignants"
+[smtp]
+from_address = "badges@tiers-lieu.example.org"
+''')
+    return load_config(tmp_path / "bridge.toml")
+
+
+DEFINITION = {
+    "name": {"fr": "Médiateur SNT <hybride>", "en": "SNT hybrid mediator"},
+    "description": {"fr": "A suivi le MOOC SNT et deux rencontres.", "en": "Took the SNT MOOC and two meetups."},
+    "criteria": {"fr": "Terminer le MOOC SNT sur FUN et assister à deux rencontres.",
+                 "en": "Complete the SNT MOOC on FUN and attend two meetups."},
+    "tags": ["snt", "hybride"],
+    "alignments": [{"name": "CRCN 1.1", "url": "https://pix.fr/crcn", "code": "1.1",
+                    "framework": "CRCN"}],
+}
+
+
+class World:
+    """A store with one badge; `award()` issues one more award to a fresh learner."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config, self.store = config, store
+        self.issuer = Issuer(config, store)
+        store.upsert_badge("snt-mediator", "v1", DEFINITION, default_badge_png(128), "image/png")
+
+    def award(self, *, lang: str = "fr", expires: timedelta | None = None, name: str = "Alice <b>Martin</b>",
+              issued: datetime | None = None) -> dict[str, Any]:
+        issued = issued or datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+        with self.store.engine.begin() as conn:
+            lid = conn.execute(learners.insert().values(
+                email=f"{uuid.uuid4().hex[:8]}@example.org", fullname=name, lang=lang,
+                created_at=issued)).inserted_primary_key[0]
+        award = {"id": str(uuid.uuid4()), "learner_id": lid, "badge_id": "snt-mediator",
+                 "period": "", "issued_at": issued, "expires_at": issued + expires if expires else None,
+                 "salt": new_salt(), "recipient_email": EMAIL, "recipient_name": name, "lang": lang,
+                 "rule_version": "v1", "status": "issued",
+                 "provenance": [
+                     {"source": "fun", "kind": "course_completed", "course": "snt-mooc", "item": "",
+                      "value": 1.0, "occurred_at": "2026-10-01T10:00:00Z"},
+                     {"source": "moodle-nice", "kind": "presence", "course": "snt-hybride",
+                      "item": "rencontre-1", "value": 1.0, "occurred_at": "2026-10-08T18:00:00Z"}]}
+        assert self.store.create_award(award, [])
+        stored = self.store.award(award["id"])
+        assert stored is not None
+        return stored
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def make_world(tmp_path: Path, port: int) -> Iterator[Callable[..., World]]:
+    stores: list[Store] = []
+
+    def make(**bridge: str) -> World:
+        config = write_config(tmp_path, port, **bridge)
+        generate_key(config.bridge.keys_path, "rsa")
+        generate_key(config.bridge.keys_path, "ed25519")
+        stores.append(Store(f"sqlite:///{tmp_path}/b.db"))
+        return World(config, stores[-1])
+
+    yield make
+    for s in stores:
+        s.close()
+
+
+@pytest.fixture
+def world(make_world: Callable[..., World]) -> World:
+    return make_world()
+
+
+@pytest.fixture
+def served(world: World, port: int) -> Iterator[World]:
+    server = BackgroundServer(world.config, world.store, "127.0.0.1", port).start()
+    yield world
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def kit() -> Path:
+    need((KIT / "ob2-verify").exists(), f"validators kit not found at {KIT.resolve()}")
+    return KIT.resolve()
+
+
+def run_tool(kit: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """One validator command; its whole output is kept for the assertion message."""
+    return subprocess.run([str(kit / args[0]), *args[1:]], capture_output=True, text=True,
+                          timeout=300)

@@ -1,0 +1,54 @@
+"""Signing keys: owner-only files, rotation keeps old keys published and old badges verifying."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bridge.cli_keys import keys
+from bridge.issuing import dataintegrity
+from bridge.issuing.issuer import Issuer
+from bridge.issuing.keys import load_keyring
+
+
+def test_generate_writes_owner_only_files_and_never_prints_them(world, tmp_path: Path) -> None:
+    folder = world.config.bridge.keys_path
+    result = CliRunner().invoke(keys, ["generate", "--config", str(world.config.file)])
+    assert result.exit_code == 0, result.output
+    assert "already present" in result.output  # the fixture generated both kinds
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for pem in folder.glob("*.pem"):
+        assert stat.S_IMODE(pem.stat().st_mode) == 0o600
+        assert "PRIVATE KEY" in pem.read_text()
+        assert pem.read_text().splitlines()[1] not in result.output
+    assert {k.kind for k in load_keyring(folder).keys} == {"rsa", "ed25519"}
+
+
+def test_rotate_signs_with_the_new_key_and_old_badges_still_verify(world) -> None:
+    award = world.award()
+    before = world.issuer.ob3_credential(award)
+    old_rsa = world.issuer.key("rsa")
+    result = CliRunner().invoke(keys, ["rotate", "--config", str(world.config.file)])
+    assert result.exit_code == 0, result.output
+    issuer = Issuer(world.config, world.store)
+    after = issuer.ob3_credential(award)
+    assert after["proof"][0]["verificationMethod"] != before["proof"][0]["verificationMethod"]
+    # Both keys are in the DID document, and each credential verifies with the key it names.
+    methods = {m["id"]: m for m in issuer.did_document()["verificationMethod"]}
+    assert before["proof"][0]["verificationMethod"] in methods
+    for cred in (before, after):
+        kid = cred["proof"][0]["verificationMethod"].rsplit("#key-", 1)[1]
+        key = load_keyring(world.config.bridge.keys_path).get(kid)
+        assert key is not None
+        assert dataintegrity.verify(cred, key.private.public_key())
+    assert issuer.key("rsa").kid != old_rsa.kid
+    published = issuer.ob2_issuer()["publicKey"]
+    assert len(published) == 2 and any(old_rsa.kid in url for url in published)
+
+
+def test_a_tampered_credential_fails_our_own_check(world) -> None:
+    cred = world.issuer.ob3_credential(world.award())
+    cred["credentialSubject"]["achievement"]["name"] = "Something else"
+    assert not dataintegrity.verify(cred, world.issuer.key("ed25519").private.public_key())
