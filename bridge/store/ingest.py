@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, tuple_, update
 
 from bridge.model import Batch, Fact, Identity
 from bridge.store.schema import facts, identities, learners, watermarks
@@ -75,23 +75,40 @@ def _resolve_identities(conn: Connection, batch_ids: list[Identity], now: dateti
     for chunk in _chunks(emails):
         for r in conn.execute(select(learners.c.id, learners.c.email).where(learners.c.email.in_(chunk))):
             by_email[r.email] = r.id
+    # New learners in one statement (RETURNING keeps the parameter order), then identities.
+    unique: list[Identity] = []
+    pending: set[str] = set()  # emails of learners about to be created in this batch
     for ident in missing:
         if ident.email and ident.email in by_email:
-            lid = by_email[ident.email]
-            _fill_learner(conn, lid, ident)
-        else:
-            lid = conn.execute(insert(learners).values(
-                email=ident.email, fullname=ident.fullname, lang=ident.lang, created_at=now)
-                .returning(learners.c.id)).scalar_one()
-            result.new_learners += 1
+            _fill_learner(conn, by_email[ident.email], ident)
+        elif not ident.email or ident.email not in pending:
+            unique.append(ident)
+            if ident.email:
+                pending.add(ident.email)
+    new_people: dict[tuple[str, str], int] = {}
+    if unique:
+        ids = conn.execute(
+            insert(learners).returning(learners.c.id, sort_by_parameter_order=True),
+            [dict(email=i.email, fullname=i.fullname, lang=i.lang, created_at=now) for i in unique],
+        ).scalars().all()
+        result.new_learners += len(unique)
+        result.unresolved += sum(1 for i in unique if not i.email)
+        for ident, lid in zip(unique, ids, strict=True):
             if ident.email:
                 by_email[ident.email] = lid
             else:
-                result.unresolved += 1
-        conn.execute(insert(identities).values(
-            learner_id=lid, source=ident.source, external_id=ident.external_id,
-            username=ident.username, email=ident.email, fullname=ident.fullname, lang=ident.lang))
+                new_people[(ident.source, ident.external_id)] = lid
+    rows = []
+    for ident in missing:
+        lid = by_email[ident.email] if ident.email else new_people[(ident.source, ident.external_id)]
+        if (ident.source, ident.external_id) in known:
+            continue  # the same identity twice in one batch
         known[(ident.source, ident.external_id)] = lid
+        rows.append(dict(learner_id=lid, source=ident.source, external_id=ident.external_id,
+                         username=ident.username, email=ident.email, fullname=ident.fullname,
+                         lang=ident.lang))
+    if rows:
+        conn.execute(insert(identities), rows)
     return known
 
 
@@ -167,9 +184,28 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
         if new_rows:
             conn.execute(insert(facts), new_rows)
             result.new_facts += len(new_rows)
-    for wm in batch.watermarks:
-        upsert_watermark(conn, wm.source, wm.course, wm.stream, wm.value, now)
+    _upsert_watermarks(conn, batch, now)
     return result
+
+
+def _upsert_watermarks(conn: Connection, batch: Batch, now: datetime) -> None:
+    latest = {(w.source, w.course, w.stream): w.value for w in batch.watermarks}
+    items = list(latest.items())
+    for chunk in _chunks(items):
+        keys = [k for k, _ in chunk]
+        stored = {(r.source, r.course, r.stream): r.value for r in conn.execute(
+            select(watermarks).where(tuple_(watermarks.c.source, watermarks.c.course,
+                                            watermarks.c.stream).in_(keys)))}
+        changed = [dict(s_=k[0], c_=k[1], t_=k[2], value=v, updated_at=now)
+                   for k, v in chunk if k in stored and stored[k] != v]
+        if changed:
+            conn.execute(update(watermarks).where(
+                watermarks.c.source == bindparam("s_"), watermarks.c.course == bindparam("c_"),
+                watermarks.c.stream == bindparam("t_")), changed)
+        new = [dict(source=k[0], course=k[1], stream=k[2], value=v, updated_at=now)
+               for k, v in chunk if k not in stored]
+        if new:
+            conn.execute(insert(watermarks), new)
 
 
 def upsert_watermark(conn: Connection, source: str, course: str, stream: str, value: str,
