@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from .server import SandboxPlatform
 
 ENDPOINT = "/webservice/rest/server.php"
+LOGIN = "/login/token.php"
+SERVICE = "badge_bridge"
 RESERVED = ("wstoken", "wsfunction", "moodlewsrestformat")
 _INT = re.compile(r"-?\d+")
 
@@ -152,6 +154,18 @@ def handle(platform: SandboxPlatform, req: Request) -> Response:
         resp.raw = to_xml(resp.payload)
         resp.content_type = "application/xml; charset=utf-8"
     return resp
+
+
+def login(platform: SandboxPlatform, req: Request) -> Response:
+    """`login/token.php`: its errors have another shape than the web-service ones."""
+    form = {**req.query, **dict(req.form)}
+    su = platform.world.service_user
+    if form.get("username") == su.username and form.get("password") == platform.password \
+            and form.get("service") == SERVICE:
+        return Response(payload={"token": platform.token, "privatetoken": None})
+    return Response(payload={"error": "Invalid login, please try again",
+                             "errorcode": "invalidlogin", "stacktrace": None,
+                             "debuginfo": None, "reproductionlink": None})
 
 
 def _xml_value(value: Any) -> str:

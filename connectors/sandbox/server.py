@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import threading
 import time
 from collections import Counter
@@ -41,12 +42,12 @@ class SandboxPlatform:
             self.world: World = demo_world(seed, learners, now, org)
         else:
             self.world = scale_world(seed, learners, courses, now, org)
-        digest = hashlib.sha256(f"badge-bridge-sandbox-{seed}".encode()).hexdigest()
-        self.token = digest[:32]
+        self.token = _derive(seed, "wstoken")
         self.client_id = f"sandbox-{dialect}-client"
-        self.client_secret = digest[32:64]
-        self.api_key = digest[16:48]
-        self.jwt_secret = "sandbox-jwt-" + digest
+        self.client_secret = _derive(seed, "client-secret")
+        self.api_key = _derive(seed, "edx-api-key")
+        self.jwt_secret = _derive(seed, "jwt-signing-key", 64)
+        self.password = "Sandbox-" + _derive(seed, "password", 8)  # for /login/token.php
         self.token_ttl = token_ttl
         self.missing_functions: set[str] = set(missing_functions or ())
         self.faults = Faults(fault_rate, seed, retry_after, slow_delay)
@@ -96,6 +97,11 @@ class SandboxPlatform:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def mutate(self, n: int, seed: int | None = None) -> list[int]:
+        """Advance n learners' progress (thread-safe); returns the changed user ids."""
+        with self.lock:
+            return self.world.mutate(random.Random(self.seed if seed is None else seed), n)
+
     def record_push(self, push: dict[str, Any]) -> None:
         with self.lock:
             self.pushes.append(push)
@@ -106,12 +112,21 @@ class SandboxPlatform:
         if req.path == moodle.ENDPOINT:
             fn = dict(req.form).get("wsfunction") or req.query.get("wsfunction") or "(none)"
             return fn, fn in moodle.PUSHES
+        if req.path == moodle.LOGIN:
+            return "login_token", False
         return openedx.classify(req)
 
     def dispatch(self, req: Request) -> Response:
         if req.path == moodle.ENDPOINT:
             return moodle.handle(self, req)
+        if req.path == moodle.LOGIN:
+            return moodle.login(self, req)
         return openedx.handle(self, req)
+
+
+def _derive(seed: int, label: str, size: int = 32) -> str:
+    """A stable, seed-specific secret: independent per label."""
+    return hashlib.sha256(f"badge-bridge-sandbox/{seed}/{label}".encode()).hexdigest()[:size]
 
 
 def _rows(payload: Any, key: str | None) -> list[Any] | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 import requests
 
 from connectors.sandbox import SandboxPlatform
+from connectors.sandbox.cli import snippet
 from connectors.sandbox.seed import demo_world, scale_world
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "moodle-real"
@@ -315,3 +317,25 @@ def test_scale_seeding_is_fast_and_served():
                     **opts(limitfrom=1000, limitnumber=1000, userfields="id,email"))
         assert len(page) == 1000
         assert p.requests_by_function["core_enrol_get_enrolled_users"] == 1
+
+
+def test_login_token_mutate_and_cli_snippet(sb: SandboxPlatform, http: requests.Session):
+    url = f"{sb.base_url}/login/token.php"
+    ok = http.post(url, data={"username": "badgebridge", "password": sb.password,
+                              "service": "badge_bridge"}).json()
+    assert ok == {"token": sb.token, "privatetoken": None}
+    bad = http.post(url, data={"username": "badgebridge", "password": "x",
+                               "service": "badge_bridge"}).json()
+    assert bad["errorcode"] == "invalidlogin" and "exception" not in bad
+    with SandboxPlatform(seed=7) as p:
+        before = {u.id: u.progress[42].lastcourseaccess for u in p.world.learners}
+        changed = p.mutate(3)
+        roster = call(p, http, "core_enrol_get_enrolled_users", courseid=42)
+        newer = {u["id"] for u in roster if u["id"] in before
+                 and u["lastcourseaccess"] > before[u["id"]]}
+        assert newer == set(changed)
+    toml, exports = snippet(sb, "sandbox_moodle")
+    src = tomllib.loads(toml)["sources"]["sandbox_moodle"]
+    assert src == {"kind": "moodle", "url": sb.base_url, "courses": ["42"],
+                   "token": {"env": "BADGE_BRIDGE_SANDBOX_MOODLE_TOKEN"}}
+    assert exports == [f"export BADGE_BRIDGE_SANDBOX_MOODLE_TOKEN={sb.token}"]
