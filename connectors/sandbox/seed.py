@@ -38,6 +38,9 @@ EN_FIRST = ["Sarah", "James", "Emily", "Oliver", "Grace", "Daniel", "Hannah", "M
             "Olivia", "Ethan", "Chloe", "Liam"]
 EN_LAST = ["Johnson", "Smith", "Brown", "Taylor", "Wilson", "Davies", "Evans", "Walker",
            "O'Brien", "Clarke", "Wright", "Hughes"]
+FR_ANCHORS = [("Camille", "Lefèvre"), ("Élodie", "Moreau"), ("Thomas", "Dubois"),
+              ("Mehdi", "Benali")]
+EN_ANCHORS = [("Sarah", "Johnson"), ("James", "Smith")]
 ACADEMIES = ["ac-nice.fr", "ac-aix-marseille.fr", "ac-lyon.fr", "ac-montpellier.fr"]
 
 # Demo mix (40 learners): category -> count.
@@ -158,9 +161,14 @@ def demo_world(seed: int = 7, learners: int = 40, now: int | None = None,
     en_names = [(f, la) for f in EN_FIRST for la in EN_LAST]
     rng.shuffle(fr_names)
     rng.shuffle(en_names)
-    no_email = {cats.index("complete"), cats.index("not_started")} if learners >= 2 else set()
-    for i, cat in enumerate(cats):
-        lang = "fr" if rng.random() < 0.75 else "en"
+    # the names the docs and the demo talk about come first (pop() takes from the end)
+    for pool, anchors in ((fr_names, FR_ANCHORS), (en_names, EN_ANCHORS)):
+        pool[:] = [n for n in pool if n not in anchors] + list(reversed(anchors))
+    langs = ["fr"] * round(learners * 0.75) + ["en"] * (learners - round(learners * 0.75))
+    rng.shuffle(langs)
+    last = {cat: i for i, cat in enumerate(cats)}  # the showcase names keep their email
+    no_email = {last["complete"], last["not_started"]} if learners >= 40 else set()
+    for i, (cat, lang) in enumerate(zip(cats, langs, strict=True)):
         first, last = (fr_names if lang == "fr" else en_names).pop()
         slug = ascii_slug(f"{first} {last}")
         n = 2
