@@ -1,25 +1,35 @@
-"""`badge-bridge rules check|test`: validate a rules directory and run its test cases.
-
-The lead registers the `rules` group in bridge/cli.py; commands needing the store live there.
+"""`badge-bridge rules check|test|explain`: validate rules, run their test cases, and say
+why a learner has or has not got a badge.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from badge_rules import load_rules, run_tests
-from bridge.errors import EXIT_CODES, RuleError
+from badge_rules import load_rules, render_tree, run_tests
+from bridge.config import load_config
+from bridge.errors import EXIT_CODES, BridgeError, RuleError
 
 __all__ = ["rules"]
 
 T = TypeVar("T")
 
-_DIR = click.argument("rules_dir", default="rules", metavar="[DIR]",
+_DIR = click.argument("rules_dir", required=False, metavar="[DIR]",
                       type=click.Path(file_okay=False, path_type=str))
+_CONFIG = click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="BADGE_BRIDGE_CONFIG",
+                       help="Config file: DIR defaults to its rules_dir, and its sources are checked.")
+
+
+def _target(rules_dir: str | None, config_path: str | None) -> tuple[str, Any]:
+    """The rules folder and the configured sources to check the rules against."""
+    if config_path:
+        config = _or_exit(lambda: load_config(config_path))
+        return rules_dir or str(config.bridge.rules_dir), config.source_courses()
+    return rules_dir or "rules", None
 
 
 @click.group()
@@ -29,11 +39,13 @@ def rules() -> None:
 
 @rules.command()
 @_DIR
+@_CONFIG
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True,
               help="Language of the badge names shown.")
-def check(rules_dir: str, lang: str) -> None:
-    """Validate every badge file in DIR (default: rules) and list the badges."""
-    ruleset = _or_exit(lambda: load_rules(rules_dir))
+def check(rules_dir: str | None, config_path: str | None, lang: str) -> None:
+    """Validate every badge file in DIR (default: the config's rules_dir, else ./rules)."""
+    folder, sources = _target(rules_dir, config_path)
+    ruleset = _or_exit(lambda: load_rules(folder, sources))
     for badge in ruleset.badges.values():
         expiry = f"expires {badge.expires_after}" if badge.expires_after else "never expires"
         needs = ", ".join(sorted(b for b in ruleset.badges if badge.id in ruleset.dependents(b)))
@@ -44,9 +56,11 @@ def check(rules_dir: str, lang: str) -> None:
 
 @rules.command()
 @_DIR
-def test(rules_dir: str) -> None:
+@_CONFIG
+def test(rules_dir: str | None, config_path: str | None) -> None:
     """Run the test cases (*.test.toml) of DIR; exit 1 if any fails."""
-    results = _or_exit(lambda: run_tests(rules_dir))
+    folder, _ = _target(rules_dir, config_path)
+    results = _or_exit(lambda: run_tests(folder))
     for result in results:
         mark = "PASS" if result.passed else "FAIL"
         where = f"{result.file}:{result.line}" if result.line else result.file
@@ -66,3 +80,41 @@ def _or_exit(work: Callable[[], T]) -> T:
             click.echo(RuleError.format_one(problem), err=True)
         click.echo(f"{len(exc.problems)} problem(s) in the rules", err=True)
         sys.exit(EXIT_CODES[RuleError])
+    except BridgeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(next((code for cls, code in EXIT_CODES.items() if isinstance(exc, cls)), 1))
+
+
+@rules.command()
+@click.argument("email")
+@click.argument("badge_id", metavar="BADGE")
+@_CONFIG
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="The evaluated tree as JSON.")
+def explain(email: str, badge_id: str, config_path: str | None, lang: str, as_json: bool) -> None:
+    """Why EMAIL has (or has not) got BADGE: each condition, the facts behind it, what is missing."""
+    import json
+
+    from bridge.store import Store
+    from jobs.evaluate import explain_learner
+
+    config = _or_exit(lambda: load_config(config_path))
+    ruleset = _or_exit(lambda: load_rules(config.bridge.rules_dir, config.source_courses()))
+    if badge_id not in ruleset.badges:
+        click.echo(f"error: no badge {badge_id!r} in {config.bridge.rules_dir}; "
+                   f"known: {', '.join(ruleset.badges)}", err=True)
+        sys.exit(2)
+    found = _or_exit(lambda: explain_learner(Store(config.bridge.db_url), ruleset, email, badge_id))
+    if found is None:
+        click.echo(f"error: no learner with email {email} (has a sync run?)", err=True)
+        sys.exit(2)
+    decision, awards = found
+    if as_json:
+        click.echo(json.dumps({**decision.to_dict(), "email": email.strip().lower(),
+                               "awards": awards}, indent=2, default=str))
+        return
+    verdict = {"fr": ("ATTRIBUÉ", "NON ATTRIBUÉ"), "en": ("AWARDED", "NOT AWARDED")}[lang]
+    click.echo(f"{email} — {badge_id}: {verdict[0] if decision.awarded else verdict[1]}")
+    click.echo(render_tree(decision.tree, lang))
+    for award in awards:
+        click.echo(f"award {award['id']}: {award['status']}, issued {award['issued_at']}")

@@ -15,7 +15,8 @@ from bridge.issuing.images import badge_image
 from bridge.issuing.ob2 import new_salt
 from bridge.store import NewOutboxItem, Store
 
-__all__ = ["Decisions", "publish_badges", "candidates", "decide", "issue", "mark_evaluated"]
+__all__ = ["Decisions", "publish_badges", "candidates", "decide", "issue", "mark_evaluated",
+           "explain_learner"]
 
 EVALUATED = ("bridge", "", "evaluated_run")
 
@@ -85,7 +86,9 @@ def decide(store: Store, ruleset: Any, todo: dict[str, set[int]], now: datetime 
                 continue
             mine = [a for a in existing.get(lid, []) if a["badge_id"] == badge_id]
             latest = mine[-1] if mine else None
-            decision = ruleset.evaluate(badge_id, facts.get(lid, []), held.get(lid, {}))
+            # A renewal is earned again: only facts after the previous award count.
+            since = latest["issued_at"] if latest is not None and badge.renewable else None
+            decision = ruleset.evaluate(badge_id, facts.get(lid, []), held.get(lid, {}), since=since)
             result.evaluated += 1
             if latest is not None and _valid(latest, now):
                 if not decision.awarded:
@@ -147,3 +150,17 @@ def mark_evaluated(store: Store, ruleset: Any, run_id: int) -> None:
     for badge_id, badge in ruleset.badges.items():
         store.set_watermark("rules", badge_id, "version", badge.version)
     store.set_watermark(*EVALUATED, str(run_id))
+
+
+def explain_learner(store: Store, ruleset: Any, email: str, badge_id: str,
+                    now: datetime | None = None) -> tuple[Any, list[dict[str, Any]]] | None:
+    """The rule's verdict for one learner, evaluated on the stored facts, and their awards of it."""
+    now = now or datetime.now(UTC)
+    person = store.learner_by_email(email)
+    if person is None:
+        return None
+    lid = person["id"]
+    awards = store.awards_of([lid]).get(lid, [])
+    held = {a["badge_id"]: a["issued_at"] for a in awards if _valid(a, now)}
+    decision = ruleset.evaluate(badge_id, store.facts_for([lid]).get(lid, []), held)
+    return decision, [a for a in awards if a["badge_id"] == badge_id]

@@ -200,3 +200,53 @@ def test_awards_list_prints_one_json_object_per_award(config, platform, mailbox)
     assert {r["email"] for r in rows} == expected_emails(platform.world)
     assert set(rows[0]) == {"id", "email", "badge", "issued_at", "status"}
     assert {r["status"] for r in rows} == {"valid"}
+
+
+def test_rules_explain_says_why_a_learner_has_or_has_not_the_badge(config, platform, mailbox):
+    store = Store(config.bridge.db_url)
+    run_sync(config, store)
+    winners = expected_emails(platform.world)
+    course = platform.world.course(42)
+    loser = next(p for p in platform.world.enrolled(42)
+                 if p.email and p.email.lower() not in winners and world_done(platform.world, p, course))
+    for email, awarded in ((sorted(winners)[0], True), (loser.email, False)):
+        proc = _cli("rules", "explain", email, "snt-hybride", "--config", str(config.file), "--json")
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        assert doc["awarded"] is awarded
+        assert len(doc["awards"]) == (1 if awarded else 0)
+    text = _cli("rules", "explain", loser.email, "snt-hybride", "--config", str(config.file),
+                "--lang", "en").stdout
+    assert "NOT AWARDED" in text and "✗" in text
+
+
+def world_done(world, person, course) -> bool:
+    """Has done part of the hybrid course: the interesting 'why not?' case."""
+    return world.course_completed(person, course) or world.activity_completed(person, course, 503)
+
+
+def test_rule_edit_never_revokes_silently_dry_run_lists_what_it_would_no_longer_grant(
+        tmp_path, config, platform, mailbox):
+    store = Store(config.bridge.db_url)
+    first = run_sync(config, store)
+    rules = tmp_path / "rules"
+    shutil.copytree(demo_rules_dir(), rules)
+    rule = rules / "snt-hybride.toml"
+    # The new version also asks for activity 502 with a grade the platform never reports.
+    text = rule.read_text(encoding="utf-8")
+    assert "[condition]" in text
+    rule.write_text(text.replace("all = [", 'all = [\n  { grade = { source = "sandbox", course = "42", ">=" = 0.99 } },', 1),
+                    encoding="utf-8")
+    cfg = Path(config.file)
+    cfg.write_text(cfg.read_text().replace(f'rules_dir = "{demo_rules_dir()}"', f'rules_dir = "{rules}"'))
+    runs_before = len(store.last_runs(100))
+    proc = _cli("sync", "--config", str(cfg), "--dry-run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["would_award"] == []
+    assert len(out["no_longer_granted"]) == first.awarded
+    assert len(store.last_runs(100)) == runs_before  # the dry run wrote no run
+    assert {a["status"] for a in store.list_awards()} == {"issued"}
+    # A real run with the new version does not revoke either.
+    report = run_sync(load_config(cfg), store)
+    assert report.awarded == 0 and {a["status"] for a in store.list_awards()} == {"issued"}
