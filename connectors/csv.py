@@ -32,6 +32,7 @@ from bridge.model import (
     normalise_email,
 )
 from connectors.base import SourceState
+from connectors.push_route import PushRoute
 
 __all__ = ["CsvConfig", "CsvConnector", "Sheet", "parse_sheet"]
 
@@ -50,7 +51,7 @@ class CsvConfig(SourceConfig):
     course: str = Field("", description="course the sessions belong to ('' for none)")
     tags: list[str] = Field(default_factory=list, description="tags given to every session")
     strict: bool = Field(False, description="refuse a whole sheet when one row is bad")
-    push: list[dict[str, str]] = Field(default_factory=list,
+    push: list[PushRoute] = Field(default_factory=list,
                                        description="presence push-back routes, see jobs.push")
 
 

@@ -42,6 +42,7 @@ from connectors.moodle.payloads import (
 )
 from connectors.moodle.push import push_attendance, push_completion
 from connectors.moodle.signals import CourseSignals, attendance_instances, read_signals
+from connectors.push_route import PushRoute
 
 __all__ = ["MoodleConnector", "MoodleConfig"]
 
@@ -81,7 +82,7 @@ class MoodleConfig(SourceConfig):
                                     description="tags given to every attendance session's facts")
     taker_id: int | None = Field(None, description="teacher user id recorded as taker of pushed "
                                  "attendance; default: the token user")
-    push: list[dict[str, str]] = Field(default_factory=list,
+    push: list[PushRoute] = Field(default_factory=list,
                                        description="presence push-back routes, see jobs.push")
     timeout: float = Field(30.0, gt=0)
     retries: int = Field(5, ge=0, le=20)

@@ -31,6 +31,7 @@ from connectors.openedx.payloads import (
     EnrollmentPage,
     GradePage,
 )
+from connectors.push_route import PushRoute
 
 __all__ = ["OpenEdxConfig", "FunConfig", "OpenEdxConnector", "FunConnector"]
 
@@ -50,7 +51,7 @@ class OpenEdxConfig(SourceConfig):
     timeout: float = Field(30.0, gt=0)
     retries: int = Field(5, ge=0, le=20)
     backoff: float = Field(0.5, ge=0)
-    push: list[dict[str, str]] = Field(default_factory=list,
+    push: list[PushRoute] = Field(default_factory=list,
                                        description="presence push-back routes, see jobs.push")
 
     @field_validator("url")

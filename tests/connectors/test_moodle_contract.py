@@ -1,0 +1,180 @@
+"""Moodle connector against the recorded Moodle payloads: what an administrator gets from each
+endpoint, and the one clear error line for each kind of refusal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bridge.errors import PermanentSourceError, SourceError
+from bridge.model import Attestation, FactKind
+from connectors.http import HttpClient, PayloadError
+from connectors.moodle import MoodleConfig, MoodleConnector
+from connectors.moodle.client import InvalidToken, MissingCapability, NotFound
+
+from .conftest import MOODLE_URL, FakeState, fixture
+
+NAMES = {"101": "alice_completed", "102": "bruno_in_progress", "103": "chloe_not_started"}
+
+
+def per_learner(fn: str) -> Any:
+    return lambda p: fixture(f"moodle/{fn}__{NAMES[p['userid']]}")
+
+
+def recorded_site() -> dict[str, Any]:
+    table = {fn: (lambda p, fn=fn: fixture(f"moodle/{fn}")) for fn in (
+        "core_webservice_get_site_info", "core_enrol_get_enrolled_users", "core_user_get_users_by_field",
+        "core_course_get_contents", "gradereport_user_get_grade_items", "mod_attendance_get_sessions")}
+    table["core_completion_get_course_completion_status"] = per_learner(
+        "core_completion_get_course_completion_status")
+    table["core_completion_get_activities_completion_status"] = per_learner(
+        "core_completion_get_activities_completion_status")
+    return table
+
+
+def connector(**overrides: Any) -> MoodleConnector:
+    cfg = MoodleConfig(url=MOODLE_URL, token="t0k3n", courses=["42"], **overrides)
+    return MoodleConnector("campus", cfg, http=HttpClient("campus", retries=1, sleep=lambda s: None))
+
+
+def test_a_full_pull_turns_every_endpoint_into_facts(moodle_stub: Any) -> None:
+    calls = moodle_stub(recorded_site())
+    state = FakeState()
+    batches = list(connector().pull(state))
+    facts = {(f.external_id, f.kind, f.item): f for b in batches for f in b.facts}
+    idents = {i.external_id: i for b in batches for i in b.identities}
+
+    assert not state.errors
+    assert idents["101"].email == "alice.martin@example.org" and idents["101"].lang == "fr"
+    assert facts[("101", FactKind.course_completion, "")].value == 1.0
+    assert facts[("102", FactKind.course_completion, "")].value == 0.0
+    assert facts[("101", FactKind.activity_completion, "502")].status == "complete-pass"
+    assert facts[("101", FactKind.grade, "")].value == pytest.approx(0.9)
+    presence = facts[("102", FactKind.presence, "3001")]
+    assert presence.value == 1.0 and presence.status == "P"
+    assert presence.attrs["session_date"].startswith("2025-10-11T08:00")
+    assert presence.attrs["title"] == "Séance pratique SST – salle B12"
+    assert calls.count("gradereport_user_get_grade_items") == 1  # one call per course, not per learner
+
+
+def test_a_rerun_without_change_reads_no_learner_again(moodle_stub: Any) -> None:
+    calls = moodle_stub(recorded_site())
+    state = FakeState()
+    for b in connector().pull(state):
+        state.keep(b)
+    calls.clear()
+    again = [f for b in connector().pull(state) for f in b.facts if f.kind != FactKind.enrolment]
+    assert again == []
+    # the docstring's bound: site info + per course grades, contents, sessions, one roster page
+    assert sorted(calls) == sorted(["core_webservice_get_site_info", "gradereport_user_get_grade_items",
+                                    "core_course_get_contents", "mod_attendance_get_sessions",
+                                    "core_enrol_get_enrolled_users"])
+
+
+def test_a_teachers_attendance_mark_rereads_that_learner_only(moodle_stub: Any) -> None:
+    sessions = fixture("moodle/mod_attendance_get_sessions")
+    table = recorded_site()
+    table["mod_attendance_get_sessions"] = lambda p: sessions
+    calls = moodle_stub(table)
+    state = FakeState()
+    for b in connector().pull(state):
+        state.keep(b)
+    calls.clear()
+    # Chloé is marked present by a teacher: her lastcourseaccess does not move
+    sessions[0]["attendance_log"].append({"studentid": 103, "statusid": "21", "remarks": "", "id": "8803"})
+    facts = [f for b in connector().pull(state) for f in b.facts if f.kind != FactKind.enrolment]
+    assert {f.external_id for f in facts} == {"103"}
+    assert calls.count("core_completion_get_activities_completion_status") == 1
+
+
+def test_a_bad_token_is_one_clear_error_naming_source_and_endpoint(moodle_stub: Any) -> None:
+    moodle_stub({"core_webservice_get_site_info": lambda p: fixture("moodle/ws_error_invalidtoken")})
+    with pytest.raises(InvalidToken) as err:
+        list(connector().pull(FakeState()))
+    assert "source campus core_webservice_get_site_info" in str(err.value)
+    assert "token is not valid" in str(err.value) and err.value.code == "invalidtoken"
+
+
+def test_a_missing_capability_in_one_course_is_recorded_and_the_source_carries_on(moodle_stub: Any) -> None:
+    table = recorded_site()
+    table["core_enrol_get_enrolled_users"] = lambda p: fixture(
+        "moodle-real/error__missing_capability__core_enrol_get_enrolled_users")
+    moodle_stub(table)
+    state = FakeState()
+    list(connector().pull(state))
+    assert len(state.errors) == 1 and isinstance(state.errors[0], MissingCapability)
+    assert state.errors[0].endpoint == "core_enrol_get_enrolled_users"
+    assert "cannot access this course" in str(state.errors[0])
+
+
+def test_a_missing_optional_function_is_reported_once_by_name(moodle_stub: Any) -> None:
+    table = recorded_site()
+    site = fixture("moodle/core_webservice_get_site_info")
+    site["functions"] = [f for f in site["functions"] if f["name"] != "gradereport_user_get_grade_items"]
+    table["core_webservice_get_site_info"] = lambda p: site
+    moodle_stub(table)
+    state = FakeState()
+    list(connector().pull(state))
+    assert [e.detail for e in state.errors] == [
+        "function gradereport_user_get_grade_items is not enabled for the token: no grades"]
+
+
+def test_an_unknown_course_says_so(moodle_stub: Any) -> None:
+    table = recorded_site()
+    table["core_enrol_get_enrolled_users"] = lambda p: fixture("moodle-real/error__nonexistent_course")
+    moodle_stub(table)
+    state = FakeState()
+    list(connector().pull(state))
+    assert isinstance(state.errors[0], NotFound)
+
+
+def test_a_payload_of_the_wrong_shape_names_the_field(moodle_stub: Any) -> None:
+    table = recorded_site()
+    broken = fixture("moodle/core_enrol_get_enrolled_users")
+    broken[1]["id"] = "not-a-number"
+    table["core_enrol_get_enrolled_users"] = lambda p: broken
+    moodle_stub(table)
+    state = FakeState()
+    list(connector().pull(state))
+    assert isinstance(state.errors[0], PayloadError)
+    assert state.errors[0].field == "1.id" and state.errors[0].endpoint == "core_enrol_get_enrolled_users"
+
+
+def test_pushing_completion_checks_first_then_reads_back(moodle_stub: Any) -> None:
+    done = {"state": 0}
+
+    def activities(p: dict[str, str]) -> Any:
+        body = fixture("moodle/core_completion_get_activities_completion_status__bruno_in_progress")
+        for s in body["statuses"]:
+            if s["cmid"] == 503:
+                s["state"] = done["state"]
+        return body
+
+    def override(p: dict[str, str]) -> Any:
+        done["state"] = 1
+        return fixture("moodle/core_completion_override_activity_completion_status")
+
+    calls = moodle_stub({"core_completion_get_activities_completion_status": activities,
+                         "core_completion_override_activity_completion_status": override})
+    att = Attestation(source="campus", external_id="102", course="42", session="3001",
+                      target="completion:503")
+    result = connector().push(att)
+    assert result.accepted and result.reflected
+    again = connector().push(att)
+    assert again.message == "already complete; nothing sent"
+    assert calls.count("core_completion_override_activity_completion_status") == 1
+
+
+def test_a_refused_push_is_permanent_with_moodles_message(moodle_stub: Any) -> None:
+    moodle_stub({
+        "core_completion_get_activities_completion_status": lambda p: fixture(
+            "moodle/core_completion_get_activities_completion_status__bruno_in_progress"),
+        "core_completion_override_activity_completion_status": lambda p: fixture(
+            "moodle/ws_error_nopermission")})
+    att = Attestation(source="campus", external_id="102", course="42", session="3001",
+                      target="completion:503")
+    with pytest.raises(PermanentSourceError) as err:
+        connector().push(att)
+    assert "Override activity completion status" in str(err.value)
+    assert not isinstance(err.value, PayloadError) and isinstance(err.value, SourceError)
