@@ -166,8 +166,8 @@ def demo_world(seed: int = 7, learners: int = 40, now: int | None = None,
         pool[:] = [n for n in pool if n not in anchors] + list(reversed(anchors))
     langs = ["fr"] * round(learners * 0.75) + ["en"] * (learners - round(learners * 0.75))
     rng.shuffle(langs)
-    last = {cat: i for i, cat in enumerate(cats)}  # the showcase names keep their email
-    no_email = {last["complete"], last["not_started"]} if learners >= 40 else set()
+    final = {cat: i for i, cat in enumerate(cats)}  # the showcase names keep their email
+    no_email = {final["complete"], final["not_started"]} if learners >= 40 else set()
     for i, (cat, lang) in enumerate(zip(cats, langs, strict=True)):
         first, last = (fr_names if lang == "fr" else en_names).pop()
         slug = ascii_slug(f"{first} {last}")
