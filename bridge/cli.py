@@ -230,12 +230,13 @@ def db_upgrade(config_path: Path | None) -> None:
 
 def _register_optional() -> None:
     """Command groups that live beside their package."""
+    from bridge.cli_keys import keys
+    from bridge.cli_presence import presence
+    from bridge.cli_rules import rules
     from connectors.sandbox.cli import sandbox
 
-    from bridge.cli_rules import rules
-
-    main.add_command(rules)
-    main.add_command(sandbox)
+    for group in (rules, keys, presence, sandbox):
+        main.add_command(group)
 
 
 _register_optional()
