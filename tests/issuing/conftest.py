@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -69,6 +71,8 @@ DEFINITION = {
 class World:
     """A store with one badge; `award()` issues one more award to a fresh learner."""
 
+    email = EMAIL
+
     def __init__(self, config: Config, store: Store) -> None:
         self.config, self.store = config, store
         self.issuer = Issuer(config, store)
@@ -129,13 +133,33 @@ def served(world: World, port: int) -> Iterator[World]:
     server.stop()
 
 
+class Kit:
+    """The validators kit: `run("ob2-verify", ...)` -> (exit status, stdout + stderr)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def run(self, command: str, *args: str) -> tuple[int, str]:
+        done = subprocess.run([str(self.root / command), *args], capture_output=True, text=True,
+                              timeout=300)
+        return done.returncode, done.stdout + done.stderr
+
+
 @pytest.fixture(scope="session")
-def kit() -> Path:
+def kit() -> Kit:
     need((KIT / "ob2-verify").exists(), f"validators kit not found at {KIT.resolve()}")
-    return KIT.resolve()
+    return Kit(KIT.resolve())
 
 
-def run_tool(kit: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """One validator command; its whole output is kept for the assertion message."""
-    return subprocess.run([str(kit / args[0]), *args[1:]], capture_output=True, text=True,
-                          timeout=300)
+def _fetch(url: str, accept: str = "application/json") -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": accept})) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.fixture
+def fetch() -> Callable[..., tuple[int, bytes]]:
+    """GET from the running web app: (status, body), also for 4xx answers."""
+    return _fetch
