@@ -149,7 +149,8 @@ def get_courses_by_field(p: SandboxPlatform, field: str, value: str) -> dict[str
                    enrollmentmethods=["manual", "self"], customfields=[], theme="",
                    marker=0, legacyfiles=0, calendartype="", requested=0,
                    cacherev=c.timecreated, filters=[])
-        row.pop("forcetheme")
+        for gone in ("forcetheme", "hiddensections", "numsections"):
+            row.pop(gone)
         courses.append(row)
     return {"courses": courses, "warnings": []}
 

@@ -126,6 +126,19 @@ def test_read_shapes_and_pagination(fun: SandboxPlatform, http: requests.Session
     presence = "block-v1:FUN+SNT+2026_T1+type@html+block@presence"
     assert blocks["blocks"][presence]["complete"] == fun.world.activity_completed(
         u, fun.world.courses[0], 503)
+    detail = http.get(f"{base}/api/certificates/v0/certificates/{u.username}/courses/{key}/",
+                      headers=h).json()
+    same_keys(detail, "openedx/certificates_v0_user_course_detail")
+    failing = next(x for x in fun.world.learners if not x.progress[42].grade)
+    r = http.get(f"{base}/api/certificates/v0/certificates/{failing.username}/courses/{key}/",
+                 headers=h)
+    assert r.status_code == 404
+    assert r.json() == fixture("openedx/certificates_v0_error_no_certificate")
+    failing.progress[42].enrolled = False
+    r = http.get(f"{base}/api/grades/v1/courses/{key}/", params={"username": failing.username},
+                 headers=h)
+    failing.progress[42].enrolled = True
+    assert r.status_code == 404 and r.json() == fixture("openedx/grades_v1_error_not_enrolled")
     fun_grade = http.get(f"{base}/fun/api/grades/{key}/{u.username}",
                          headers={"X-Edx-Api-Key": fun.api_key}).json()
     assert set(fun_grade) == set(fixture("joanie/openedx_fun_grades")) and fun_grade["passed"]
