@@ -8,6 +8,13 @@ Usage::
         sb.world                               # the ground truth, to compute expectations
         sb.pushes                              # every push received, in order
 
+Options beyond the common ones: ``missing_functions`` (Moodle functions the token may not
+call: accessexception), ``retry_after`` (the 429 header, seconds), ``slow_delay`` (seconds),
+``token_ttl`` (Open edX JWT lifetime), ``now`` (fix the clock the seed is relative to).
+Credentials: ``token`` (Moodle wstoken), ``password`` (service user ``badgebridge``, service
+``badge_bridge``, for /login/token.php), ``client_id``/``client_secret`` (Open edX OAuth2),
+``api_key`` (X-Edx-Api-Key). ``mutate(n)`` advances n learners thread-safely.
+
 Faults (``fault_rate``) are seeded and transient: a request that got a 500, a 429, a
 truncated body or a wrong-typed field is served clean when retried. Pushes (completion
 override, attendance status, completion-batch) are only faulted *before* being applied

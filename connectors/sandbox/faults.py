@@ -26,7 +26,9 @@ class Faults:
 
     A request that was broken (500, 429, truncated, wrong type) is remembered by
     signature and served clean the next time it arrives, so any client that retries
-    at least once converges to the fault-free data.
+    at least once converges to the fault-free data. "duplicate" makes a cursor page's
+    `next` replay that page once, or repeats rows of an unpaged list; limitfrom/limitnumber
+    pages are only ever reordered (a longer page would shift a client's offsets).
     """
 
     def __init__(self, rate: float = 0.0, seed: int = 7, retry_after: int = 1,
@@ -39,15 +41,14 @@ class Faults:
         self._lock = threading.Lock()
         self.injected: dict[str, int] = {}
 
-    def decide(self, signature: str, *, push: bool = False, paged: bool = True) -> str | None:
+    def decide(self, signature: str, *, push: bool = False) -> str | None:
         with self._lock:
             if signature in self._owed:
                 self._owed.discard(signature)
                 return None
             if self.rate <= 0 or self._rng.random() >= self.rate:
                 return None
-            choices = PUSH_SAFE if push else (ALL if paged else (*BREAKING, "slow"))
-            kind = self._rng.choice(choices)
+            kind = self._rng.choice(PUSH_SAFE if push else ALL)
             if kind in BREAKING:
                 self._owed.add(signature)
             self.injected[kind] = self.injected.get(kind, 0) + 1
