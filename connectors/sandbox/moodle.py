@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
 from . import moodle_fns as fns
+from . import moodle_mods as mods
 from .moodle_fns import MoodleError, invalid_parameter, missing_record
 from .wire import Request, Response, php_nested
 
@@ -74,12 +75,12 @@ HANDLERS: dict[str, Callable[..., Any]] = {
     "core_completion_get_course_completion_status": fns.course_completion,
     "core_completion_get_activities_completion_status": fns.activities_completion,
     "core_completion_override_activity_completion_status": fns.override_completion,
-    "gradereport_user_get_grade_items": fns.grade_items,
-    "mod_attendance_get_sessions": fns.att_sessions,
-    "mod_attendance_get_session": fns.att_session,
-    "mod_attendance_add_session": fns.att_add_session,
-    "mod_attendance_update_user_status": fns.att_update_status,
-    "mod_attendance_get_courses_with_today_sessions": fns.att_today,
+    "gradereport_user_get_grade_items": mods.grade_items,
+    "mod_attendance_get_sessions": mods.att_sessions,
+    "mod_attendance_get_session": mods.att_session,
+    "mod_attendance_add_session": mods.att_add_session,
+    "mod_attendance_update_user_status": mods.att_update_status,
+    "mod_attendance_get_courses_with_today_sessions": mods.att_today,
 }
 # Real Moodle functions this sandbox's service does not include: accessexception.
 NOT_IN_SERVICE = {

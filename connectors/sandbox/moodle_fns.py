@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .world import COMPLETE, TRACKING_AUTO, Activity, AttendanceSession, Course, Learner
+from .world import COMPLETE, TRACKING_AUTO, Activity, Course, Learner
 
 if TYPE_CHECKING:
     from .server import SandboxPlatform
@@ -16,7 +16,6 @@ ROWS_KEY = {"core_enrol_get_enrolled_users": "", "core_course_get_courses": "",
             "core_completion_get_activities_completion_status": "statuses",
             "gradereport_user_get_grade_items": "usergrades",
             "core_course_get_courses_by_field": "courses"}
-STATUS_TEXT = {"P": ("Present", 2), "A": ("Absent", 0), "L": ("Late", 1), "E": ("Excused", 1)}
 MODMETA = {"page": ("content", "Pages"), "quiz": ("assessment", "Quizzes"),
            "attendance": ("administration", "Attendances"), "url": ("content", "URLs")}
 
@@ -42,14 +41,14 @@ def not_enrolled() -> MoodleError:
                        "You are not enrolled in this course")
 
 
-def _course(p: SandboxPlatform, courseid: int) -> Course:
+def get_course(p: SandboxPlatform, courseid: int) -> Course:
     c = p.world.course(courseid)
     if c is None:
         raise missing_record("course")
     return c
 
 
-def _user(p: SandboxPlatform, userid: int) -> Learner:
+def get_user(p: SandboxPlatform, userid: int) -> Learner:
     u = p.world.by_id.get(userid)
     if u is None:
         raise missing_record("user")
@@ -202,7 +201,7 @@ def _module(p: SandboxPlatform, c: Course, a: Activity, ctx: int) -> dict[str, A
 
 def get_contents(p: SandboxPlatform, courseid: int,
                  options: list[dict[str, str]]) -> list[dict[str, Any]]:
-    c = _course(p, courseid)
+    c = get_course(p, courseid)
     opts = {o["name"]: o["value"] for o in options}
     acts = {a.modname: a for a in c.activities}
     layout = [("Généralités", []), ("Parcours en ligne", [acts["page"], acts["quiz"]]),
@@ -229,7 +228,7 @@ ENROL_OPTIONS = {"withcapability", "groupid", "onlyactive", "onlysuspended", "us
                  "limitfrom", "limitnumber", "sortby", "sortdirection"}
 
 
-def _int(text: str) -> int:
+def to_int(text: str) -> int:
     try:
         return int(text)
     except ValueError:
@@ -254,7 +253,7 @@ def _enrolled_row(p: SandboxPlatform, u: Learner, c: Course, pics: dict[str, str
 
 def enrolled_users(p: SandboxPlatform, courseid: int,
                    options: list[dict[str, str]]) -> list[dict[str, Any]]:
-    c = _course(p, courseid)
+    c = get_course(p, courseid)
     opts: dict[str, str] = {}
     for o in options:
         if o["name"] not in ENROL_OPTIONS:
@@ -272,7 +271,7 @@ def enrolled_users(p: SandboxPlatform, courseid: int,
         people.sort(key=lambda u: u.id)
     if direction == "DESC":
         people.reverse()
-    start, limit = max(0, _int(opts.get("limitfrom", "0"))), _int(opts.get("limitnumber", "0"))
+    start, limit = max(0, to_int(opts.get("limitfrom", "0"))), to_int(opts.get("limitnumber", "0"))
     people = people[start:start + limit] if limit > 0 else people[start:]
     wanted = [f.strip() for f in opts["userfields"].split(",")] if "userfields" in opts else None
     pics = _pics(p)
@@ -312,7 +311,7 @@ def users_by_field(p: SandboxPlatform, field: str, values: list[str]) -> list[di
 
 # --- completion --------------------------------------------------------------
 def course_completion(p: SandboxPlatform, courseid: int, userid: int) -> dict[str, Any]:
-    c, u = _course(p, courseid), _user(p, userid)
+    c, u = get_course(p, courseid), get_user(p, userid)
     pr = u.progress.get(c.id)
     if pr is None or not pr.enrolled:
         raise not_enrolled()
@@ -336,7 +335,7 @@ def course_completion(p: SandboxPlatform, courseid: int, userid: int) -> dict[st
 
 
 def activities_completion(p: SandboxPlatform, courseid: int, userid: int) -> dict[str, Any]:
-    c, u = _course(p, courseid), _user(p, userid)
+    c, u = get_course(p, courseid), get_user(p, userid)
     pr = u.progress.get(c.id)
     tracked = pr is not None and pr.enrolled
     statuses = []
@@ -355,7 +354,7 @@ def override_completion(p: SandboxPlatform, userid: int, cmid: int,
     if found is None:
         raise MoodleError("dml_missing_record_exception", "invalidcoursemodule",
                           "Invalid course module ID")
-    u = _user(p, userid)
+    u = get_user(p, userid)
     if newstate not in (0, 1):
         raise invalid_parameter()
     c, a = found
@@ -365,157 +364,3 @@ def override_completion(p: SandboxPlatform, userid: int, cmid: int,
                    "courseid": c.id, "newstate": newstate, "time": p.world.now})
     return {"cmid": cmid, "userid": userid, "state": st.state,
             "timecompleted": st.timecompleted, "overrideby": su, "tracking": a.tracking}
-
-
-# --- grades ------------------------------------------------------------------
-def _fmt(value: float | None, scale: float) -> tuple[Any, str, str]:
-    if value is None:
-        return None, "-", "-"
-    raw = round(value * scale, 2)
-    return raw, f"{raw:.2f}", f"{value * 100:.2f} %"
-
-
-def _grade_item(item_id: int, name: str | None, module: str | None, instance: int,
-                cmid: int | None, value: float | None, scale: int, when: int | None,
-                weight: int | None) -> dict[str, Any]:
-    raw, fmt, pct = _fmt(value, scale)
-    item: dict[str, Any] = {
-        "id": item_id, "itemname": name, "itemtype": "mod" if module else "course",
-        "itemmodule": module, "iteminstance": instance, "itemnumber": 0 if module else None,
-        "idnumber": "" if module == "quiz" else None, "categoryid": 2 if module else None,
-        "outcomeid": None, "scaleid": None, "locked": False}
-    if cmid is not None:
-        item["cmid"] = cmid
-    if weight is not None:
-        item.update(weightraw=weight, weightformatted=f"{weight * 100:.2f} %")
-        if value is None:
-            item["status"] = "novalue"
-    item.update({
-        "graderaw": raw, "gradedatesubmitted": None,
-        "gradedategraded": when if value is not None else None, "gradehiddenbydate": False,
-        "gradeneedsupdate": False, "gradeishidden": False, "gradeislocked": False,
-        "gradeisoverridden": False, "gradeformatted": fmt, "grademin": 0, "grademax": scale,
-        "rangeformatted": f"0&ndash;{scale}", "percentageformatted": pct, "feedback": "",
-        "feedbackformat": 2})
-    return item
-
-
-def _user_grades(c: Course, u: Learner) -> dict[str, Any]:
-    pr = u.progress.get(c.id)
-    grade = pr.grade if pr else None
-    when = pr.gradetime if pr else None
-    acts = {a.modname: a for a in c.activities}
-    quiz, att = acts["quiz"], acts["attendance"]
-    graded = grade is not None
-    items = [
-        _grade_item(c.id * 10 + 1, quiz.name, "quiz", quiz.instance, quiz.cmid, grade, 10,
-                    when, 1 if graded else None),
-        _grade_item(c.id * 10 + 2, att.name, "attendance", att.instance, att.cmid, None, 100,
-                    None, 0 if graded else None),
-        _grade_item(c.id * 10, None, None, c.attendance_id, None, grade, 100, when, None),
-    ]
-    return {"courseid": c.id, "courseidnumber": c.idnumber, "userid": u.id,
-            "userfullname": u.fullname, "useridnumber": "", "maxdepth": 2, "gradeitems": items}
-
-
-def grade_items(p: SandboxPlatform, courseid: int, userid: int, groupid: int) -> dict[str, Any]:
-    c = _course(p, courseid)
-    if userid:
-        u = _user(p, userid)
-        pr = u.progress.get(c.id)
-        if pr is None or not pr.enrolled:
-            raise not_enrolled()
-        users = [u]
-    else:
-        users = p.world.enrolled(c.id)
-    return {"usergrades": [_user_grades(c, u) for u in users], "warnings": []}
-
-
-# --- mod_attendance ----------------------------------------------------------
-def _session_core(c: Course, s: AttendanceSession) -> dict[str, Any]:
-    return {"id": s.id, "attendanceid": c.attendance_id, "groupid": 0, "sessdate": s.sessdate,
-            "duration": s.duration, "lasttaken": s.lasttaken, "lasttakenby": s.lasttakenby,
-            "timemodified": s.timemodified,
-            "description": f"{s.description}<p>Lieu : {s.place}</p>", "descriptionformat": 1,
-            "studentscanmark": 0, "absenteereport": 1, "autoassignstatus": 0,
-            "preventsharedip": 0, "preventsharediptime": None, "statusset": 0,
-            "includeqrcode": 0, "studentsearlyopentime": 0}
-
-
-def session_full(p: SandboxPlatform, c: Course, s: AttendanceSession) -> dict[str, Any]:
-    learners = p.world.enrolled(c.id)
-    logs = []
-    for u in learners:
-        acr = u.progress[c.id].attendance.get(s.id)
-        if acr is not None:
-            sid = c.statuses.get(acr, _int(acr.lstrip("#")))
-            logs.append({"studentid": u.id, "statusid": str(sid), "remarks": None,
-                         "id": str(s.id * 100000 + u.id)})
-    order = ("P", "L", "E", "A")
-    return {**_session_core(c, s), "courseid": c.id,
-            "statuses": [{"id": c.statuses[k], "attendanceid": c.attendance_id, "acronym": k,
-                          "description": STATUS_TEXT[k][0], "grade": STATUS_TEXT[k][1],
-                          "visible": 1, "deleted": 0, "setnumber": 0} for k in order],
-            "attendance_log": logs,
-            "users": [{"id": u.id, "firstname": u.firstname, "lastname": u.lastname}
-                      for u in learners]}
-
-
-def att_sessions(p: SandboxPlatform, attendanceid: int) -> list[dict[str, Any]]:
-    c = next((c for c in p.world.courses if c.attendance_id == attendanceid), None)
-    if c is None:
-        raise missing_record("attendance")
-    return [session_full(p, c, s) for s in c.sessions]
-
-
-def att_session(p: SandboxPlatform, sessionid: int) -> dict[str, Any]:
-    found = p.world.session(sessionid)
-    if found is None:
-        raise missing_record("attendance_sessions")
-    return session_full(p, *found)
-
-
-def att_add_session(p: SandboxPlatform, attendanceid: int, sessiontime: int, description: str,
-                    duration: int, groupid: int, addcalendarevent: int) -> dict[str, Any]:
-    c = next((c for c in p.world.courses if c.attendance_id == attendanceid), None)
-    if c is None:
-        raise missing_record("attendance")
-    new_id = max(s.id for cc in p.world.courses for s in cc.sessions) + 1
-    c.sessions.append(AttendanceSession(new_id, sessiontime, duration, description, ""))
-    p.record_push({"kind": "moodle.add_session", "attendanceid": attendanceid,
-                   "sessionid": new_id, "sessiontime": sessiontime, "time": p.world.tick()})
-    return {"sessionid": new_id}
-
-
-def att_update_status(p: SandboxPlatform, sessionid: int, studentid: int, takenbyid: int,
-                      statusid: int, statusset: str) -> None:
-    found = p.world.session(sessionid)
-    if found is None:
-        raise missing_record("attendance_sessions")
-    c, s = found
-    now = p.world.tick()
-    acr = next((k for k, v in c.statuses.items() if v == statusid), f"#{statusid}")
-    u = p.world.by_id.get(studentid)
-    if u is not None and c.id in u.progress:
-        u.progress[c.id].attendance[s.id] = acr
-    s.lasttaken, s.lasttakenby, s.timemodified = now, takenbyid, now
-    p.world.version += 1
-    p.record_push({"kind": "moodle.attendance", "sessionid": sessionid, "studentid": studentid,
-                   "takenbyid": takenbyid, "statusid": statusid, "acronym": acr,
-                   "statusset": statusset, "courseid": c.id, "time": now})
-    return None
-
-
-def att_today(p: SandboxPlatform, userid: int) -> list[dict[str, Any]]:
-    u = p.world.by_id.get(userid)
-    if u is None or u.role != "editingteacher":
-        return []
-    day = p.world.now // 86400
-    out = []
-    for c in p.world.courses:
-        today = [_session_core(c, s) for s in c.sessions if s.sessdate // 86400 == day]
-        if today:
-            inst = next(a for a in c.activities if a.modname == "attendance")
-            out.append({"shortname": c.shortname, "fullname": c.fullname,
-                        "attendance_instances": [{"name": inst.name, "today_sessions": today}]})
-    return out
