@@ -153,6 +153,25 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     run_server(config, Store(config.bridge.db_url), host or config.web.host, port or config.web.port)
 
 
+@main.command()
+@config_option
+@click.option("--every", default=300, show_default=True, type=click.IntRange(min=10),
+              help="Seconds between the starts of two runs.")
+@click.option("--serve/--no-serve", default=False, help="Also serve the web app.")
+@click.option("--max-runs", type=int, default=None, hidden=True)
+@handle_errors
+def daemon(config_path: Path | None, every: int, serve: bool, max_runs: int | None) -> None:
+    """Sync on a schedule until stopped (SIGTERM or Ctrl-C); never two runs at once."""
+    from bridge.store import Store
+    from jobs.run import load_ruleset
+    from jobs.scheduler import run_daemon
+
+    config = _config(config_path)
+    load_ruleset(config)  # refuse to start on broken rules
+    runs = run_daemon(config, Store(config.bridge.db_url), every, serve=serve, max_runs=max_runs)
+    click.echo(f"stopped after {runs} run(s)")
+
+
 @main.group()
 def awards() -> None:
     """List, show and revoke awards."""

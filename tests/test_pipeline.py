@@ -250,3 +250,16 @@ def test_rule_edit_never_revokes_silently_dry_run_lists_what_it_would_no_longer_
     # A real run with the new version does not revoke either.
     report = run_sync(load_config(cfg), store)
     assert report.awarded == 0 and {a["status"] for a in store.list_awards()} == {"issued"}
+
+
+def test_daemon_runs_on_schedule_and_a_second_run_adds_nothing(config, platform, mailbox):
+    proc = subprocess.run([sys.executable, "-m", "bridge", "daemon", "--config", str(config.file),
+                           "--every", "10", "--max-runs", "2"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "stopped after 2 run(s)" in proc.stdout
+    store = Store(config.bridge.db_url)
+    runs = store.last_runs(10)
+    assert [r["trigger"] for r in runs] == ["schedule", "schedule"]
+    assert runs[0]["stats"]["awarded"] == 0 and runs[1]["stats"]["awarded"] > 0
+    assert len(mailbox.raw) == runs[1]["stats"]["awarded"]
