@@ -69,19 +69,21 @@ class HttpClient:
     def request_json(self, method: str, url: str, *, endpoint: str,
                      validate: Callable[[Any], Any] | None = None,
                      ok_statuses: frozenset[int] = frozenset({200}),
-                     **kwargs: Any) -> Any:
+                     retries: int | None = None, **kwargs: Any) -> Any:
         """Send, retry what is transient, parse JSON and validate; raise SourceError at the end.
 
         `validate(payload)` returns the value to hand back; it raises PayloadError for a
         transient defect (retried) or PermanentSourceError for a refusal (not retried).
         A non-retryable HTTP status outside `ok_statuses` is a PermanentSourceError carrying
-        the JSON body in `.body`.
+        the JSON body in `.body`. A write that must not be repeated blindly passes `retries=0`
+        and lets its caller read the platform before trying again.
         """
+        retries = self.retries if retries is None else retries
         last: SourceError | None = None
         refreshed = False
         headers = kwargs.pop("headers", None) or {}
         attempt = 0
-        while attempt <= self.retries:
+        while attempt <= retries:
             if attempt:
                 with self._lock:
                     self.retried += 1
@@ -124,7 +126,7 @@ class HttpClient:
                             raise
                         except PayloadError as exc:
                             last = exc
-            if attempt < self.retries:
+            if attempt < retries:
                 self._sleep(self._delay(attempt, retry_after))
             attempt += 1
         assert last is not None

@@ -90,6 +90,14 @@ class MoodleClient:
         self.endpoint_url = url.rstrip("/") + "/webservice/rest/server.php"
 
     def call(self, function: str, model: type[T] | Any = None, **params: Any) -> Any:
+        """A read: retried on transient failures."""
+        return self._call(function, model, None, params)
+
+    def send(self, function: str, **params: Any) -> Any:
+        """A write: sent once; the caller reads Moodle back before any new attempt."""
+        return self._call(function, None, 0, params)
+
+    def _call(self, function: str, model: Any, retries: int | None, params: dict[str, Any]) -> Any:
         data = {"wstoken": self.token, "wsfunction": function, "moodlewsrestformat": "json",
                 **encode_params(params)}
         adapter = TypeAdapter(model) if model is not None else None
@@ -108,7 +116,7 @@ class MoodleClient:
                                    field=field) from None
 
         return self.http.request_json("POST", self.endpoint_url, endpoint=function, data=data,
-                                      validate=validate)
+                                      validate=validate, retries=retries)
 
     def _error(self, function: str, body: dict[str, Any]) -> MoodleError:
         code = str(body.get("errorcode", ""))

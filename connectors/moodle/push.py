@@ -30,7 +30,7 @@ def push_completion(client: MoodleClient, source: str, att: Attestation, cmid: i
     if before in (1, 2):
         return PushResult(accepted=True, reflected=True, message="already complete; nothing sent",
                           response={"state": before})
-    body = client.call("core_completion_override_activity_completion_status",
+    body = client.send("core_completion_override_activity_completion_status",
                        userid=att.external_id, cmid=cmid, newstate=1)
     state = body.get("state") if isinstance(body, dict) else None
     if state != 1:
@@ -57,7 +57,7 @@ def push_attendance(client: MoodleClient, source: str, att: Attestation, session
     if current.get(int(att.external_id)) == status.id:
         return PushResult(accepted=True, reflected=False, message="status already set; nothing sent",
                           response={"statusid": status.id})
-    client.call("mod_attendance_update_user_status", sessionid=sessionid,
+    client.send("mod_attendance_update_user_status", sessionid=sessionid,
                 studentid=att.external_id, takenbyid=taker, statusid=status.id,
                 statusset=str(session.statusset))
     after = client.call(endpoint, AttendanceSession, sessionid=sessionid)

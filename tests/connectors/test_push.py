@@ -1,0 +1,133 @@
+"""Presence pushed back: a sign-in sheet's presences become exactly one completion push per
+(learner, session, target), over repeated runs, through faults and after a crash mid-delivery."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.config import Config
+from bridge.store import Store
+from connectors.csv import CsvConfig, CsvConnector
+from connectors.http import HttpClient
+from connectors.moodle import MoodleConfig, MoodleConnector
+from connectors.openedx import OpenEdxConfig, OpenEdxConnector
+from connectors.sandbox import SandboxPlatform
+from connectors.sandbox.openedx import presence_block
+from jobs.pull import pull_sources
+from jobs.push import deliver_pushes, enqueue_attestations
+
+NOW = 1_760_000_000
+
+
+def sheet(tmp_path: Path, emails: list[str]) -> Path:
+    rows = "\n".join(f"{e},Someone,meetup-1,2025-10-11,present" for e in emails)
+    path = tmp_path / "sheet.csv"
+    path.write_text(f"email,name,session,date,status\n{rows}\n", encoding="utf-8")
+    return path
+
+
+def setup(tmp_path: Path, sb: SandboxPlatform, target: str, *, dialect: str = "moodle",
+          count: int = 3) -> tuple[Config, Store, dict[str, Any], list[str]]:
+    course = sb.world.courses[0]
+    fresh = [u for u in sb.world.enrolled(course.id)
+             if u.email and not sb.world.activity_completed(u, course, course.attendance_cmid)][:count]
+    emails = [u.email for u in fresh]
+    http = HttpClient("lms", retries=8, backoff=0.0, sleep=lambda s: None)
+    if dialect == "moodle":
+        lms: Any = MoodleConnector("lms", MoodleConfig(url=sb.base_url, token=sb.token), http=http)
+    else:
+        lms = OpenEdxConnector("lms", OpenEdxConfig(
+            url=sb.base_url, client_id=sb.client_id, client_secret=sb.client_secret,
+            courses=sb.course_ids), http=http)
+    target_course = str(course.id) if dialect == "moodle" else course.key
+    sheets = CsvConnector("sheets", CsvConfig(path=sheet(tmp_path, emails), push=[
+        {"session": "*", "to": "lms", "course": target_course, "target": target}]))
+    config = Config(file=Path("bridge.toml"), sources={"sheets": sheets.config, "lms": lms.config})
+    store = Store(f"sqlite:///{tmp_path / 'bridge.db'}")
+    connectors = {"sheets": sheets, "lms": lms}
+    pull_sources(config, store, store.begin_run(["sheets", "lms"]), connectors=connectors)
+    return config, store, connectors, emails
+
+
+def pushes(sb: SandboxPlatform, kind: str) -> list[dict[str, Any]]:
+    return [p for p in sb.pushes if p["kind"] == kind]
+
+
+@pytest.mark.parametrize("fault_rate", [0.0, 0.1])
+def test_each_presence_is_pushed_once_over_repeated_runs(tmp_path: Path, fault_rate: float) -> None:
+    with SandboxPlatform("moodle", learners=30, seed=4, now=NOW, retry_after=0) as sb:
+        cmid = sb.world.courses[0].attendance_cmid
+        config, store, connectors, emails = setup(tmp_path, sb, f"completion:{cmid}")
+        sb.set_fault_rate(fault_rate)
+        for hour in range(8):  # a failed write waits for the outbox's backoff, then reads first
+            enqueue_attestations(config, store, run_id=1)
+            deliver_pushes(config, store, connectors=connectors,
+                           now=datetime.now(UTC) + timedelta(hours=hour))
+        overrides = pushes(sb, "moodle.override")
+        by_learner = {sb.world.by_id[p["userid"]].email for p in overrides}
+    assert len(overrides) == len(emails) and by_learner == set(emails)
+    items = store.outbox_items("push")
+    assert [i["status"] for i in items] == ["sent"] * len(emails)
+    assert all(i["result"]["reflected"] for i in items)  # Moodle's own completion now says so
+
+
+def test_a_crash_between_send_and_commit_does_not_send_twice(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    with SandboxPlatform("moodle", learners=30, seed=4, now=NOW) as sb:
+        cmid = sb.world.courses[0].attendance_cmid
+        config, store, connectors, emails = setup(tmp_path, sb, f"completion:{cmid}", count=1)
+        enqueue_attestations(config, store)
+        real_done = store.outbox_done
+
+        def crash(*args: Any, **kwargs: Any) -> None:
+            raise KeyboardInterrupt("the process died after the platform accepted the push")
+
+        monkeypatch.setattr(store, "outbox_done", crash)
+        with pytest.raises(KeyboardInterrupt):
+            deliver_pushes(config, store, connectors=connectors)
+        monkeypatch.setattr(store, "outbox_done", real_done)
+        assert deliver_pushes(config, store, connectors=connectors)["sent"] == 0  # still leased
+        later = datetime.now(UTC) + timedelta(minutes=11)
+        stats = deliver_pushes(config, store, connectors=connectors, now=later)
+        assert stats["sent"] == 1
+        assert len(pushes(sb, "moodle.override")) == 1
+    assert store.outbox_items("push")[0]["result"]["message"] == "already complete; nothing sent"
+
+
+def test_a_refused_push_is_recorded_with_the_platforms_message_and_not_retried(tmp_path: Path) -> None:
+    with SandboxPlatform("moodle", learners=30, seed=4, now=NOW) as sb:
+        config, store, connectors, _ = setup(tmp_path, sb, "completion:999999", count=1)
+        enqueue_attestations(config, store)
+        first = deliver_pushes(config, store, connectors=connectors)
+        again = deliver_pushes(config, store, connectors=connectors,
+                               now=datetime.now(UTC) + timedelta(days=1))
+    assert first["failed"] == 1 and again == {"sent": 0, "reflected": 0, "retried": 0, "failed": 0}
+    item = store.outbox_items("push")[0]
+    assert item["status"] == "failed" and "activity 999999 is not visible" in item["last_error"]
+
+
+def test_an_open_edx_presence_block_is_completed_once(tmp_path: Path) -> None:
+    with SandboxPlatform("openedx", learners=30, seed=4, now=NOW) as sb:
+        block = presence_block(sb.world.courses[0])
+        config, store, connectors, emails = setup(tmp_path, sb, f"block:{block}", dialect="openedx")
+        for _ in range(2):
+            enqueue_attestations(config, store)
+            deliver_pushes(config, store, connectors=connectors)
+        batches = pushes(sb, "openedx.completion_batch")
+    assert len(batches) == len(emails)
+    assert all(i["result"]["reflected"] for i in store.outbox_items("push"))
+
+
+def test_a_learner_unknown_to_the_platform_waits_instead_of_failing(tmp_path: Path) -> None:
+    with SandboxPlatform("moodle", learners=30, seed=4, now=NOW) as sb:
+        cmid = sb.world.courses[0].attendance_cmid
+        config, store, connectors, _ = setup(tmp_path, sb, f"completion:{cmid}", count=1)
+        stranger = CsvConnector("sheets", connectors["sheets"].config.model_copy(
+            update={"path": sheet(tmp_path, ["nobody@example.org"])}))
+        pull_sources(config, store, store.begin_run(["sheets"]), connectors={"sheets": stranger})
+        stats = enqueue_attestations(config, store)
+    assert stats == {"enqueued": 1, "waiting_identity": 1}
