@@ -12,9 +12,8 @@ from typing import Any
 from bridge.config import Config
 from bridge.delivery.mail import AwardMail, compose, send
 from bridge.errors import DeliveryError
-from bridge.issuing import ob2
-from bridge.issuing.bake import bake_png
-from bridge.issuing.urls import Urls
+from bridge.issuing.issuer import Issuer
+from bridge.issuing.ob2 import localized
 from bridge.store import OutboxItem, Store
 
 __all__ = ["deliver_emails", "award_mail", "backoff"]
@@ -26,46 +25,50 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
 
 
-def award_mail(config: Config, store: Store, award: dict[str, Any]) -> AwardMail:
-    urls = Urls(config.bridge.public_url)
-    badge = store.badge(award["badge_id"])
-    assert badge is not None, award["badge_id"]
-    lang = award["lang"]
-    definition = badge["definition"]
-
-    def text(field: str) -> str:
-        values = definition.get(field) or {}
-        return values.get(lang) or next(iter(values.values()), "")
-
-    baked = bake_png(badge["image"], ob2.assertion(urls, award))
+def award_mail(config: Config, store: Store, award: dict[str, Any],
+               issuer: Issuer | None = None) -> AwardMail:
+    """The mail of one award, in the learner's language (else the config's default)."""
+    issuer = issuer or Issuer(config, store)
+    urls = issuer.urls
+    definition = issuer.badge(award["badge_id"])["definition"]
+    lang = award["lang"] if award["lang"] in ("fr", "en") else config.bridge.default_language
+    svg = issuer.badge(award["badge_id"])["image_type"] == "image/svg+xml"
+    expires = award.get("expires_at")
     return AwardMail(
-        award_id=award["id"], to_email=award["recipient_email"], learner_name=award["recipient_name"],
-        lang=lang, badge_name=text("name"), criteria=text("criteria") or text("description"),
+        award_id=award["id"], to_email=award["recipient_email"],
+        learner_name=None if config.bridge.hide_recipient_name else award["recipient_name"],
+        lang=lang, badge_name=localized(definition, "name", lang),
+        criteria=localized(definition, "criteria", lang) or localized(definition, "description", lang),
         issuer_name=config.issuer.name, issuer_url=config.issuer.url,
-        verify_url=urls.verify_page(award["id"]), baked_png=baked,
-        issued_year=award["issued_at"].year, issued_month=award["issued_at"].month)
+        verify_url=urls.verify_page(award["id"]),
+        baked_png=issuer.baked(award, "ob2.svg" if svg else "ob2.png"),
+        image_subtype="svg+xml" if svg else "png",
+        issued_year=award["issued_at"].year, issued_month=award["issued_at"].month,
+        expires_on=(expires.strftime("%d/%m/%Y" if lang == "fr" else "%Y-%m-%d") if expires else None),
+        wallet_url=urls.credential(award["id"]))
 
 
 def deliver_emails(config: Config, store: Store, limit: int = 1000) -> dict[str, int]:
     counts = {"sent": 0, "retry": 0, "failed": 0}
+    issuer = Issuer(config, store)
     while True:
         items = store.claim_due("email", limit=min(limit, 200))
         if not items:
             return counts
         for item in items:
-            counts[_deliver_one(config, store, item)] += 1
+            counts[_deliver_one(config, store, issuer, item)] += 1
         limit -= len(items)
         if limit <= 0:
             return counts
 
 
-def _deliver_one(config: Config, store: Store, item: OutboxItem) -> str:
+def _deliver_one(config: Config, store: Store, issuer: Issuer, item: OutboxItem) -> str:
     award = store.award(item.payload["award_id"])
     if award is None or award["status"] == "revoked":
         store.outbox_failed(item.id, "award revoked or erased before delivery")
         return "failed"
     try:
-        msg = compose(award_mail(config, store, award), config.smtp, config.bridge.templates_dir)
+        msg = compose(award_mail(config, store, award, issuer), config.smtp, config.bridge.templates_dir)
         send(msg, config.smtp)
     except DeliveryError as exc:
         if not exc.retryable or item.attempts >= config.smtp.max_attempts:

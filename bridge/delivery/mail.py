@@ -35,6 +35,9 @@ class AwardMail:
     baked_png: bytes
     issued_year: int
     issued_month: int
+    expires_on: str | None = None
+    wallet_url: str | None = None  # the OB 3.0 credential, for wallets that take a URL
+    image_subtype: str = "png"  # "svg+xml" when the badge's own image is an SVG
 
 
 def linkedin_url(mail: AwardMail) -> str:
@@ -52,7 +55,8 @@ def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = No
     cid = make_msgid(domain="badge-bridge")
     ctx = dict(badge_name=mail.badge_name, issuer_name=mail.issuer_name, issuer_url=mail.issuer_url,
                learner_name=mail.learner_name, criteria=mail.criteria, verify_url=mail.verify_url,
-               linkedin_url=linkedin_url(mail), image_cid=cid[1:-1])
+               linkedin_url=linkedin_url(mail), image_cid=cid[1:-1], expires_on=mail.expires_on,
+               wallet_url=mail.wallet_url)
     msg = EmailMessage()
     msg["Subject"] = env.get_template(f"email/award.{lang}.subject.j2").render(ctx).strip()
     msg["From"] = formataddr((smtp.from_name, smtp.from_address))
@@ -64,9 +68,11 @@ def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = No
     msg.set_content(env.get_template(f"email/award.{lang}.txt.j2").render(ctx))
     msg.add_alternative(env.get_template(f"email/award.{lang}.html.j2").render(ctx), subtype="html")
     html_part = msg.get_payload()[1]
-    html_part.add_related(mail.baked_png, maintype="image", subtype="png", cid=cid)
-    msg.add_attachment(mail.baked_png, maintype="image", subtype="png",
-                       filename=f"badge-{mail.award_id}.png")
+    ext = "png" if mail.image_subtype == "png" else "svg"
+    html_part.add_related(mail.baked_png, maintype="image", subtype=mail.image_subtype, cid=cid,
+                          disposition="inline", filename=f"badge.{ext}")
+    msg.add_attachment(mail.baked_png, maintype="image", subtype=mail.image_subtype,
+                       filename=f"badge-{mail.award_id}.{ext}")
     return msg
 
 

@@ -18,7 +18,7 @@ from bridge.issuing.keys import Key
 from bridge.issuing.urls import Urls
 
 __all__ = ["OB2_CONTEXT", "new_salt", "hash_identity", "issuer_profile", "badge_class", "assertion",
-           "signed_assertion", "cryptographic_key", "revocation_list", "evidence", "signed_id"]
+           "signed_assertion", "localized", "cryptographic_key", "revocation_list", "evidence", "signed_id"]
 
 OB2_CONTEXT = "https://w3id.org/openbadges/v2"
 
@@ -56,11 +56,16 @@ def cryptographic_key(urls: Urls, key: Key) -> dict[str, Any]:
             "owner": urls.issuer(), "publicKeyPem": key.public_pem()}
 
 
+def localized(definition: dict[str, Any], field: str, lang: str) -> str:
+    """A field of the stored badge snapshot in `lang`, else in its first language."""
+    values = definition.get(field) or {}
+    return values.get(lang) or next(iter(values.values()), "")
+
+
 def badge_class(urls: Urls, badge_id: str, definition: dict[str, Any], lang: str) -> dict[str, Any]:
     """`definition` is the stored badge snapshot: name/description/criteria dicts by language."""
     def text(field: str) -> str:
-        values = definition.get(field) or {}
-        return values.get(lang) or next(iter(values.values()), "")
+        return localized(definition, field, lang)
 
     doc: dict[str, Any] = {
         "@context": OB2_CONTEXT, "type": "BadgeClass", "id": urls.badge(badge_id),

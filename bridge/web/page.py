@@ -10,13 +10,9 @@ from typing import Any
 
 from bridge.issuing import ob2
 from bridge.issuing.issuer import Issuer
+from bridge.issuing.ob2 import localized
 
-__all__ = ["page_context", "localized"]
-
-
-def localized(definition: dict[str, Any], field: str, lang: str) -> str:
-    values = definition.get(field) or {}
-    return values.get(lang) or next(iter(values.values()), "")
+__all__ = ["page_context"]
 
 
 def page_context(issuer: Issuer, award: dict[str, Any], lang: str, status: str) -> dict[str, Any]:

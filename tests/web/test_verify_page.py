@@ -1,0 +1,117 @@
+"""The verification page and hosted URLs over HTTP: status computed live, languages, escaping,
+content negotiation, downloads and Open Graph tags.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+# The issuing tests' fixtures (world, served, fetch...), shared without a package or conftest.
+_spec = importlib.util.spec_from_file_location(
+    "issuing_fixtures", Path(__file__).parents[1] / "issuing" / "conftest.py")
+assert _spec and _spec.loader
+fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fixtures)
+make_world, world, served, port, fetch = (fixtures.make_world, fixtures.world, fixtures.served,
+                                          fixtures.port, fixtures.fetch)
+
+HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+
+
+def page(fetch, served, award, lang: str | None = None, accept_language: str = "") -> str:
+    url = served.issuer.urls.verify_page(award["id"]) + (f"?lang={lang}" if lang else "")
+    import urllib.request
+    req = urllib.request.Request(url, headers={"Accept": HTML, "Accept-Language": accept_language})
+    with urllib.request.urlopen(req) as r:
+        assert r.headers["Content-Type"].startswith("text/html")
+        return r.read().decode()
+
+
+def status_of(html: str) -> str:
+    m = re.search(r'id="status" data-status="(\w+)"', html)
+    assert m, html
+    return m.group(1)
+
+
+def test_status_is_computed_live_valid_then_revoked_with_reason_and_date(served, fetch) -> None:
+    award = served.award()
+    assert status_of(page(fetch, served, award)) == "valid"
+    served.store.revoke(award["id"], "Fraude <script>alert(1)</script>")
+    html = page(fetch, served, award, "fr")
+    assert status_of(html) == "revoked" and "Révoqué" in html
+    assert "Fraude &lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
+    assert datetime.now(UTC).strftime("%d/%m/%Y") in html
+
+
+def test_an_expired_badge_says_expired(served, fetch) -> None:
+    award = served.award(issued=datetime.now(UTC) - timedelta(days=40), expires=timedelta(days=30))
+    html = page(fetch, served, award, "en")
+    assert status_of(html) == "expired" and ">Expired<" in html and 'id="expires"' in html
+
+
+def test_language_from_accept_language_and_the_switch(served, fetch) -> None:
+    award = served.award()
+    en = page(fetch, served, award, accept_language="en-GB,en;q=0.9,fr;q=0.5")
+    assert '<html lang="en">' in en and "Badge verification" in en and 'href="?lang=fr"' in en
+    fr = page(fetch, served, award, accept_language="fr-FR")
+    assert '<html lang="fr">' in fr and "Vérification du badge" in fr and 'href="?lang=en"' in fr
+    assert "Attended session rencontre-1" in en and "Présent·e à la séance rencontre-1" in fr
+
+
+def test_everything_shown_is_escaped(served, fetch) -> None:
+    award = served.award(name='<img src=x onerror="alert(1)">')
+    html = page(fetch, served, award)
+    assert "<img src=x" not in html and "&lt;img src=x onerror=" in html
+    assert "Médiateur SNT &lt;hybride&gt;" in html and "Tiers-lieu &lt;Numérique&gt; &amp; Co" in html
+
+
+def test_recipient_name_hidden_when_the_config_says_so(make_world, port, fetch) -> None:
+    from bridge.web.server import BackgroundServer
+
+    world = make_world(hide_recipient_name="true")
+    award = world.award(name="Alice Secret")
+    server = BackgroundServer(world.config, world.store, "127.0.0.1", port).start()
+    try:
+        html = page(fetch, world, award, "fr")
+    finally:
+        server.stop()
+    assert "Alice Secret" not in html and "Nom masqué" in html
+
+
+def test_open_graph_and_every_download_resolves(served, fetch) -> None:
+    award = served.award()
+    html = page(fetch, served, award, "en")
+    og = dict(re.findall(r'<meta property="og:(\w+)" content="([^"]*)"', html))
+    assert og["url"] == served.issuer.urls.verify_page(award["id"])
+    assert fetch(og["image"])[0] == 200
+    links = re.findall(r'<a href="([^"]+)" type="([^"]+)"[^>]*id="download-(\w+)"', html)
+    assert {kind for _, _, kind in links} == {"png", "svg", "json", "ob3", "ob3_png"}
+    for url, media, _ in links:
+        status, body = fetch(url.replace("&amp;", "&"), media)
+        assert status == 200 and body, url
+
+
+def test_hosted_urls_negotiate_json_for_machines_and_the_page_for_browsers(served, fetch) -> None:
+    award = served.award()
+    for url in (served.issuer.urls.assertion(award["id"]), served.issuer.urls.credential(award["id"])):
+        status, body = fetch(url, "application/ld+json")
+        assert status == 200 and json.loads(body)["type"]
+        status, body = fetch(url, HTML)
+        assert status == 200 and body.startswith(b"<!doctype html>")
+
+
+def test_unknown_award_is_a_404_in_both_forms(served, fetch) -> None:
+    assert fetch(served.issuer.urls.verify_page("nope"), HTML)[0] == 404
+    assert fetch(served.issuer.urls.assertion("nope"))[0] == 404
+
+
+@pytest.mark.parametrize("path", ["/.well-known/did.json", "/ob2/issuer", "/ob3/status/1"])
+def test_issuer_documents_are_served(served, fetch, path) -> None:
+    status, body = fetch(served.config.bridge.public_url + path)
+    assert status == 200 and json.loads(body)
