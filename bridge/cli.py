@@ -211,6 +211,52 @@ def awards_revoke(config_path: Path | None, award_id: str, reason: str) -> None:
     click.echo("revoked" if store.revoke(award_id, reason) else "already revoked")
 
 
+@awards.command("show")
+@config_option
+@click.argument("award_id")
+@handle_errors
+def awards_show(config_path: Path | None, award_id: str) -> None:
+    """An award as JSON: learner, badge, dates, provenance, and what happened to its email."""
+    from bridge.issuing.urls import Urls
+    from bridge.store import Store
+    from bridge.web.app import award_status
+
+    config = _config(config_path)
+    store = Store(config.bridge.db_url)
+    award = store.award(award_id)
+    if award is None:
+        raise click.ClickException(f"no award {award_id}")
+    doc = {k: v for k, v in award.items() if k not in ("salt",)}
+    doc["validity"] = award_status(award)
+    doc["verification_page"] = Urls(config.bridge.public_url).verify_page(award_id)
+    doc["deliveries"] = [{k: i[k] for k in ("channel", "status", "attempts", "last_error", "sent_at")}
+                         for i in store.outbox_items() if i["award_id"] == award_id]
+    click.echo(json.dumps(doc, indent=2, default=str))
+
+
+@awards.command("resend")
+@config_option
+@click.argument("award_id")
+@handle_errors
+def awards_resend(config_path: Path | None, award_id: str) -> None:
+    """Send an award's email again now (after a bounce was fixed, or on the learner's request)."""
+    from bridge.store import Store
+    from jobs.deliver import deliver_emails
+
+    config = _config(config_path)
+    store = Store(config.bridge.db_url)
+    award = store.award(award_id)
+    if award is None:
+        raise click.ClickException(f"no award {award_id}")
+    if award["status"] == "revoked":
+        raise click.ClickException(f"award {award_id} is revoked; nothing to send")
+    store.reset_outbox(f"email:{award_id}")
+    counts = deliver_emails(config, store)
+    click.echo(f"sent {counts['sent']}, to retry {counts['retry']}, failed {counts['failed']}")
+    if counts["sent"] == 0:
+        sys.exit(5)
+
+
 @main.group("config")
 def config_group() -> None:
     """Check a config file."""

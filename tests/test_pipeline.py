@@ -263,3 +263,19 @@ def test_daemon_runs_on_schedule_and_a_second_run_adds_nothing(config, platform,
     assert [r["trigger"] for r in runs] == ["schedule", "schedule"]
     assert runs[0]["stats"]["awarded"] == 0 and runs[1]["stats"]["awarded"] > 0
     assert len(mailbox.raw) == runs[1]["stats"]["awarded"]
+
+
+def test_awards_show_and_resend_send_the_same_badge_again(config, platform, mailbox):
+    store = Store(config.bridge.db_url)
+    run_sync(config, store)
+    award = store.list_awards()[0]
+    shown = json.loads(_cli("awards", "show", award["id"], "--config", str(config.file)).stdout)
+    assert shown["validity"] == "valid" and shown["deliveries"][0]["status"] == "sent"
+    before = len(mailbox.raw)
+    proc = _cli("awards", "resend", award["id"], "--config", str(config.file))
+    assert proc.returncode == 0, proc.stderr
+    assert len(mailbox.raw) == before + 1
+    assert mailbox.messages[-1]["X-Badge-Bridge-Award"] == award["id"]
+    proc = _cli("awards", "revoke", award["id"], "--reason", "erreur de saisie", "--config", str(config.file))
+    assert proc.returncode == 0 and "revoked" in proc.stdout
+    assert _cli("awards", "resend", award["id"], "--config", str(config.file)).returncode == 1
