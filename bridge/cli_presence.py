@@ -10,9 +10,8 @@ from pathlib import Path
 
 import click
 
-from bridge.cli import config_option, handle_errors
 from bridge.config import load_config
-from bridge.errors import ConfigError
+from bridge.errors import EXIT_CODES, BridgeError, ConfigError
 
 __all__ = ["presence"]
 
@@ -26,10 +25,18 @@ def presence() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Refuse the whole file if any row is bad.")
 @click.option("--source", "source_id", help="The csv source to import into (default: the only one).")
-@config_option
-@handle_errors
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="BADGE_BRIDGE_CONFIG", help="Config file (default: $BADGE_BRIDGE_CONFIG).")
 def import_(file: Path, strict: bool, source_id: str | None, config_path: Path | None) -> None:
     """Import FILE (email, name, session or date + place, status); bad rows are listed by line."""
+    try:
+        _import(file, strict, source_id, config_path)
+    except BridgeError as exc:  # bridge.cli imports this module, so its handler is not used here
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(next((code for cls, code in EXIT_CODES.items() if isinstance(exc, cls)), 1))
+
+
+def _import(file: Path, strict: bool, source_id: str | None, config_path: Path | None) -> None:
     from bridge.store import Store
     from connectors.csv import CsvConfig, CsvConnector
 
