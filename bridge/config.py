@@ -135,7 +135,7 @@ class Config(_Model):
         return out
 
 
-def _loc(err: dict[str, Any]) -> tuple[str | int, ...]:
+def _loc(err: Any) -> tuple[str | int, ...]:
     return tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
 
 

@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from jinja2 import (
+    BaseLoader,
     ChoiceLoader,
     Environment,
     FileSystemLoader,
@@ -22,7 +23,7 @@ __all__ = ["environment"]
 
 @cache
 def environment(override_dir: Path | None = None) -> Environment:
-    loaders = [FileSystemLoader(str(override_dir))] if override_dir else []
+    loaders: list[BaseLoader] = [FileSystemLoader(str(override_dir))] if override_dir else []
     loaders.append(PackageLoader("bridge", "templates"))
     return Environment(loader=ChoiceLoader(loaders),
                        autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),

@@ -98,17 +98,17 @@ def _resolve_identities(conn: Connection, batch_ids: list[Identity], now: dateti
                 by_email[ident.email] = lid
             else:
                 new_people[(ident.source, ident.external_id)] = lid
-    rows = []
+    new_identities: list[dict[str, Any]] = []
     for ident in missing:
         lid = by_email[ident.email] if ident.email else new_people[(ident.source, ident.external_id)]
         if (ident.source, ident.external_id) in known:
             continue  # the same identity twice in one batch
         known[(ident.source, ident.external_id)] = lid
-        rows.append(dict(learner_id=lid, source=ident.source, external_id=ident.external_id,
+        new_identities.append(dict(learner_id=lid, source=ident.source, external_id=ident.external_id,
                          username=ident.username, email=ident.email, fullname=ident.fullname,
                          lang=ident.lang))
-    if rows:
-        conn.execute(insert(identities), rows)
+    if new_identities:
+        conn.execute(insert(identities), new_identities)
     return known
 
 
