@@ -79,6 +79,7 @@ class _ActivityStatus(_P):
     timecompleted: int | None = None
     tracking: int
     overrideby: int | None = None
+    istrackeduser: bool | None = None  # Moodle >= 3.11; false for a user not enrolled
 
 
 class ActivitiesStatus(_P):

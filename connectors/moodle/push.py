@@ -7,7 +7,7 @@ twice), writes, then reads back what Moodle's own completion now says.
 from __future__ import annotations
 
 from bridge.model import Attestation, PushResult
-from connectors.moodle.client import MoodleClient, MoodleError
+from connectors.moodle.client import MoodleClient, MoodleError, NotEnrolled
 from connectors.moodle.payloads import ActivitiesStatus, AttendanceSession
 
 __all__ = ["push_completion", "push_attendance"]
@@ -15,9 +15,14 @@ __all__ = ["push_completion", "push_attendance"]
 
 def _activity_state(client: MoodleClient, course: str, userid: str, cmid: int) -> int | None:
     """The learner's state for one activity; raises NotEnrolled for a non-tracked user."""
-    status = client.call("core_completion_get_activities_completion_status", ActivitiesStatus,
-                         courseid=course, userid=userid)
-    return next((a.state for a in status.statuses if a.cmid == cmid), None)
+    endpoint = "core_completion_get_activities_completion_status"
+    status = client.call(endpoint, ActivitiesStatus, courseid=course, userid=userid)
+    mine = next((a for a in status.statuses if a.cmid == cmid), None)
+    if mine is not None and mine.istrackeduser is False:
+        # Moodle would accept an override for a user who is not enrolled (seen on 4.5)
+        raise NotEnrolled(f"user {userid} is not enrolled (not tracked) in course {course}",
+                          source=client.http.source_id, endpoint=endpoint, code="usernotenroled")
+    return mine.state if mine else None
 
 
 def push_completion(client: MoodleClient, source: str, att: Attestation, cmid: int) -> PushResult:

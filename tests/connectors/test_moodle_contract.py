@@ -11,7 +11,7 @@ from bridge.errors import PermanentSourceError, SourceError
 from bridge.model import Attestation, FactKind
 from connectors.http import HttpClient, PayloadError
 from connectors.moodle import MoodleConfig, MoodleConnector
-from connectors.moodle.client import InvalidToken, MissingCapability, NotFound
+from connectors.moodle.client import InvalidToken, MissingCapability, NotEnrolled, NotFound
 
 from .conftest import MOODLE_URL, FakeState, fixture
 
@@ -178,3 +178,12 @@ def test_a_refused_push_is_permanent_with_moodles_message(moodle_stub: Any) -> N
         connector().push(att)
     assert "Override activity completion status" in str(err.value)
     assert not isinstance(err.value, PayloadError) and isinstance(err.value, SourceError)
+
+
+def test_a_push_for_a_learner_not_enrolled_is_refused_before_anything_is_written(moodle_stub: Any) -> None:
+    calls = moodle_stub({"core_completion_get_activities_completion_status": lambda p: fixture(
+        "moodle-real/core_completion_get_activities_completion_status__user_not_enrolled")})
+    att = Attestation(source="campus", external_id="9", course="3", session="s", target="completion:7")
+    with pytest.raises(NotEnrolled, match="not enrolled"):
+        connector().push(att)
+    assert "core_completion_override_activity_completion_status" not in calls
