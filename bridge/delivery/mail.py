@@ -9,6 +9,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from pathlib import Path
@@ -57,13 +58,14 @@ def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = No
                learner_name=mail.learner_name, criteria=mail.criteria, verify_url=mail.verify_url,
                linkedin_url=linkedin_url(mail), image_cid=cid[1:-1], expires_on=mail.expires_on,
                wallet_url=mail.wallet_url)
-    msg = EmailMessage()
+    # Folding at 78 columns drops the space between two encoded words of a non-ASCII subject
+    # (CPython's header folder): lines up to 998, as RFC 5322 allows, keep it in one piece.
+    msg = EmailMessage(policy=policy.default.clone(max_line_length=998))
     msg["Subject"] = env.get_template(f"email/award.{lang}.subject.j2").render(ctx).strip()
     msg["From"] = formataddr((smtp.from_name, smtp.from_address))
     msg["To"] = formataddr((mail.learner_name or "", mail.to_email))
     # One Message-ID per award: a re-send after a crash is recognisable as the same message.
     msg["Message-ID"] = f"<award-{mail.award_id}@badge-bridge>"
-    msg["Content-Language"] = lang
     msg["X-Badge-Bridge-Award"] = mail.award_id
     msg.set_content(env.get_template(f"email/award.{lang}.txt.j2").render(ctx))
     msg.add_alternative(env.get_template(f"email/award.{lang}.html.j2").render(ctx), subtype="html")
@@ -73,6 +75,7 @@ def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = No
                           disposition="inline", filename=f"badge.{ext}")
     msg.add_attachment(mail.baked_png, maintype="image", subtype=mail.image_subtype,
                        filename=f"badge-{mail.award_id}.{ext}")
+    msg["Content-Language"] = lang  # after the parts: set_content() drops Content-* headers
     return msg
 
 
