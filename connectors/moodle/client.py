@@ -74,7 +74,7 @@ def encode_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]
         if isinstance(value, Mapping):
             out.update(encode_params(value, name))
         elif isinstance(value, (list, tuple)):
-            out.update(encode_params(dict(enumerate(value)), name))
+            out.update(encode_params({str(i): v for i, v in enumerate(value)}, name))
         elif isinstance(value, bool):
             out[name] = "1" if value else "0"
         else:

@@ -99,3 +99,17 @@ def test_a_teachers_attendance_and_override_are_picked_up_without_a_new_access(t
                                                        .where(facts.c.kind == "presence",
                                                               facts.c.value == 1.0)))).scalars().all()
     assert 1.0 in row
+
+
+@pytest.mark.parametrize("dialect", ["moodle", "openedx"])
+def test_an_incremental_run_ends_with_the_facts_of_a_full_one(dialect: str, tmp_path: Path) -> None:
+    import random
+
+    store, fresh = Store(f"sqlite:///{tmp_path / 'inc.db'}"), Store(f"sqlite:///{tmp_path / 'full.db'}")
+    with SandboxPlatform(dialect, learners=80, seed=9, now=NOW) as sb:
+        sync(store, make(dialect, sb))
+        changed = sb.world.mutate(random.Random(1), 6)  # six learners progress
+        stats = sync(store, make(dialect, sb))
+        sync(fresh, make(dialect, sb))
+    assert len(changed) == 6 and stats["new_facts"] + stats["changed_facts"] > 0
+    assert all_facts(store) == all_facts(fresh)
