@@ -3,7 +3,8 @@
 Request bound of a run: 1 token (renewed ~60 s before it expires), then per course run
 ceil(E / page_size) enrollment pages + ceil(E / page_size) grade pages + ceil(E / 1000)
 completion-aggregator pages (E = enrolled learners), ceil(new learners / 100) account
-look-ups (language), and 1 certificate call per learner who passed since the last run.
+look-ups (language), 1 certificate call per learner who passed since the last run, and,
+only when `blocks` is configured, 1 blocks call per learner whose signal moved.
 A no-change run costs the three paged passes per course run and nothing per learner.
 """
 
@@ -47,6 +48,8 @@ class OpenEdxConfig(SourceConfig):
     page_size: int = Field(100, ge=1, le=100)
     completion: bool = Field(True, description="read the completion-aggregator plugin if installed")
     certificates: bool = True
+    blocks: list[str] = Field(default_factory=list, description="usage keys whose completion is read "
+                              "per learner (e.g. the in-person unit); costs one call per changed learner")
     parallel: int = Field(4, ge=1, le=32)
     timeout: float = Field(30.0, gt=0)
     retries: int = Field(5, ge=0, le=20)
@@ -170,15 +173,19 @@ class OpenEdxConnector:
                                         "complete" if done >= 1.0 else "incomplete",
                                         attrs={"percent": done}))
             marks.append(Watermark(source=self.source_id, course=course, stream=f"sig:{user}", value=sig))
-        certs, failed = self._certificates(course, passed_now if self.config.certificates else [], state)
-        # a learner whose certificate could not be read keeps the old signature: read again next run
-        marks = [m for m in marks if m.stream[len("sig:"):] not in failed]
-        return Batch(identities=identities, facts=facts + certs, watermarks=marks)
+        certs, failed = self._per_learner(self._certificate, course,
+                                          passed_now if self.config.certificates else [], state)
+        moved = [m.stream[len("sig:"):] for m in marks]
+        units, unread = self._per_learner(self._units, course, moved if self.config.blocks else [], state)
+        # a learner whose certificate or units could not be read keeps the old signature
+        marks = [m for m in marks if m.stream[len("sig:"):] not in failed | unread]
+        return Batch(identities=identities, facts=facts + certs + units, watermarks=marks)
 
-    def _fact(self, user: str, kind: FactKind, course: str, value: float, status: str,
-              occurred_at: datetime | None = None, attrs: dict[str, Any] | None = None) -> Fact:
-        return Fact(source=self.source_id, external_id=user, kind=kind, course=course, value=value,
-                    status=status, occurred_at=occurred_at, attrs=attrs or {})
+    def _fact(self, user: str, kind: FactKind, course: str, value: float, status: str, *,
+              item: str = "", occurred_at: datetime | None = None,
+              attrs: dict[str, Any] | None = None) -> Fact:
+        return Fact(source=self.source_id, external_id=user, kind=kind, course=course, item=item,
+                    value=value, status=status, occurred_at=occurred_at, attrs=attrs or {})
 
     def _completion(self, course: str, state: SourceState) -> dict[str, float]:
         """Course completion percent per username, if the completion-aggregator plugin answers."""
@@ -208,37 +215,60 @@ class OpenEdxConnector:
                     out[acc.username] = acc.language_proficiencies[0].code
         return out
 
-    def _certificates(self, course: str, users: list[str],
-                      state: SourceState) -> tuple[list[Fact], set[str]]:
-        def one(user: str) -> Fact | SourceError | None:
-            url = (f"{self.config.url}/api/certificates/v0/certificates/{quote(user, safe='')}"
-                   f"/courses/{quote(course, safe='')}/")
+    def _per_learner(self, read: Any, course: str, users: list[str],
+                     state: SourceState) -> tuple[list[Fact], set[str]]:
+        """`read(course, user)` for each user in the bounded pool: facts, and who failed."""
+        def one(user: str) -> list[Fact] | SourceError:
             try:
-                cert = self._get(url, Certificate, "certificates/v0/certificates")
-            except PermanentSourceError as exc:
-                if exc.status == 404:
-                    return None  # passed, but no certificate (yet, or none configured)
-                return exc
+                return list(read(course, user))
             except SourceError as exc:
                 return exc
-            ok = cert.status == "downloadable" and cert.is_passing
-            when = datetime.fromisoformat(cert.created_date.replace("Z", "+00:00")) if cert.created_date else None
-            return self._fact(user, FactKind.certificate, course, 1.0 if ok else 0.0, cert.status,
-                              occurred_at=when, attrs={"type": cert.certificate_type})
 
         with ThreadPoolExecutor(self.config.parallel) as pool:
             results = dict(zip(users, pool.map(one, users), strict=True))
-        for err in results.values():
-            if isinstance(err, SourceError):
-                state.report(err)
-        return ([f for f in results.values() if isinstance(f, Fact)],
-                {u for u, r in results.items() if isinstance(r, SourceError)})
+        out: list[Fact] = []
+        for r in results.values():
+            if isinstance(r, SourceError):
+                state.report(r)
+            else:
+                out += r
+        return out, {u for u, r in results.items() if isinstance(r, SourceError)}
+
+    def _certificate(self, course: str, user: str) -> list[Fact]:
+        url = (f"{self.config.url}/api/certificates/v0/certificates/{quote(user, safe='')}"
+               f"/courses/{quote(course, safe='')}/")
+        try:
+            cert = self._get(url, Certificate, "certificates/v0/certificates")
+        except PermanentSourceError as exc:
+            if exc.status == 404:
+                return []  # passed, but no certificate (yet, or none configured)
+            raise
+        ok = cert.status == "downloadable" and cert.is_passing
+        when = datetime.fromisoformat(cert.created_date.replace("Z", "+00:00")) if cert.created_date else None
+        return [self._fact(user, FactKind.certificate, course, 1.0 if ok else 0.0, cert.status,
+                           occurred_at=when, attrs={"type": cert.certificate_type})]
+
+    def _units(self, course: str, user: str) -> list[Fact]:
+        """Completion of the configured blocks (e.g. the in-person unit) for one learner."""
+        out = []
+        tree = self._tree(course, user)
+        for block in self.config.blocks:
+            value = tree[block].completion if block in tree else None
+            if value is not None:
+                done = value >= 1.0
+                out.append(self._fact(user, FactKind.activity_completion, course, 1.0 if done else 0.0,
+                                      "complete" if done else "incomplete", item=block))
+        return out
 
     # -- push ---------------------------------------------------------------
-    def _block_completion(self, course: str, user: str, block: str) -> float | None:
+    def _tree(self, course: str, user: str) -> dict[str, Any]:
+        """The course's blocks with this learner's completion (one call)."""
         url = f"{self.config.url}/api/courses/v1/blocks/?" + urlencode({
             "course_id": course, "username": user, "depth": "all", "requested_fields": "completion"})
-        blocks = self._get(url, Blocks, "courses/v1/blocks").blocks
+        return dict(self._get(url, Blocks, "courses/v1/blocks").blocks)
+
+    def _block_completion(self, course: str, user: str, block: str) -> float | None:
+        blocks = self._tree(course, user)
         return blocks[block].completion if block in blocks else None
 
     def push(self, attestation: Attestation) -> PushResult:

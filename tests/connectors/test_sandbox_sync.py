@@ -113,3 +113,24 @@ def test_an_incremental_run_ends_with_the_facts_of_a_full_one(dialect: str, tmp_
         sync(fresh, make(dialect, sb))
     assert len(changed) == 6 and stats["new_facts"] + stats["changed_facts"] > 0
     assert all_facts(store) == all_facts(fresh)
+
+
+def test_the_in_person_unit_of_open_edx_is_read_for_changed_learners_only(tmp_path: Path) -> None:
+    from connectors.sandbox.openedx import presence_block
+
+    store = Store(f"sqlite:///{tmp_path / 'u.db'}")
+    with SandboxPlatform("openedx", learners=40, seed=2, now=NOW) as sb:
+        block = presence_block(sb.world.courses[0])
+        first = make("openedx", sb, blocks=[block])
+        sync(store, first)
+        second = make("openedx", sb, blocks=[block])
+        sync(store, second)
+        attended = {u.username for u in sb.world.enrolled(sb.world.courses[0].id)
+                    if sb.world.activity_completed(u, sb.world.courses[0], sb.world.courses[0].attendance_cmid)}
+    assert first.http.by_endpoint["courses/v1/blocks"] == 40
+    assert second.http.by_endpoint["courses/v1/blocks"] == 0
+    with store.engine.connect() as conn:
+        done = set(conn.execute(select(identities.c.external_id).join(
+            facts, facts.c.learner_id == identities.c.learner_id).where(
+            facts.c.item == block, facts.c.value == 1.0)).scalars())
+    assert done == attended and done
