@@ -5,7 +5,7 @@ per course 1 (grade report) + 1 (contents, for attendance instances) + 1 per att
 instance + ceil(roster / `page_size`) roster pages + ceil(new learners / 100) language
 look-ups + 2 per learner *whose signal moved and who is not yet complete*. A learner's signal
 is `lastcourseaccess` plus a digest of their grades and attendance statuses, so a teacher's
-action is seen too. A no-change run costs 4 + ceil(roster / page_size) per course. The
+action is seen too; a learner who never entered the course and has no signal is not read. A no-change run costs 4 + ceil(roster / page_size) per course. The
 per-learner calls run in a pool of at most `parallel` concurrent requests (default 4).
 """
 
@@ -237,7 +237,9 @@ class MoodleConnector:
                               course=course, value=1.0, status="enrolled"))
         signal = {u.id: f"{u.lastcourseaccess or 0}|{signals.digest(u.id)}" for u in users}
         moved = [u for u in users if last_read.get(f"access:{u.id}") != signal[u.id]]
-        to_read = [u for u in moved if str(u.id) not in complete]
+        # never in the course, no grade, no attendance: nothing of theirs can be complete yet
+        to_read = [u for u in moved if str(u.id) not in complete
+                   and (u.lastcourseaccess or signals.digest(u.id))]
         results = dict(zip([u.id for u in to_read],
                            pool.map(lambda u: self._read_learner(course, u, ctx), to_read), strict=True))
         watermarks = []
