@@ -69,7 +69,8 @@ def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = No
     msg["X-Badge-Bridge-Award"] = mail.award_id
     msg.set_content(env.get_template(f"email/award.{lang}.txt.j2").render(ctx))
     msg.add_alternative(env.get_template(f"email/award.{lang}.html.j2").render(ctx), subtype="html")
-    html_part = msg.get_payload()[1]
+    html_part = msg.get_body(("html",))
+    assert isinstance(html_part, EmailMessage)
     ext = "png" if mail.image_subtype == "png" else "svg"
     html_part.add_related(mail.baked_png, maintype="image", subtype=mail.image_subtype, cid=cid,
                           disposition="inline", filename=f"badge.{ext}")

@@ -123,8 +123,14 @@ def signed_assertion(urls: Urls, award: dict[str, Any], key: Key) -> str:
 
 
 _WORDS = {
-    "fr": {"presence": "Présent·e à la séance {item} ({course})", "other": "{kind} : {course} {item}"},
-    "en": {"presence": "Attended session {item} ({course})", "other": "{kind}: {course} {item}"},
+    "fr": {"presence": "Présent·e à la séance {item} ({course})",
+           "course_completion": "Cours {course} terminé", "activity_completion": "Activité {item} terminée ({course})",
+           "grade": "Note {value} en {course}", "certificate": "Certificat obtenu : {course}",
+           "enrolment": "Inscrit·e à {course}", "other": "{kind} : {course} {item}"},
+    "en": {"presence": "Attended session {item} ({course})",
+           "course_completion": "Completed the course {course}", "activity_completion": "Completed {item} ({course})",
+           "grade": "Grade {value} in {course}", "certificate": "Certificate earned: {course}",
+           "enrolment": "Enrolled in {course}", "other": "{kind}: {course} {item}"},
 }
 
 
@@ -133,9 +139,11 @@ def evidence(urls: Urls, award: dict[str, Any], lang: str | None = None) -> list
     words = _WORDS.get(lang or award.get("lang") or "fr", _WORDS["fr"])
     out = []
     for i, fact in enumerate(award.get("provenance") or [], 1):
-        line = words["presence" if fact.get("kind") == "presence" else "other"].format(
+        value = fact.get("value")
+        line = words.get(str(fact.get("kind")), words["other"]).format(
             kind=str(fact.get("kind", "")).replace("_", " "), course=fact.get("course", ""),
-            item=fact.get("item") or "").strip()
+            item=fact.get("item") or "", value=f"{value:.0%}" if isinstance(value, float) else value,
+        ).strip()
         if fact.get("occurred_at"):
             line += f" — {str(fact['occurred_at'])[:10]}"
         out.append({"id": f"{urls.verify_page(award['id'])}#evidence-{i}",

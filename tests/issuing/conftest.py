@@ -90,7 +90,7 @@ class World:
                  "salt": new_salt(), "recipient_email": EMAIL, "recipient_name": name, "lang": lang,
                  "rule_version": "v1", "status": "issued",
                  "provenance": [
-                     {"source": "fun", "kind": "course_completed", "course": "snt-mooc", "item": "",
+                     {"source": "fun", "kind": "course_completion", "course": "snt-mooc", "item": "",
                       "value": 1.0, "occurred_at": "2026-10-01T10:00:00Z"},
                      {"source": "moodle-nice", "kind": "presence", "course": "snt-hybride",
                       "item": "rencontre-1", "value": 1.0, "occurred_at": "2026-10-08T18:00:00Z"}]}
