@@ -131,3 +131,21 @@ def test_a_learner_unknown_to_the_platform_waits_instead_of_failing(tmp_path: Pa
         pull_sources(config, store, store.begin_run(["sheets"]), connectors={"sheets": stranger})
         stats = enqueue_attestations(config, store)
     assert stats == {"enqueued": 1, "waiting_identity": 1}
+
+
+def test_an_attendance_status_is_set_once_and_said_not_to_complete_the_activity(tmp_path: Path) -> None:
+    with SandboxPlatform("moodle", learners=30, seed=4, now=NOW) as sb:
+        course = sb.world.courses[0]
+        session = course.sessions[-1].id
+        config, store, connectors, emails = setup(tmp_path, sb, f"attendance:{session}", count=2)
+        for _ in range(2):
+            enqueue_attestations(config, store)
+            deliver_pushes(config, store, connectors=connectors)
+        marks = pushes(sb, "moodle.attendance")
+        present = {u.email for u in sb.world.enrolled(course.id)
+                   if u.progress[course.id].attendance.get(session) == "P"}
+    assert len(marks) == 2 and {m["acronym"] for m in marks} == {"P"}
+    assert set(emails) <= present
+    results = [i["result"] for i in store.outbox_items("push")]
+    assert all(r["accepted"] and r["reflected"] is False for r in results)
+    assert all("does not update completion" in r["message"] for r in results)
