@@ -144,7 +144,7 @@ class MoodleConnector:
             return self.config.grades
         if function == "core_course_get_courses":
             return not self.config.courses
-        if function.startswith(("mod_attendance_get_sessions", "core_course_get_contents")):
+        if function in ("mod_attendance_get_sessions", "core_course_get_contents"):
             return self.config.attendance
         return False  # push functions are checked when a push needs them
 
