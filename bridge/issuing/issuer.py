@@ -54,7 +54,8 @@ class Issuer:
 
     # -- OB 2.0 --------------------------------------------------------------
     def ob2_issuer(self) -> dict[str, Any]:
-        return ob2.issuer_profile(self.urls, self.config.issuer, self.keys("rsa"))
+        keys = self.keys("rsa")
+        return ob2.issuer_profile(self.urls, self.config.issuer, keys[-1] if keys else None)
 
     def badge(self, badge_id: str) -> dict[str, Any]:
         badge = self.store.badge(badge_id)

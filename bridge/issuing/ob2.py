@@ -35,8 +35,12 @@ def _iso(value: datetime) -> str:
     return value.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def issuer_profile(urls: Urls, issuer: IssuerSettings, keys: list[Key] | None = None) -> dict[str, Any]:
-    """The Issuer; `keys` (every RSA key, old ones too) are published as its publicKey."""
+def issuer_profile(urls: Urls, issuer: IssuerSettings, key: Key | None = None) -> dict[str, Any]:
+    """The Issuer; `key` (the current RSA key) is its publicKey.
+
+    OB 2.0 allows one publicKey per Issuer (the reference validator rejects a list), so
+    after a rotation older keys stay served at their URL but are no longer the issuer's.
+    """
     doc: dict[str, Any] = {
         "@context": OB2_CONTEXT, "type": "Issuer", "id": urls.issuer(),
         "name": issuer.name, "url": issuer.url, "email": issuer.email,
@@ -46,8 +50,8 @@ def issuer_profile(urls: Urls, issuer: IssuerSettings, keys: list[Key] | None = 
         doc["description"] = issuer.description
     if issuer.image:
         doc["image"] = urls.issuer_image()
-    if keys:
-        doc["publicKey"] = [urls.ob2_key(k.kid) for k in keys]
+    if key:
+        doc["publicKey"] = urls.ob2_key(key.kid)
     return doc
 
 

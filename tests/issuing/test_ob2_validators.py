@@ -83,3 +83,26 @@ def test_a_revoked_hosted_badge_says_so_where_the_validator_cannot_see_it(kit, s
     assert status == 410 and doc["revoked"] is True and doc["revocationReason"] == "Erreur de saisie"
     listed = json.loads(fetch(served.issuer.urls.revocations())[1])["revokedAssertions"]
     assert {"id": url, "revocationReason": "Erreur de saisie"} in listed
+
+
+def test_after_a_key_rotation(kit, served, fetch, tmp_path) -> None:
+    """OB 3.0 credentials signed with the old key still verify (the DID document lists every
+    key). OB 2.0 allows a single publicKey on the Issuer, so a JWS signed with the old key
+    fails the reference validator's key-ownership check: the bridge re-signs on each
+    download, and the hosted form (the one mailed) never depends on keys."""
+    from bridge.issuing.keys import generate_key
+
+    award = served.award()
+    _, old_jws = fetch(served.issuer.urls.signed(award["id"]))
+    old_credential = fetch(served.issuer.urls.credential(award["id"]))[1]
+    generate_key(served.config.bridge.keys_path, "rsa")
+    generate_key(served.config.bridge.keys_path, "ed25519")
+    _, new_jws = fetch(served.issuer.urls.signed(award["id"]))
+    assert new_jws != old_jws
+    code, out = kit.run("ob2-verify", "--data", new_jws.decode(), "--recipient", EMAIL)
+    assert code == 0, out
+    code, out = kit.run("ob2-verify", "--data", old_jws.decode(), "--recipient", EMAIL)
+    assert code == 1 and "other than those authorized" in out, out
+    (tmp_path / "old.json").write_bytes(old_credential)
+    code, out = kit.run("ob3-verify-dcc", str(tmp_path / "old.json"))
+    assert code == 0, out
