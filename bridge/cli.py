@@ -114,7 +114,7 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
     if dry_run:
         from jobs.evaluate import candidates, decide
 
-        decisions = decide(store, ruleset, candidates(store, ruleset, everyone=True))
+        decisions = decide(store, ruleset, candidates(store, ruleset, everyone=True)[0])
         out = {"would_award": [{"email": d["email"], "badge": d["badge_id"], "period": d["period"]}
                                for d in decisions.to_award],
                "no_longer_granted": decisions.no_longer_granted}
@@ -159,8 +159,11 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
               help="Seconds between the starts of two runs.")
 @click.option("--serve/--no-serve", default=False, help="Also serve the web app.")
 @click.option("--max-runs", type=int, default=None, hidden=True)
+@click.option("--enqueue", "broker", default=None, metavar="BROKER_URL",
+              help="Enqueue each run for `badge-bridge worker`s instead of running it here.")
 @handle_errors
-def daemon(config_path: Path | None, every: int, serve: bool, max_runs: int | None) -> None:
+def daemon(config_path: Path | None, every: int, serve: bool, max_runs: int | None,
+           broker: str | None) -> None:
     """Sync on a schedule until stopped (SIGTERM or Ctrl-C); never two runs at once."""
     from bridge.store import Store
     from jobs.run import load_ruleset
@@ -168,8 +171,25 @@ def daemon(config_path: Path | None, every: int, serve: bool, max_runs: int | No
 
     config = _config(config_path)
     load_ruleset(config)  # refuse to start on broken rules
-    runs = run_daemon(config, Store(config.bridge.db_url), every, serve=serve, max_runs=max_runs)
+    runs = run_daemon(config, Store(config.bridge.db_url), every, serve=serve, max_runs=max_runs,
+                      broker=broker)
     click.echo(f"stopped after {runs} run(s)")
+
+
+@main.command()
+@click.option("--broker", envvar="BADGE_BRIDGE_BROKER_URL", default="redis://127.0.0.1:6379/0",
+              show_default=True, help="Celery broker (redis://… or amqp://…).")
+@click.option("--concurrency", default=2, show_default=True, help="Worker processes.")
+@click.option("--queue", default="celery", show_default=True, help="Queue to consume.")
+@click.option("--hostname", default=None, help="Worker name (default: Celery's).")
+def worker(broker: str, concurrency: int, queue: str, hostname: str | None) -> None:
+    """Run a Celery worker for the sync and delivery tasks (several machines, one PostgreSQL)."""
+    from jobs.tasks import configure
+
+    argv = ["worker", f"--concurrency={concurrency}", f"--queues={queue}", "--loglevel=WARNING"]
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    configure(broker).worker_main(argv)
 
 
 @main.group()

@@ -18,8 +18,6 @@ from bridge.store import NewOutboxItem, Store
 __all__ = ["Decisions", "publish_badges", "candidates", "decide", "issue", "mark_evaluated",
            "explain_learner"]
 
-EVALUATED = ("bridge", "", "evaluated_run")
-
 
 @dataclass
 class Decisions:
@@ -48,11 +46,11 @@ def publish_badges(store: Store, ruleset: Any) -> None:
         store.upsert_badge(badge.id, badge.version, badge_definition(badge), image, image_type)
 
 
-def candidates(store: Store, ruleset: Any, *, everyone: bool = False) -> dict[str, set[int]]:
-    """Badge id -> learners to evaluate: new facts since the last evaluation, everyone for an
-    edited badge (or on request)."""
-    last = int(store.watermark(*EVALUATED) or 0)
-    changed = store.learners_changed_after(last)
+def candidates(store: Store, ruleset: Any, *, everyone: bool = False) -> tuple[dict[str, set[int]], list[int]]:
+    """Badge id -> learners to evaluate (those with new facts; everyone for an edited badge, or
+    on request), and the evaluation-queue rows this covers."""
+    pending = store.pending_evaluations()
+    changed = set(pending.values())
     out: dict[str, set[int]] = {}
     all_ids: set[int] | None = None
     for badge_id, badge in ruleset.badges.items():
@@ -61,7 +59,7 @@ def candidates(store: Store, ruleset: Any, *, everyone: bool = False) -> dict[st
             out[badge_id] = set(all_ids)
         else:
             out[badge_id] = set(changed)
-    return out
+    return out, list(pending)
 
 
 def _valid(award: dict[str, Any], now: datetime) -> bool:
@@ -146,10 +144,11 @@ def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
     return issued
 
 
-def mark_evaluated(store: Store, ruleset: Any, run_id: int) -> None:
+def mark_evaluated(store: Store, ruleset: Any, queue_rows: list[int]) -> None:
+    """After the awards are written: these queue rows are done, these rule versions seen."""
     for badge_id, badge in ruleset.badges.items():
         store.set_watermark("rules", badge_id, "version", badge.version)
-    store.set_watermark(*EVALUATED, str(run_id))
+    store.clear_pending(queue_rows)
 
 
 def explain_learner(store: Store, ruleset: Any, email: str, badge_id: str,

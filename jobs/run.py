@@ -67,12 +67,13 @@ def run_sync(config: Config, store: Store, *, ruleset: Any | None = None,
             lap("pull")
         if "evaluate" in steps:
             publish_badges(store, ruleset)
-            decisions = decide(store, ruleset, candidates(store, ruleset))
+            todo, queue_rows = candidates(store, ruleset)
+            decisions = decide(store, ruleset, todo)
             report.decisions, report.evaluated = decisions, decisions.evaluated
             lap("evaluate")
             if "issue" in steps:
                 report.awarded = issue(store, decisions, run_id, config.bridge.default_language)
-                mark_evaluated(store, ruleset, run_id)
+                mark_evaluated(store, ruleset, queue_rows)
                 lap("issue")
         if "deliver" in steps:
             report.emails = deliver_emails(config, store)

@@ -38,15 +38,24 @@ def scheduled_run(config: Config, store: Store) -> dict[str, Any] | None:
 
 
 def run_daemon(config: Config, store: Store, every_seconds: int, *, serve: bool = False,
-               max_runs: int | None = None) -> int:
-    """Run until SIGTERM/SIGINT (or `max_runs` runs); returns the number of runs made."""
+               max_runs: int | None = None, broker: str | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or `max_runs` runs); returns the number of runs made.
+
+    With `broker`, each run is enqueued as a Celery task for the workers instead of run here.
+    """
     scheduler = BlockingScheduler(timezone="UTC")
     done = {"runs": 0}
     lock = threading.Lock()
 
     def job() -> None:
         with lock:
-            scheduled_run(config, store)
+            if broker:
+                from jobs.tasks import configure, sync_task
+
+                configure(broker)
+                sync_task.delay(str(config.file))
+            else:
+                scheduled_run(config, store)
             done["runs"] += 1
             if max_runs is not None and done["runs"] >= max_runs:
                 scheduler.shutdown(wait=False)

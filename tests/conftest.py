@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,11 +40,18 @@ def need_service(name: str, host: str, port: int) -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh empty database: SQLite in tmp_path, or a throw-away PostgreSQL schema."""
+    """A fresh empty database: SQLite in tmp_path, or a throw-away PostgreSQL database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'bridge.db'}"
         return
     need_service("PostgreSQL", "127.0.0.1", 5432)
+    with fresh_pg_database() as url:
+        yield url
+
+
+@contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """CREATE DATABASE for one test, dropped afterwards."""
     import sqlalchemy as sa
 
     name = f"bb_{uuid.uuid4().hex[:12]}"
@@ -67,3 +75,24 @@ def write_config(tmp_path: Path):  # type: ignore[no-untyped-def]
         path.write_text(text, encoding="utf-8")
         return path
     return write
+
+
+@pytest.fixture
+def require_service():  # type: ignore[no-untyped-def]
+    """`require_service(url)`: skip (or fail under BADGE_BRIDGE_REQUIRE_SERVICES=1) if it is down."""
+    from urllib.parse import urlsplit
+
+    def check(url: str) -> None:
+        parts = urlsplit(url)
+        names = {"redis": ("Redis", 6379), "amqp": ("RabbitMQ", 5672), "postgresql": ("PostgreSQL", 5432)}
+        name, port = names[parts.scheme]
+        need_service(name, parts.hostname or "127.0.0.1", parts.port or port)
+    return check
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A throw-away PostgreSQL database (several workers share one)."""
+    need_service("PostgreSQL", "127.0.0.1", 5432)
+    with fresh_pg_database() as url:
+        yield url

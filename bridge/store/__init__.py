@@ -10,20 +10,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bridge.errors import SourceError
 from bridge.model import Batch, Fact, FactKind
 from bridge.store import db
-from bridge.store.ingest import IngestResult, apply_batch, upsert_watermark
+from bridge.store.ingest import IngestResult, apply_batch, erasure_hash, upsert, upsert_watermark
 from bridge.store.schema import (
     awards,
     badges,
+    erasures,
     facts,
     identities,
     learners,
     outbox,
+    pending_evaluations,
     run_errors,
     runs,
     watermarks,
@@ -101,9 +103,33 @@ class Store:
 
     # -- ingest -------------------------------------------------------------
     def ingest(self, run_id: int, batch: Batch) -> IngestResult:
-        """Identities, facts and watermarks of one batch, in one transaction."""
+        """Identities, facts and watermarks of one batch, in one transaction.
+
+        Two workers ingesting the same new rows at once: the loser's transaction hits a unique
+        key, rolls back whole, and is replayed; it then finds the rows and changes nothing.
+        """
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    return apply_batch(conn, batch, run_id)
+            except IntegrityError:
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    # -- evaluation queue ------------------------------------------------------
+    def pending_evaluations(self) -> dict[int, int]:
+        """Queue row id -> learner id, for learners whose facts changed."""
+        with self.engine.connect() as conn:
+            return {r.id: r.learner_id for r in conn.execute(
+                select(pending_evaluations.c.id, pending_evaluations.c.learner_id))}
+
+    def clear_pending(self, row_ids: Iterable[int]) -> None:
+        """Remove exactly the rows that were evaluated; rows added meanwhile stay queued."""
+        ids = sorted(row_ids)
         with self.engine.begin() as conn:
-            return apply_batch(conn, batch, run_id)
+            for i in range(0, len(ids), 500):
+                conn.execute(delete(pending_evaluations).where(pending_evaluations.c.id.in_(ids[i:i + 500])))
 
     def set_watermark(self, source: str, course: str, stream: str, value: str) -> None:
         with self.engine.begin() as conn:
@@ -140,12 +166,6 @@ class Store:
                 select(identities).where(identities.c.source == source))}
 
     # -- evaluation inputs -------------------------------------------------
-    def learners_changed_after(self, run_id: int) -> set[int]:
-        """Learners with a fact written or changed by a run later than `run_id`."""
-        with self.engine.connect() as conn:
-            return set(conn.execute(select(facts.c.learner_id).where(
-                facts.c.changed_run > run_id).distinct()).scalars())
-
     def all_learner_ids(self) -> set[int]:
         with self.engine.connect() as conn:
             return set(conn.execute(select(learners.c.id).where(learners.c.erased_at.is_(None))).scalars())
@@ -193,15 +213,9 @@ class Store:
     # -- badges and awards ---------------------------------------------------
     def upsert_badge(self, badge_id: str, version: str, definition: dict[str, Any],
                      image: bytes | None, image_type: str | None) -> None:
-        now = datetime.now(UTC)
         with self.engine.begin() as conn:
-            values = dict(version=version, definition=definition, image=image,
-                          image_type=image_type, updated_at=now)
-            if conn.execute(update(badges).where(badges.c.id == badge_id)
-                            .where(badges.c.version != version).values(**values)).rowcount:
-                return
-            if conn.execute(select(badges.c.id).where(badges.c.id == badge_id)).first() is None:
-                conn.execute(insert(badges).values(id=badge_id, **values))
+            upsert(conn, badges, dict(id=badge_id, version=version, definition=definition, image=image,
+                                      image_type=image_type, updated_at=datetime.now(UTC)), ["id"])
 
     def badge(self, badge_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -324,6 +338,33 @@ class Store:
             q = q.where(outbox.c.channel == channel)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
+
+    def erase_learner(self, email: str, reason: str) -> dict[str, int] | None:
+        """Erase a learner (GDPR): facts, identities and queued deliveries deleted, awards revoked
+        and stripped of name, email and evidence, the address kept only as a hash so that the
+        platforms' next sync does not bring it back. One transaction; None if unknown."""
+        email = email.strip().lower()
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            lid = conn.execute(select(learners.c.id).where(learners.c.email == email)).scalar_one_or_none()
+            if lid is None:
+                return None
+            counts = {
+                "facts": conn.execute(delete(facts).where(facts.c.learner_id == lid)).rowcount,
+                "identities": conn.execute(delete(identities).where(identities.c.learner_id == lid)).rowcount,
+                "deliveries_cancelled": conn.execute(delete(outbox).where(
+                    outbox.c.learner_id == lid, outbox.c.status != "sent")).rowcount,
+            }
+            conn.execute(delete(pending_evaluations).where(pending_evaluations.c.learner_id == lid))
+            conn.execute(update(awards).where(awards.c.learner_id == lid, awards.c.status != "revoked")
+                         .values(status="revoked", revoked_at=now, revocation_reason=reason))
+            counts["awards_revoked"] = conn.execute(update(awards).where(awards.c.learner_id == lid).values(
+                recipient_email=None, recipient_name=None, provenance=[])).rowcount
+            conn.execute(update(outbox).where(outbox.c.learner_id == lid).values(payload={}, result=None))
+            conn.execute(update(learners).where(learners.c.id == lid).values(
+                email=None, fullname=None, lang=None, erased_at=now))
+            upsert(conn, erasures, {"email_hash": erasure_hash(email), "erased_at": now}, ["email_hash"])
+        return counts
 
     def reset_outbox(self, key: str) -> bool:
         """Make a sent or failed item due again (re-send)."""

@@ -5,13 +5,14 @@ SQLite gets WAL and foreign keys; PostgreSQL is used as given by its URL.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bridge.errors import StoreError
@@ -19,6 +20,8 @@ from bridge.errors import StoreError
 __all__ = ["open_engine", "upgrade", "current_revision", "head_revision"]
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_UPGRADE_LOCK = threading.Lock()
+_MIGRATION_LOCK = 0x6261646765  # "badge": an arbitrary key shared by every badge-bridge process
 
 
 def _redact(url: str) -> str:
@@ -72,7 +75,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the migrations up to `revision` (idempotent)."""
     cfg = _alembic_config()
     try:
-        with engine.begin() as conn:
+        # Alembic's context is module-global, so threads of one process migrate in turn too.
+        with _UPGRADE_LOCK, engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Machines starting together would race on CREATE TABLE: one migrates at a time.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except OperationalError as exc:

@@ -5,16 +5,24 @@ Facts upsert on their natural key; only new or changed rows are written, and cou
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
 
 from bridge.model import Batch, Fact, Identity
-from bridge.store.schema import facts, identities, learners, watermarks
+from bridge.store.schema import (
+    erasures,
+    facts,
+    identities,
+    learners,
+    pending_evaluations,
+    watermarks,
+)
 
-__all__ = ["IngestResult", "apply_batch", "upsert_watermark"]
+__all__ = ["IngestResult", "apply_batch", "upsert", "upsert_watermark", "erasure_hash"]
 
 _CHUNK = 500
 
@@ -25,6 +33,7 @@ class IngestResult:
     changed_facts: int = 0
     new_learners: int = 0
     unresolved: int = 0  # identities without an email
+    erased_skipped: int = 0  # identities of erased learners, left out
     touched: set[int] = field(default_factory=set)
 
     def merge(self, other: IngestResult) -> None:
@@ -32,6 +41,7 @@ class IngestResult:
         self.changed_facts += other.changed_facts
         self.new_learners += other.new_learners
         self.unresolved += other.unresolved
+        self.erased_skipped += other.erased_skipped
         self.touched |= other.touched
 
 
@@ -141,14 +151,37 @@ def _same(row: Any, fact: Fact) -> bool:
             and occurred == fact.occurred_at and (row.attrs or {}) == fact.attrs)
 
 
+def erasure_hash(email: str) -> str:
+    """What is kept of an erased learner: enough to recognise the address, not to read it."""
+    return hashlib.sha256(f"badge-bridge-erasure:{email.strip().lower()}".encode()).hexdigest()
+
+
+def _erased(conn: Connection, idents: list[Identity]) -> set[tuple[str, str]]:
+    by_hash = {erasure_hash(i.email): (i.source, i.external_id) for i in idents if i.email}
+    found: set[tuple[str, str]] = set()
+    keys = list(by_hash)
+    for chunk in _chunks(keys):
+        for h in conn.execute(select(erasures.c.email_hash).where(erasures.c.email_hash.in_(chunk))).scalars():
+            found.add(by_hash[h])
+    return found
+
+
 def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | None = None) -> IngestResult:
-    """Upsert the batch's identities, facts and watermarks (the caller holds the transaction)."""
+    """Upsert the batch's identities, facts and watermarks (the caller holds the transaction).
+
+    Identities of erased learners, and their facts, are left out.
+    """
     now = now or datetime.now(UTC)
     result = IngestResult()
-    known = _resolve_identities(conn, list(batch.identities), now, result)
-    _lookup_missing_identities(conn, {(f.source, f.external_id) for f in batch.facts}, known)
+    erased = _erased(conn, list(batch.identities))
+    result.erased_skipped = len(erased)
+    known = _resolve_identities(conn, [i for i in batch.identities
+                                       if (i.source, i.external_id) not in erased], now, result)
+    _lookup_missing_identities(conn, {(f.source, f.external_id) for f in batch.facts} - erased, known)
     rows: list[tuple[int, Fact]] = []
     for fact in batch.facts:
+        if (fact.source, fact.external_id) in erased:
+            continue
         lid = known.get((fact.source, fact.external_id))
         if lid is None:
             raise ValueError(f"fact for unknown identity {fact.source}:{fact.external_id}; "
@@ -185,6 +218,9 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
             conn.execute(insert(facts), new_rows)
             result.new_facts += len(new_rows)
     _upsert_watermarks(conn, batch, now)
+    if result.touched:
+        conn.execute(insert(pending_evaluations),
+                     [{"learner_id": lid, "created_at": now} for lid in sorted(result.touched)])
     return result
 
 
@@ -208,10 +244,18 @@ def _upsert_watermarks(conn: Connection, batch: Batch, now: datetime) -> None:
             conn.execute(insert(watermarks), new)
 
 
+def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
+    """INSERT … ON CONFLICT (keys) DO UPDATE: safe when two workers write the same row at once."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(table).values(**values)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=keys, set_={k: stmt.excluded[k] for k in values if k not in keys}))
+
+
 def upsert_watermark(conn: Connection, source: str, course: str, stream: str, value: str,
                      now: datetime) -> None:
-    where = and_(watermarks.c.source == source, watermarks.c.course == course,
-                 watermarks.c.stream == stream)
-    if conn.execute(update(watermarks).where(where).values(value=value, updated_at=now)).rowcount == 0:
-        conn.execute(insert(watermarks).values(source=source, course=course, stream=stream,
-                                               value=value, updated_at=now))
+    upsert(conn, watermarks, dict(source=source, course=course, stream=stream, value=value,
+                                  updated_at=now), ["source", "course", "stream"])

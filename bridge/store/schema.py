@@ -170,3 +170,21 @@ ob3_status = Table(
     UniqueConstraint("list_id", "list_index", name="uq_ob3_status_list_id"),
 )
 __all__ += ["ob3_status"]
+
+# Learners whose facts changed and who await evaluation. A queue rather than a watermark:
+# a run committing its facts late, while another run evaluates, is still evaluated.
+pending_evaluations = Table(
+    "pending_evaluations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", TS, nullable=False),
+)
+
+# Learners erased on request (GDPR): a salted hash of the email, so that the next sync
+# does not import them again from the platforms, and nothing else about them.
+erasures = Table(
+    "erasures", metadata,
+    Column("email_hash", String(64), primary_key=True),
+    Column("erased_at", TS, nullable=False),
+)
+__all__ += ["pending_evaluations", "erasures"]
