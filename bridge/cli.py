@@ -78,6 +78,7 @@ def demo(port: int, once: bool, output: Path | None, data_dir: Path, learners: i
     result = run_demo(data_dir, port=port, output=output, learners=learners, seed=seed)
     rows = [("learners", result.learners), ("awards issued this run", result.new_awards),
             ("awards in total", result.total_awards), ("emails sent this run", result.emails_sent),
+            ("presences pushed back (in total)", result.pushes),
             ("source errors", len(result.report.errors))]
     width = max(len(r[0]) for r in rows)
     for label, value in rows:

@@ -13,8 +13,7 @@ from typing import Any
 
 from bridge.config import Config, load_config
 from bridge.delivery.catcher import MailCatcher
-from bridge.issuing import ob2
-from bridge.issuing.bake import bake_png
+from bridge.issuing.files import write_award_files
 from bridge.issuing.urls import Urls
 from bridge.store import Store
 
@@ -26,7 +25,7 @@ def demo_rules_dir() -> Path:
 
 
 def write_demo_config(path: Path, *, data_dir: Path, port: int, sandbox_url: str, token: str,
-                      smtp_port: int) -> None:
+                      smtp_port: int, push: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f'''# Written by `badge-bridge demo`: the config of the demo run.
 # `badge-bridge serve --config {path}` serves the same awards again.
@@ -60,7 +59,18 @@ kind = "moodle"
 url = "{sandbox_url}"
 token = "{token}"
 courses = ["42"]
-''', encoding="utf-8")
+''' + (_PUSH if push else ""), encoding="utf-8")
+
+
+_PUSH = '''
+# Presence at a meetup, once recorded in the attendance module, is pushed back: the
+# in-person activity (cmid 503) is marked complete, so Moodle's own completion counts it.
+[[sources.sandbox.push]]
+session = "*"
+to = "sandbox"
+course = "42"
+target = "completion:503"
+'''
 
 
 @dataclass
@@ -70,8 +80,10 @@ class DemoResult:
     new_awards: int
     total_awards: int
     emails_sent: int
+    pushes: int
     verify_url: str | None
     report: Any
+    world: Any  # the sandbox platform's state after the run, the truth to check against
 
 
 def run_demo(data_dir: Path, *, port: int = 8000, output: Path | None = None,
@@ -92,8 +104,17 @@ def run_demo(data_dir: Path, *, port: int = 8000, output: Path | None = None,
             store = Store(config.bridge.db_url)
             try:
                 report = run_sync(config, store, trigger="demo")
+                awarded, sent = report.awarded, report.emails.get("sent", 0)
+                if report.pushes.get("sent"):
+                    # The platform now counts the presences pushed back: a second pass picks up
+                    # the course completions they caused.
+                    report = run_sync(config, store, trigger="demo")
+                    awarded += report.awarded
+                    sent += report.emails.get("sent", 0)
                 counts = store.counts()
                 awards = store.list_awards()
+                pushes = [i for i in store.outbox_items("push") if i["status"] == "sent"]
+                world = sandbox.world
                 if output:
                     _write_badges(config, store, awards, output / "badges")
             finally:
@@ -101,17 +122,16 @@ def run_demo(data_dir: Path, *, port: int = 8000, output: Path | None = None,
         finally:
             catcher.stop()
     urls = Urls(config.bridge.public_url)
-    return DemoResult(config=config, learners=counts["learners"], new_awards=report.awarded,
-                      total_awards=len(awards), emails_sent=report.emails.get("sent", 0),
-                      verify_url=urls.verify_page(awards[0]["id"]) if awards else None, report=report)
+    return DemoResult(config=config, learners=counts["learners"], new_awards=awarded,
+                      total_awards=len(awards), emails_sent=sent, pushes=len(pushes),
+                      verify_url=urls.verify_page(awards[0]["id"]) if awards else None, report=report,
+                      world=world)
 
 
 def _write_badges(config: Config, store: Store, awards: list[dict[str, Any]], out: Path) -> None:
+    """badges/<id>.png and .svg (OB 2.0, baked), badges/ob3/<id>.json and .png (OB 3.0)."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    urls = Urls(config.bridge.public_url)
     for award in awards:
-        badge = store.badge(award["badge_id"])
-        assert badge is not None
-        (out / f"{award['id']}.png").write_bytes(bake_png(badge["image"], ob2.assertion(urls, award)))
+        write_award_files(config, store, award, out)

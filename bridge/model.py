@@ -144,3 +144,6 @@ class PushResult(BaseModel):
     reflected: bool | None = None
     message: str = ""
     response: dict[str, AttrValue | None] = Field(default_factory=dict)
+    # What the platform now says about the learner (read back after the push): stored like
+    # pulled facts, so a completion the push caused is evaluated without waiting for a signal.
+    facts: list[Fact] = Field(default_factory=list)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bridge.config import Config
 from bridge.errors import PermanentSourceError, SourceError
-from bridge.model import Attestation, FactKind
+from bridge.model import Attestation, Batch, FactKind
 from bridge.store import NewOutboxItem, Store
 from bridge.store.schema import facts, identities, outbox
 from connectors.push_route import PushRoute
@@ -89,8 +89,11 @@ def _backoff(attempts: int) -> timedelta:
 
 
 def deliver_pushes(config: Config, store: Store, *, connectors: dict[str, Any] | None = None,
-                   now: datetime | None = None, limit: int = 500) -> dict[str, int]:
-    """Send due push items; a refusal is recorded as failed, a transient error retried later."""
+                   now: datetime | None = None, limit: int = 500, run_id: int = 0) -> dict[str, int]:
+    """Send due push items; a refusal is recorded as failed, a transient error retried later.
+
+    What the platform says after a push (its read-back facts) is stored like pulled facts.
+    """
     now = now or datetime.now(UTC)
     stats = {"sent": 0, "reflected": 0, "retried": 0, "failed": 0}
     opened: dict[str, Any] = {}
@@ -116,7 +119,9 @@ def deliver_pushes(config: Config, store: Store, *, connectors: dict[str, Any] |
                     store.outbox_retry(item.id, str(exc), now + _backoff(item.attempts))
                     stats["retried"] += 1
             else:
-                store.outbox_done(item.id, result.model_dump(mode="json"))
+                store.outbox_done(item.id, result.model_dump(mode="json", exclude={"facts"}))
+                if result.facts:
+                    store.ingest(run_id, Batch(facts=result.facts))
                 stats["sent"] += 1
                 stats["reflected"] += bool(result.reflected)
     finally:

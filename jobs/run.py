@@ -15,10 +15,12 @@ from bridge.store import Store
 from jobs.deliver import deliver_emails
 from jobs.evaluate import Decisions, candidates, decide, issue, mark_evaluated, publish_badges
 from jobs.pull import pull_sources
+from jobs.push import deliver_pushes, enqueue_attestations
 
 __all__ = ["RunReport", "run_sync", "STEPS", "load_ruleset"]
 
 STEPS = ("pull", "evaluate", "issue", "deliver")
+# pull also enqueues presence attestations; deliver also pushes them back to the platforms.
 
 
 @dataclass
@@ -29,6 +31,7 @@ class RunReport:
     evaluated: int = 0
     awarded: int = 0
     emails: dict[str, int] = field(default_factory=dict)
+    pushes: dict[str, int] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     decisions: Decisions | None = None
@@ -36,6 +39,7 @@ class RunReport:
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "status": self.status, "sources": self.sources,
                 "evaluated": self.evaluated, "awarded": self.awarded, "emails": self.emails,
+                "pushes": self.pushes,
                 "errors": self.errors, "seconds": self.seconds}
 
 
@@ -64,6 +68,7 @@ def run_sync(config: Config, store: Store, *, ruleset: Any | None = None,
         if "pull" in steps:
             report.sources = pull_sources(config, store, run_id, list(sources) if sources else None,
                                           connectors)
+            report.pushes = enqueue_attestations(config, store, run_id)
             lap("pull")
         if "evaluate" in steps:
             publish_badges(store, ruleset)
@@ -77,6 +82,8 @@ def run_sync(config: Config, store: Store, *, ruleset: Any | None = None,
                 lap("issue")
         if "deliver" in steps:
             report.emails = deliver_emails(config, store)
+            report.pushes = {**report.pushes, **deliver_pushes(config, store, connectors=connectors,
+                                                                   run_id=run_id)}
             lap("deliver")
     except BaseException:
         store.finish_run(run_id, "failed", report.as_dict())
@@ -84,6 +91,7 @@ def run_sync(config: Config, store: Store, *, ruleset: Any | None = None,
     report.errors = [{k: v for k, v in e.items() if k in ("source", "endpoint", "status_code", "code",
                                                            "field", "message")}
                      for e in store.run_errors(run_id)]
-    report.status = "partial" if report.errors or report.emails.get("failed") else "ok"
+    failed = report.emails.get("failed") or report.pushes.get("failed")
+    report.status = "partial" if report.errors or failed else "ok"
     store.finish_run(run_id, report.status, report.as_dict())
     return report

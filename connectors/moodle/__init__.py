@@ -241,7 +241,7 @@ class MoodleConnector:
         to_read = [u for u in moved if str(u.id) not in complete
                    and (u.lastcourseaccess or signals.digest(u.id))]
         results = dict(zip([u.id for u in to_read],
-                           pool.map(lambda u: self._read_learner(course, u, ctx), to_read), strict=True))
+                           pool.map(lambda u: self._read_learner(course, u.id, ctx), to_read), strict=True))
         watermarks = []
         for user in moved:
             result = results.get(user.id, [])
@@ -264,14 +264,14 @@ class MoodleConnector:
                     out[d.id] = d.lang
         return out
 
-    def _read_learner(self, course: str, user: EnrolledUser, ctx: dict[str, bool]) -> list[Fact] | SourceError:
-        ext = str(user.id)
+    def _read_learner(self, course: str, user_id: int, ctx: dict[str, bool]) -> list[Fact] | SourceError:
+        ext = str(user_id)
         facts: list[Fact] = []
         try:
             if ctx["criteria"]:
                 try:
                     cc = self.client.call("core_completion_get_course_completion_status",
-                                          CourseCompletion, courseid=course, userid=user.id)
+                                          CourseCompletion, courseid=course, userid=user_id)
                 except NoCriteria:
                     ctx["criteria"] = False  # asked once per course and run, not per learner
                 else:
@@ -284,7 +284,7 @@ class MoodleConnector:
                                       occurred_at=utc(max(times)) if done and times else None))
             if self.config.activities:
                 acts = self.client.call("core_completion_get_activities_completion_status",
-                                        ActivitiesStatus, courseid=course, userid=user.id)
+                                        ActivitiesStatus, courseid=course, userid=user_id)
                 for a in acts.statuses:
                     done = a.state in (1, 2)
                     facts.append(Fact(source=self.source_id, external_id=ext,
@@ -305,7 +305,10 @@ class MoodleConnector:
         """Targets: `completion:<cmid>` (override) or `attendance:<sessionid>` (status P)."""
         kind, _, target = attestation.target.partition(":")
         if kind == "completion" and target.isdigit():
-            return push_completion(self.client, self.source_id, attestation, int(target))
+            result = push_completion(self.client, self.source_id, attestation, int(target))
+            # The override may have completed the course: read the learner back once.
+            facts = self._read_learner(attestation.course, int(attestation.external_id), {"criteria": True})
+            return result.model_copy(update={"facts": facts}) if isinstance(facts, list) else result
         if kind == "attendance" and target.isdigit():
             taker = self.config.taker_id or self.site_info().userid
             return push_attendance(self.client, self.source_id, attestation, int(target), taker)

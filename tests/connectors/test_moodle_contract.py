@@ -155,12 +155,19 @@ def test_pushing_completion_checks_first_then_reads_back(moodle_stub: Any) -> No
         done["state"] = 1
         return fixture("moodle/core_completion_override_activity_completion_status")
 
-    calls = moodle_stub({"core_completion_get_activities_completion_status": activities,
-                         "core_completion_override_activity_completion_status": override})
+    calls = moodle_stub({
+        "core_completion_get_activities_completion_status": activities,
+        "core_completion_override_activity_completion_status": override,
+        "core_completion_get_course_completion_status": lambda p: fixture(
+            "moodle/core_completion_get_course_completion_status__alice_completed")})
     att = Attestation(source="campus", external_id="102", course="42", session="3001",
                       target="completion:503")
     result = connector().push(att)
     assert result.accepted and result.reflected
+    # The learner is read back once: the facts the push caused are stored with the result.
+    read_back = {(f.kind.value, f.item): f.value for f in result.facts}
+    assert read_back[("course_completion", "")] == 1.0
+    assert read_back[("activity_completion", "503")] == 1.0
     again = connector().push(att)
     assert again.message == "already complete; nothing sent"
     assert calls.count("core_completion_override_activity_completion_status") == 1
