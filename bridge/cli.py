@@ -278,6 +278,32 @@ def awards_resend(config_path: Path | None, award_id: str) -> None:
         sys.exit(5)
 
 
+@main.group()
+def learners() -> None:
+    """Learners' personal data."""
+
+
+@learners.command("erase")
+@config_option
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@handle_errors
+def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
+    """Erase a learner on request (GDPR art. 17): facts and identities deleted, awards revoked
+    and stripped of name and email, and the platforms' next syncs will not bring them back."""
+    from bridge.store import Store
+
+    config = _config(config_path)
+    store = Store(config.bridge.db_url)
+    if not yes:
+        click.confirm(f"Erase {email} and revoke all their badges? This cannot be undone", abort=True)
+    counts = store.erase_learner(email, "effacement à la demande de la personne (RGPD) / erased at the "
+                                        "learner's request (GDPR)")
+    if counts is None:
+        raise click.ClickException(f"no learner with email {email}")
+    click.echo("erased: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
+
+
 @main.group("config")
 def config_group() -> None:
     """Check a config file."""

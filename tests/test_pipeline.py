@@ -285,3 +285,35 @@ def test_awards_show_and_resend_send_the_same_badge_again(config, platform, mail
     proc = _cli("awards", "revoke", award["id"], "--reason", "erreur de saisie", "--config", str(config.file))
     assert proc.returncode == 0 and "revoked" in proc.stdout
     assert _cli("awards", "resend", award["id"], "--config", str(config.file)).returncode == 1
+
+
+def test_erasing_a_learner_revokes_strips_and_keeps_them_out_of_later_syncs(config, platform, mailbox):
+    store = Store(config.bridge.db_url)
+    run_sync(config, store)
+    award = store.list_awards()[0]
+    email = award["learner_email"]
+    proc = _cli("learners", "erase", email, "--yes", "--config", str(config.file))
+    assert proc.returncode == 0, proc.stderr
+    assert "1 awards revoked" in proc.stdout
+    assert store.learner_by_email(email) is None
+    erased = store.award(award["id"])
+    assert erased["status"] == "revoked" and erased["recipient_email"] is None
+    assert erased["recipient_name"] is None and erased["provenance"] == []
+    port = free_port()
+    server = BackgroundServer(config, store, "127.0.0.1", port).start()
+    try:
+        hosted = requests.get(f"http://127.0.0.1:{port}/ob2/assertions/{award['id']}", timeout=5)
+        assert hosted.status_code == 410 and hosted.json()["revoked"] is True
+        assert email not in hosted.text
+        png = requests.get(f"http://127.0.0.1:{port}/ob2/assertions/{award['id']}/badge.png", timeout=5)
+        assert png.status_code == 410
+        page = requests.get(f"http://127.0.0.1:{port}/v/{award['id']}", timeout=5)
+        assert page.status_code == 200 and "Révoqué" in page.text and email not in page.text
+    finally:
+        server.stop()
+    learners_before = store.counts()["learners"]
+    report = run_sync(config, store)
+    assert store.learner_by_email(email) is None
+    assert store.counts()["learners"] == learners_before
+    assert report.awarded == 0
+    assert email not in {a["learner_email"] for a in store.list_awards() if a["learner_email"]}

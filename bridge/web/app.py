@@ -76,8 +76,17 @@ def create_app(config: Config, store: Store) -> Starlette:
             award = store.award(request.path_params["award_id"])
             if award is None or store.badge(award["badge_id"]) is None:
                 return not_found(request)
+            if award.get("recipient_email") is None and handler is not verify:
+                return erased(request, award)
             return handler(request, award)
         return endpoint
+
+    def erased(request: Request, award: dict[str, Any]) -> Response:
+        """An award whose learner was erased: revoked, and nothing about the person is left."""
+        if _wants_html(request):
+            return verify_page(request, award)
+        return _json({"@context": ob2.OB2_CONTEXT, "type": "Assertion", "id": urls.assertion(award["id"]),
+                      "revoked": True, "revocationReason": award.get("revocation_reason") or ""}, 410)
 
     async def healthz(request: Request) -> Response:
         store.counts()
