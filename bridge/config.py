@@ -199,10 +199,14 @@ def _source(sid: str, raw: Any, file: str, locator: Locator) -> SourceConfig:
         raise ConfigError(str(exc.args[0]), file=file, key=f"sources.{sid}.kind",
                           line=locator.line(key + ("kind",))) from None
     try:
-        return cls.config_model.model_validate(raw)
+        model = cls.config_model.model_validate(raw)
     except ValidationError as exc:
         _raise(file, locator, key, exc)
         raise  # unreachable; keeps type checkers calm
+    # Paths in a source (a sign-in sheet folder…) are relative to the config file, like the rest.
+    base = Path(file).resolve().parent
+    relative = {name: base / value for name, value in model if isinstance(value, Path) and not value.is_absolute()}
+    return model.model_copy(update=relative) if relative else model
 
 
 def _resolve_secrets(node: Any, base: Path, file: str, locator: Locator,

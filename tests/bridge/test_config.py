@@ -87,6 +87,10 @@ def test_example_config_is_valid(monkeypatch):
 
     REPO = Path(__file__).resolve().parents[2]
     monkeypatch.setenv("BADGE_BRIDGE_MOODLE_TOKEN", "t")
-    monkeypatch.setenv("BADGE_BRIDGE_SMTP_PASSWORD", "p")
+    monkeypatch.setenv("BADGE_BRIDGE_FUN_CLIENT_SECRET", "s")
     cfg = load_config(REPO / "config.example.toml")
-    assert cfg.sources
+    assert {s.kind for s in cfg.sources.values()} == {"moodle", "fun", "csv"}
+    assert cfg.sources["emargement"].path == REPO / "sheets"  # relative to the config file
+    from badge_rules import load_rules
+
+    load_rules(cfg.bridge.rules_dir, cfg.source_courses())
