@@ -1,12 +1,15 @@
 """Benchmark of one sync run against the sandbox platform seeded with N learners.
 
-Prints one JSON object: seconds per step, HTTP requests, awards, emails, peak RSS and
-`awards_digest` (sha256 of the sorted `email|badge-id` lines) to compare outcomes of two runs.
+Prints one JSON object: seconds per step, HTTP requests, awards, emails, pushes, peak RSS,
+`awards_digest` (sha256 of the sorted `email|badge-id` lines) and `pushes_digest` (sorted
+`email|session|target`), so that two runs (e.g. with and without faults) can be compared;
+`--resync` adds a second, no-change run right after the first.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import resource
@@ -14,14 +17,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bridge.config import load_config  # noqa: E402
 from bridge.delivery.catcher import MailCatcher  # noqa: E402
-from bridge.demo import write_demo_config  # noqa: E402
 from bridge.store import Store  # noqa: E402
 from connectors.sandbox import SandboxPlatform  # noqa: E402
+from connectors.sandbox.openedx import presence_block  # noqa: E402
 from jobs.run import run_sync  # noqa: E402
 
 
@@ -29,42 +33,159 @@ def digest(lines: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
 
 
+def write_rules(folder: Path, courses: list[str]) -> None:
+    """One badge a course: 'course completed on the sandbox'."""
+    folder.mkdir(parents=True)
+    for n, course in enumerate(courses):
+        (folder / f"course-{n}.toml").write_text(f'''[badge]
+id = "course-{n}"
+name = {{ fr = "Cours {course} terminé", en = "Course {course} completed" }}
+description = {{ fr = "A terminé le cours {course}.", en = "Completed course {course}." }}
+
+[condition]
+course_completed = {{ source = "sandbox", course = "{course}" }}
+''', encoding="utf-8")
+
+
+def write_sheet(path: Path, sandbox: SandboxPlatform) -> int:
+    """A sign-in sheet of the sandbox's meetup presences (Open edX has no attendance module)."""
+    rows = 0
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["email", "name", "session", "date", "place", "status"])
+        for course in sandbox.world.courses:
+            for learner in sandbox.world.enrolled(course.id):
+                progress = learner.progress[course.id]
+                for session in course.sessions:
+                    if progress.attendance.get(session.id) == "P" and learner.email:
+                        out.writerow([learner.email, learner.fullname, f"{course.key}/{session.id}",
+                                      time.strftime("%Y-%m-%d", time.gmtime(session.sessdate)),
+                                      session.place, "présent"])
+                        rows += 1
+    return rows
+
+
+def config_text(args: argparse.Namespace, sandbox: SandboxPlatform, tmp: Path, smtp_port: int) -> str:
+    head = f'''[bridge]
+public_url = "http://127.0.0.1:8000"
+data_dir = "{tmp / 'state'}"
+rules_dir = "{tmp / 'rules'}"
+{f'database_url = "{args.database}"' if args.database else ""}
+
+[smtp]
+port = {smtp_port}
+'''
+    courses = json.dumps(sandbox.course_ids)
+    if args.dialect == "moodle":
+        routes = "".join(f'''
+[[sources.sandbox.push]]
+session = "*"
+to = "sandbox"
+course = "{c.id}"
+target = "completion:{c.attendance_cmid}"
+''' for c in sandbox.world.courses[:1])
+        return head + f'''
+[sources.sandbox]
+kind = "moodle"
+url = "{sandbox.base_url}"
+token = "{sandbox.token}"
+courses = {courses}
+''' + routes
+    routes = "".join(f'''
+[[sources.sheets.push]]
+session = "*"
+to = "sandbox"
+course = "{c.key}"
+target = "block:{presence_block(c)}"
+''' for c in sandbox.world.courses[:1])
+    return head + f'''
+[sources.sandbox]
+kind = "{args.dialect}"
+url = "{sandbox.base_url}"
+client_id = "{sandbox.client_id}"
+client_secret = "{sandbox.client_secret}"
+courses = {courses}
+
+[sources.sheets]
+kind = "csv"
+path = "{tmp / 'sheet.csv'}"
+''' + routes
+
+
+def settle(config: Any, store: Store, rounds: int = 10) -> int:
+    """Make every retry due now and finish the run's work, so digests compare final outcomes
+    (a push refused by a transient fault waits for the outbox's backoff, 30 s and more)."""
+    from datetime import UTC, datetime, timedelta
+
+    from jobs.push import deliver_pushes
+
+    for n in range(rounds):
+        pending = [i for i in store.outbox_items() if i["status"] in ("pending", "sending")]
+        if not pending and not store.pending_evaluations():
+            return n
+        deliver_pushes(config, store, now=datetime.now(UTC) + timedelta(days=1))
+        run_sync(config, store, steps=("evaluate", "issue", "deliver"), trigger="bench-settle")
+    return rounds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--learners", type=int, default=2000)
+    ap.add_argument("--courses", type=int, default=1)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--dialect", choices=["moodle", "openedx", "fun"], default="moodle")
+    ap.add_argument("--fault-rate", type=float, default=0.0)
+    ap.add_argument("--resync", action="store_true", help="a second, no-change run after the first")
     ap.add_argument("--database", default=None, help="SQLAlchemy URL (default: SQLite in a temp dir)")
     args = ap.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp, \
-            SandboxPlatform("moodle", learners=args.learners, seed=args.seed, profile="scale") as sandbox:
+    with tempfile.TemporaryDirectory() as tmpdir, SandboxPlatform(
+            args.dialect, learners=args.learners, courses=args.courses, seed=args.seed,
+            fault_rate=args.fault_rate, retry_after=0, slow_delay=0.01, profile="scale") as sandbox:
+        tmp = Path(tmpdir)
         catcher = MailCatcher().start()
         try:
-            path = Path(tmp) / "bench.toml"
-            write_demo_config(path, data_dir=Path(tmp) / "state", port=8000,
-                              sandbox_url=sandbox.base_url, token=sandbox.token, smtp_port=catcher.port)
-            if args.database:
-                path.write_text(path.read_text().replace(
-                    "[issuer]", f'database_url = "{args.database}"\n\n[issuer]'))
+            write_rules(tmp / "rules", sandbox.course_ids)
+            if args.dialect != "moodle":
+                write_sheet(tmp / "sheet.csv", sandbox)
+            path = tmp / "bench.toml"
+            path.write_text(config_text(args, sandbox, tmp, catcher.port), encoding="utf-8")
             config = load_config(path)
             store = Store(config.bridge.db_url)
             started = time.perf_counter()
             report = run_sync(config, store, trigger="bench")
             wall = time.perf_counter() - started
+            out: dict[str, Any] = {
+                "dialect": args.dialect, "learners": args.learners, "courses": args.courses,
+                "seed": args.seed, "fault_rate": args.fault_rate, "database": store.engine.dialect.name,
+                "wall_seconds": round(wall, 3), "seconds": report.seconds,
+                "http_requests": sandbox.request_count,
+                "new_facts": sum(s["new_facts"] for s in report.sources.values()),
+                "source_errors": len(report.errors),
+            }
+            if args.resync:
+                sandbox.set_fault_rate(0.0)
+                before = sandbox.request_count
+                again = run_sync(config, store, trigger="bench")
+                out["resync_requests"] = sandbox.request_count - before
+                out["resync_new_facts"] = sum(s["new_facts"] + s["changed_facts"]
+                                              for s in again.sources.values())
+                out["resync_seconds"] = again.seconds
+            out["settle_rounds"] = settle(config, store)
             awards = store.list_awards()
+            pushed = [i for i in store.outbox_items("push") if i["status"] == "sent"]
+            emails = {lid: (store.learners([lid]).get(lid) or {}).get("email") for lid in
+                      {i["learner_id"] for i in pushed}}
         finally:
             catcher.stop()
-        print(json.dumps({
-            "learners": args.learners, "seed": args.seed, "database": store.engine.dialect.name,
-            "wall_seconds": round(wall, 3), "seconds": report.seconds,
-            "http_requests": sum(s.get("requests") or 0 for s in report.sources.values()),
-            "platform_requests": sandbox.request_count,
-            "new_facts": sum(s["new_facts"] for s in report.sources.values()),
-            "awards": len(awards), "emails": len(catcher.raw),
-            "errors": len(report.errors),
+        out.update({
+            "awards": len(awards), "emails": len(catcher.raw), "pushes": len(pushed),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "awards_digest": digest([f"{a['learner_email']}|{a['badge_id']}" for a in awards]),
-        }))
+            "pushes_digest": digest([f"{emails[i['learner_id']]}|{i['payload'].get('session')}|"
+                                     f"{i['payload'].get('target')}" for i in pushed]),
+        })
+        print(json.dumps(out))
 
 
 if __name__ == "__main__":
