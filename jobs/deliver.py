@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge.config import Config
-from bridge.delivery.mail import AwardMail, compose, send
+from bridge.delivery.mail import AwardMail, Mailer, compose
 from bridge.errors import DeliveryError
 from bridge.issuing.issuer import Issuer
 from bridge.issuing.ob2 import localized
@@ -48,28 +48,33 @@ def award_mail(config: Config, store: Store, award: dict[str, Any],
         wallet_url=urls.credential(award["id"]))
 
 
-def deliver_emails(config: Config, store: Store, limit: int = 1000) -> dict[str, int]:
+BATCH = 50  # leased together: sent well within the lease even by a slow mail server
+
+
+def deliver_emails(config: Config, store: Store, limit: int | None = None) -> dict[str, int]:
+    """Send every due email (or at most `limit`) over one SMTP session."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
     issuer = Issuer(config, store)
-    while True:
-        items = store.claim_due("email", limit=min(limit, 200))
-        if not items:
-            return counts
-        for item in items:
-            counts[_deliver_one(config, store, issuer, item)] += 1
-        limit -= len(items)
-        if limit <= 0:
-            return counts
+    with Mailer(config.smtp) as mailer:
+        while limit is None or limit > 0:
+            items = store.claim_due("email", limit=BATCH if limit is None else min(limit, BATCH))
+            if not items:
+                break
+            for item in items:
+                counts[_deliver_one(config, store, issuer, mailer, item)] += 1
+            if limit is not None:
+                limit -= len(items)
+    return counts
 
 
-def _deliver_one(config: Config, store: Store, issuer: Issuer, item: OutboxItem) -> str:
+def _deliver_one(config: Config, store: Store, issuer: Issuer, mailer: Mailer, item: OutboxItem) -> str:
     award = store.award(item.payload["award_id"])
     if award is None or award["status"] == "revoked":
         store.outbox_failed(item.id, "award revoked or erased before delivery")
         return "failed"
     try:
         msg = compose(award_mail(config, store, award, issuer), config.smtp, config.bridge.templates_dir)
-        send(msg, config.smtp)
+        mailer.send(msg)
     except DeliveryError as exc:
         if not exc.retryable or item.attempts >= config.smtp.max_attempts:
             store.outbox_failed(item.id, str(exc))

@@ -135,22 +135,22 @@ def test_sync_interrupted_before_delivery_resumes_and_delivers_each_email_once(c
 
 def test_a_crash_in_the_middle_of_delivery_leaves_the_rest_for_the_next_run(config, platform, mailbox,
                                                                            monkeypatch):
-    import jobs.deliver as deliver
+    from bridge.delivery.mail import Mailer
 
     store = Store(config.bridge.db_url)
     run_sync(config, store, steps=("pull", "evaluate", "issue"))
-    real_send, calls = deliver.send, []
+    real_send, calls = Mailer.send, []
 
-    def send_then_crash(msg, smtp):
+    def send_then_crash(self, msg):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt  # the process is stopped while sending the third email
-        real_send(msg, smtp)
+        real_send(self, msg)
 
-    monkeypatch.setattr(deliver, "send", send_then_crash)
+    monkeypatch.setattr(Mailer, "send", send_then_crash)
     with pytest.raises(KeyboardInterrupt):
         run_sync(config, store, steps=("deliver",))
-    monkeypatch.setattr(deliver, "send", real_send)
+    monkeypatch.setattr(Mailer, "send", real_send)
     assert len(mailbox.raw) == 2
     # The interrupted item is leased; it becomes due again when its lease ends.
     from datetime import UTC, datetime, timedelta

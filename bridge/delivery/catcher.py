@@ -20,6 +20,12 @@ class _Handler:
     def __init__(self, catcher: MailCatcher) -> None:
         self.catcher = catcher
 
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        self.catcher.sessions += 1
+        session.host_name = hostname
+        return responses
+
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: Any) -> str:
         if address.lower() in self.catcher.refuse:
@@ -40,6 +46,7 @@ class MailCatcher:
         self.raw: list[bytes] = []
         self.recipients: list[list[str]] = []
         self.refuse: set[str] = set()
+        self.sessions = 0  # SMTP sessions opened (EHLO received)
         self._lock = threading.Lock()
         if port == 0:
             from bridge.web.server import free_port

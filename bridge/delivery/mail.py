@@ -19,7 +19,7 @@ from bridge.config import SmtpSettings
 from bridge.delivery.templates import environment
 from bridge.errors import DeliveryError, PermanentDeliveryError
 
-__all__ = ["AwardMail", "compose", "send", "linkedin_url"]
+__all__ = ["AwardMail", "Mailer", "compose", "send", "linkedin_url"]
 
 
 @dataclass(frozen=True)
@@ -80,29 +80,83 @@ def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = No
     return msg
 
 
-def send(msg: EmailMessage, smtp: SmtpSettings) -> None:
-    try:
+class Mailer:
+    """One SMTP session reused for a batch of messages; reconnects once if the server hung up.
+
+    A refused recipient leaves the session usable (RSET); other errors close it.
+    """
+
+    def __init__(self, smtp: SmtpSettings) -> None:
+        self.smtp = smtp
+        self.client: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self.client = None
+
+    def _connect(self) -> smtplib.SMTP:
+        smtp = self.smtp
         if smtp.security == "tls":
             client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout,
                                                     context=ssl.create_default_context())
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
-        with client:
-            if smtp.security == "starttls":
-                client.starttls(context=ssl.create_default_context())
-            if smtp.username:
-                client.login(smtp.username, smtp.password.get_secret_value() if smtp.password else "")
-            client.send_message(msg)
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [c for c, _ in exc.recipients.values()]
-        if all(c >= 500 for c in codes):
-            raise PermanentDeliveryError(f"recipient refused by the mail server ({codes[0]})") from None
-        raise DeliveryError(f"recipient temporarily refused ({codes[0]})") from None
-    except smtplib.SMTPAuthenticationError as exc:
-        raise DeliveryError(f"SMTP authentication failed ({exc.smtp_code})") from None
-    except smtplib.SMTPResponseException as exc:
-        cls = PermanentDeliveryError if 500 <= exc.smtp_code < 600 and exc.smtp_code != 530 else DeliveryError
-        raise cls(f"mail server said {exc.smtp_code}") from None
-    except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(f"cannot reach the mail server {smtp.host}:{smtp.port}: "
-                            f"{type(exc).__name__}") from None
+        if smtp.security == "starttls":
+            client.starttls(context=ssl.create_default_context())
+        if smtp.username:
+            client.login(smtp.username, smtp.password.get_secret_value() if smtp.password else "")
+        return client
+
+    def send(self, msg: EmailMessage) -> None:
+        smtp = self.smtp
+        try:
+            for attempt in (1, 2):
+                if self.client is None:
+                    self.client = self._connect()
+                try:
+                    self.client.send_message(msg)
+                    return
+                except smtplib.SMTPServerDisconnected:
+                    self.client = None  # an idle session timed out: one new session, then give up
+                    if attempt == 2:
+                        raise
+        except smtplib.SMTPRecipientsRefused as exc:
+            self._reset()
+            codes = [c for c, _ in exc.recipients.values()]
+            if all(c >= 500 for c in codes):
+                raise PermanentDeliveryError(f"recipient refused by the mail server ({codes[0]})") from None
+            raise DeliveryError(f"recipient temporarily refused ({codes[0]})") from None
+        except smtplib.SMTPAuthenticationError as exc:
+            self.close()
+            raise DeliveryError(f"SMTP authentication failed ({exc.smtp_code})") from None
+        except smtplib.SMTPResponseException as exc:
+            self._reset()
+            cls = PermanentDeliveryError if 500 <= exc.smtp_code < 600 and exc.smtp_code != 530 else DeliveryError
+            raise cls(f"mail server said {exc.smtp_code}") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise DeliveryError(f"cannot reach the mail server {smtp.host}:{smtp.port}: "
+                                f"{type(exc).__name__}") from None
+
+    def _reset(self) -> None:
+        try:
+            if self.client is not None:
+                self.client.rset()
+        except (OSError, smtplib.SMTPException):
+            self.close()
+
+
+def send(msg: EmailMessage, smtp: SmtpSettings) -> None:
+    """Send one message in its own SMTP session."""
+    with Mailer(smtp) as mailer:
+        mailer.send(msg)
