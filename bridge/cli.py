@@ -52,6 +52,13 @@ def _config(path: Path | None) -> Config:
     return load_config(path)
 
 
+def _award(store: Any, award_id: str) -> dict[str, Any]:
+    award = store.award(award_id)
+    if award is None:
+        raise click.ClickException(f"no award {award_id}")
+    return award
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 @click.version_option(package_name="badge-bridge")
@@ -227,8 +234,7 @@ def awards_revoke(config_path: Path | None, award_id: str, reason: str) -> None:
 
     config = _config(config_path)
     store = Store(config.bridge.db_url)
-    if store.award(award_id) is None:
-        raise click.ClickException(f"no award {award_id}")
+    _award(store, award_id)
     click.echo("revoked" if store.revoke(award_id, reason) else "already revoked")
 
 
@@ -244,9 +250,7 @@ def awards_show(config_path: Path | None, award_id: str) -> None:
 
     config = _config(config_path)
     store = Store(config.bridge.db_url)
-    award = store.award(award_id)
-    if award is None:
-        raise click.ClickException(f"no award {award_id}")
+    award = _award(store, award_id)
     doc = {k: v for k, v in award.items() if k not in ("salt",)}
     doc["validity"] = award_status(award)
     doc["verification_page"] = Urls(config.bridge.public_url).verify_page(award_id)
@@ -266,9 +270,7 @@ def awards_resend(config_path: Path | None, award_id: str) -> None:
 
     config = _config(config_path)
     store = Store(config.bridge.db_url)
-    award = store.award(award_id)
-    if award is None:
-        raise click.ClickException(f"no award {award_id}")
+    award = _award(store, award_id)
     if award["status"] == "revoked":
         raise click.ClickException(f"award {award_id} is revoked; nothing to send")
     store.reset_outbox(f"email:{award_id}")

@@ -29,6 +29,7 @@ __all__ = [
     "SmtpSettings",
     "WebSettings",
     "SourceConfig",
+    "HttpSourceConfig",
     "load_config",
     "resolve_secret",
 ]
@@ -116,6 +117,23 @@ class SourceConfig(BaseModel):
 
     kind: str
     enabled: bool = True
+
+
+class HttpSourceConfig(SourceConfig):
+    """Base of the sources reached over HTTP: the base URL and the client's retry policy."""
+
+    url: str
+    parallel: int = Field(4, ge=1, le=32, description="bound of concurrent per-learner requests")
+    timeout: float = Field(30.0, gt=0)
+    retries: int = Field(5, ge=0, le=20)
+    backoff: float = Field(0.5, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
 
 
 class Config(_Model):

@@ -49,6 +49,12 @@ class HttpClient:
         # Headers for each attempt; called with refresh=True once after a 401 (expired token).
         self.auth: Callable[[bool], dict[str, str]] | None = None
 
+    @classmethod
+    def for_source(cls, source_id: str, config: Any) -> HttpClient:
+        """A client with a source's configured timeout, retries, backoff and pool size."""
+        return cls(source_id, timeout=config.timeout, retries=config.retries, backoff=config.backoff,
+                   pool=config.parallel + 2)
+
     def close(self) -> None:
         self.session.close()
 

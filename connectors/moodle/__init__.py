@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from bridge.config import SourceConfig
+from bridge.config import HttpSourceConfig, SourceConfig
 from bridge.errors import SourceError
 from bridge.model import (
     Attestation,
@@ -65,14 +65,13 @@ OPTIONAL_FUNCTIONS = {
 USERFIELDS = "id,username,fullname,email,lastcourseaccess,roles"
 
 
-class MoodleConfig(SourceConfig):
+class MoodleConfig(HttpSourceConfig):
     kind: Literal["moodle"] = "moodle"
     url: str = Field(description="the site's base URL, e.g. https://moodle.example.org")
     token: SecretStr = Field(description="a web-service token of a dedicated service user")
     courses: list[str] = Field(default_factory=list, description="course ids; empty = every course")
     learner_roles: list[str] = Field(default_factory=lambda: ["student"])
     page_size: int = Field(1000, ge=1, le=10000)
-    parallel: int = Field(4, ge=1, le=32)
     activities: bool = True
     grades: bool = True
     attendance: bool = True
@@ -84,16 +83,6 @@ class MoodleConfig(SourceConfig):
                                  "attendance; default: the token user")
     push: list[PushRoute] = Field(default_factory=list,
                                        description="presence push-back routes, see jobs.push")
-    timeout: float = Field(30.0, gt=0)
-    retries: int = Field(5, ge=0, le=20)
-    backoff: float = Field(0.5, ge=0)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
 
     @field_validator("courses", mode="before")
     @classmethod
@@ -109,8 +98,7 @@ class MoodleConnector:
 
     def __init__(self, source_id: str, config: MoodleConfig, *, http: HttpClient | None = None) -> None:
         self.source_id, self.config = source_id, config
-        self.http = http or HttpClient(source_id, timeout=config.timeout, retries=config.retries,
-                                       backoff=config.backoff, pool=config.parallel + 2)
+        self.http = http or HttpClient.for_source(source_id, config)
         self.client = MoodleClient(self.http, config.url, config.token.get_secret_value())
         self._site: SiteInfo | None = None
 

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 
 from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator
 
-from bridge.config import SourceConfig
+from bridge.config import HttpSourceConfig, SourceConfig
 from bridge.errors import PermanentSourceError, SourceError
 from bridge.model import Attestation, Batch, Fact, FactKind, Identity, PushResult, Watermark
 from connectors.base import SourceState
@@ -37,7 +37,7 @@ from connectors.push_route import PushRoute
 __all__ = ["OpenEdxConfig", "FunConfig", "OpenEdxConnector", "FunConnector"]
 
 
-class OpenEdxConfig(SourceConfig):
+class OpenEdxConfig(HttpSourceConfig):
     kind: Literal["openedx"] = "openedx"
     url: str = Field(description="the LMS base URL, e.g. https://lms.example.org")
     client_id: str = Field(description="OAuth2 client-credentials application of a global-staff user")
@@ -50,19 +50,8 @@ class OpenEdxConfig(SourceConfig):
     certificates: bool = True
     blocks: list[str] = Field(default_factory=list, description="usage keys whose completion is read "
                               "per learner (e.g. the in-person unit); costs one call per changed learner")
-    parallel: int = Field(4, ge=1, le=32)
-    timeout: float = Field(30.0, gt=0)
-    retries: int = Field(5, ge=0, le=20)
-    backoff: float = Field(0.5, ge=0)
     push: list[PushRoute] = Field(default_factory=list,
                                        description="presence push-back routes, see jobs.push")
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
 
 
 class FunConfig(OpenEdxConfig):
@@ -89,8 +78,7 @@ class OpenEdxConnector:
 
     def __init__(self, source_id: str, config: OpenEdxConfig, *, http: HttpClient | None = None) -> None:
         self.source_id, self.config = source_id, config
-        self.http = http or HttpClient(source_id, timeout=config.timeout, retries=config.retries,
-                                       backoff=config.backoff, pool=config.parallel + 2)
+        self.http = http or HttpClient.for_source(source_id, config)
         self.http.auth = ClientCredentials(
             self.http, f"{config.url}/oauth2/access_token", config.client_id,
             config.client_secret.get_secret_value(),
