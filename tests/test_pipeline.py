@@ -317,3 +317,43 @@ def test_erasing_a_learner_revokes_strips_and_keeps_them_out_of_later_syncs(conf
     assert store.counts()["learners"] == learners_before
     assert report.awarded == 0
     assert email not in {a["learner_email"] for a in store.list_awards() if a["learner_email"]}
+
+
+def test_admin_api_needs_the_token_and_lists_runs_awards_and_revokes(tmp_path, config, platform, mailbox,
+                                                                    monkeypatch):
+    cfg = Path(config.file)
+    cfg.write_text(cfg.read_text().replace("[web]", '[web]\nadmin_token = { env = "TEST_ADMIN_TOKEN" }'))
+    monkeypatch.setenv("TEST_ADMIN_TOKEN", "adm1n-s3cret")
+    config = load_config(cfg)
+    store = Store(config.bridge.db_url)
+    run_sync(config, store)
+    port = free_port()
+    server = BackgroundServer(config, store, "127.0.0.1", port).start()
+    base, auth = f"http://127.0.0.1:{port}/admin", {"Authorization": "Bearer adm1n-s3cret"}
+    try:
+        assert requests.get(f"{base}/runs", timeout=5).status_code == 401
+        assert requests.get(f"{base}/runs", headers={"Authorization": "Bearer nope"}, timeout=5).status_code == 401
+        runs = requests.get(f"{base}/runs", headers=auth, timeout=5).json()
+        assert runs[0]["status"] == "ok" and runs[0]["errors"] == []
+        awards = requests.get(f"{base}/awards", headers=auth, timeout=5).json()
+        assert {a["email"] for a in awards} == expected_emails(platform.world)
+        target = awards[0]["id"]
+        bad = requests.post(f"{base}/awards/{target}/revoke", json={}, headers=auth, timeout=5)
+        assert bad.status_code == 400
+        ok = requests.post(f"{base}/awards/{target}/revoke", json={"reason": "doublon"}, headers=auth, timeout=5)
+        assert ok.json() == {"revoked": True}
+        assert store.award(target)["revocation_reason"] == "doublon"
+        hosted = requests.get(f"http://127.0.0.1:{port}/ob2/assertions/{target}", timeout=5)
+        assert hosted.status_code == 410
+    finally:
+        server.stop()
+
+
+def test_without_an_admin_token_there_is_no_admin_api(config, platform, mailbox):
+    store = Store(config.bridge.db_url)
+    port = free_port()
+    server = BackgroundServer(config, store, "127.0.0.1", port).start()
+    try:
+        assert requests.get(f"http://127.0.0.1:{port}/admin/runs", timeout=5).status_code == 404
+    finally:
+        server.stop()

@@ -20,6 +20,7 @@ from bridge.errors import ConfigError
 from bridge.issuing import did, ob2
 from bridge.issuing.issuer import Format, Issuer
 from bridge.store import Store
+from bridge.web.admin import admin_routes
 from bridge.web.i18n import WORDS, pick_language
 from bridge.web.page import page_context
 
@@ -206,4 +207,5 @@ def create_app(config: Config, store: Store) -> Starlette:
         Route("/ob3/credentials/{award_id}/badge.svg", baked("ob3.svg")),
         Route("/ob3/status/{list_id:int}", status_list),
         Route("/v/{award_id}", with_award(verify)),
+        *admin_routes(config, store),
     ], exception_handlers={ConfigError: no_key})

@@ -1,0 +1,81 @@
+"""Admin endpoints for coordinators' tools: runs and their errors, awards, revoke, re-send.
+
+Behind `Authorization: Bearer <[web] admin_token>`; without a configured token they do not exist.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bridge.config import Config
+from bridge.store import Store
+
+__all__ = ["admin_routes"]
+
+
+def _award_row(a: dict[str, Any], status: str) -> dict[str, Any]:
+    return {"id": a["id"], "email": a.get("learner_email"), "badge": a["badge_id"],
+            "issued_at": a["issued_at"].isoformat(), "status": status}
+
+
+def admin_routes(config: Config, store: Store) -> list[Route]:
+    from bridge.web.app import award_status
+
+    if config.web.admin_token is None:
+        return []
+    token = config.web.admin_token.get_secret_value().encode()
+
+    def guarded(handler: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
+            if not hmac.compare_digest(given, token):  # constant time: the token is a secret
+                return JSONResponse({"error": "admin token required"}, status_code=401,
+                                    headers={"WWW-Authenticate": "Bearer"})
+            return await handler(request)
+        return endpoint
+
+    async def runs(request: Request) -> Response:
+        out = []
+        for run in store.last_runs(int(request.query_params.get("limit", 20))):
+            out.append({**{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in run.items()},
+                        "errors": [{k: e[k] for k in ("source", "endpoint", "status_code", "code",
+                                                       "field", "message")}
+                                   for e in store.run_errors(run["id"])]})
+        return JSONResponse(out)
+
+    async def awards(request: Request) -> Response:
+        rows = store.list_awards(badge_id=request.query_params.get("badge"),
+                                 email=request.query_params.get("email"))
+        return JSONResponse([_award_row(a, award_status(a)) for a in rows])
+
+    async def revoke(request: Request) -> Response:
+        award_id = request.path_params["award_id"]
+        body = await request.json()
+        reason = str(body.get("reason") or "").strip()
+        if not reason:
+            return JSONResponse({"error": "a reason is required"}, status_code=400)
+        if store.award(award_id) is None:
+            return JSONResponse({"error": "no such award"}, status_code=404)
+        return JSONResponse({"revoked": store.revoke(award_id, reason)})
+
+    async def resend(request: Request) -> Response:
+        award_id = request.path_params["award_id"]
+        award = store.award(award_id)
+        if award is None:
+            return JSONResponse({"error": "no such award"}, status_code=404)
+        if award["status"] == "revoked":
+            return JSONResponse({"error": "the award is revoked"}, status_code=409)
+        # Queued, not sent from the request: the next run's delivery step sends it.
+        return JSONResponse({"queued": store.reset_outbox(f"email:{award_id}")}, status_code=202)
+
+    return [
+        Route("/admin/runs", guarded(runs)),
+        Route("/admin/awards", guarded(awards)),
+        Route("/admin/awards/{award_id}/revoke", guarded(revoke), methods=["POST"]),
+        Route("/admin/awards/{award_id}/resend", guarded(resend), methods=["POST"]),
+    ]
