@@ -357,3 +357,24 @@ def test_without_an_admin_token_there_is_no_admin_api(config, platform, mailbox)
         assert requests.get(f"http://127.0.0.1:{port}/admin/runs", timeout=5).status_code == 404
     finally:
         server.stop()
+
+
+def test_one_source_down_is_recorded_and_the_others_carry_on(config, platform, mailbox):
+    cfg = Path(config.file)
+    cfg.write_text(cfg.read_text() + f'''
+[sources.moodle-down]
+kind = "moodle"
+url = "http://127.0.0.1:{free_port()}"
+token = "t"
+courses = ["7"]
+retries = 1
+backoff = 0
+''')
+    proc = _cli("sync", "--config", str(cfg), "--once")
+    assert proc.returncode == 4  # the run finished, partially
+    assert "error: source moodle-down core_webservice_get_site_info: connection failed" in proc.stderr
+    store = Store(load_config(cfg).bridge.db_url)
+    assert {a["learner_email"] for a in store.list_awards()} == expected_emails(platform.world)
+    last = store.last_runs(1)[0]
+    assert last["status"] == "partial"
+    assert [e["source"] for e in store.run_errors(last["id"])] == ["moodle-down"]
