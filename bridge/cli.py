@@ -52,6 +52,18 @@ def _config(path: Path | None) -> Config:
     return load_config(path)
 
 
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def _award(store: Any, award_id: str) -> dict[str, Any]:
     award = store.award(award_id)
     if award is None:
@@ -81,6 +93,9 @@ def main(verbose: bool) -> None:
 def demo(port: int, once: bool, output: Path | None, data_dir: Path, learners: int, seed: int) -> None:
     """Run the whole pipeline once on the built-in sandbox platform, then serve the badges."""
     from bridge.demo import run_demo
+
+    if not once and not _port_free("127.0.0.1", port):
+        raise click.ClickException(f"port {port} on 127.0.0.1 is in use; pass --port with a free one")
 
     result = run_demo(data_dir, port=port, output=output, learners=learners, seed=seed)
     rows = [("learners", result.learners), ("awards issued this run", result.new_awards),
