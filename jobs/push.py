@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,8 +15,8 @@ from sqlalchemy import select
 
 from bridge.config import Config
 from bridge.errors import PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, FactKind
-from bridge.store import NewOutboxItem, Store
+from bridge.model import Attestation, Batch, FactKind, PushResult
+from bridge.store import NewOutboxItem, OutboxItem, Store
 from bridge.store.schema import facts, identities, outbox
 from connectors.push_route import PushRoute
 from connectors.registry import make_connector
@@ -88,43 +89,86 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
 
 
-def deliver_pushes(config: Config, store: Store, *, connectors: dict[str, Any] | None = None,
-                   now: datetime | None = None, limit: int = 500, run_id: int = 0) -> dict[str, int]:
-    """Send due push items; a refusal is recorded as failed, a transient error retried later.
+BATCH = 50  # leased together; pushed well within the lease
+PARALLEL = 4  # concurrent pushes, the same bound as the connectors' per-learner reads
 
-    What the platform says after a push (its read-back facts) is stored like pulled facts.
+
+def deliver_pushes(config: Config, store: Store, *, connectors: dict[str, Any] | None = None,
+                   now: datetime | None = None, limit: int | None = None, run_id: int = 0) -> dict[str, int]:
+    """Send every due push item (or at most `limit`), at most PARALLEL at once.
+
+    A refusal is recorded as failed, a transient error retried later; what the platform says
+    after a push (its read-back facts) is stored like pulled facts. Items for the same learner
+    and target go one after the other, so the second finds the first done and sends nothing.
     """
     now = now or datetime.now(UTC)
     stats = {"sent": 0, "reflected": 0, "retried": 0, "failed": 0}
     opened: dict[str, Any] = {}
-    try:
-        for item in store.claim_due(CHANNEL, limit=limit, now=now):
-            att = Attestation.model_validate(item.payload)
+
+    def connector_for(source: str) -> Any:
+        connector = (connectors or {}).get(source) or opened.get(source)
+        if connector is None:
+            if source not in config.sources:
+                raise PermanentSourceError("the receiving source is no longer configured",
+                                           source=source, endpoint="push")
+            connector = opened[source] = make_connector(source, config.sources[source])
+        return connector
+
+    def push_group(connector: Any, group: list[tuple[OutboxItem, Attestation]]) -> list[Any]:
+        outcomes: list[Any] = []
+        for _, att in group:
             try:
-                connector = (connectors or {}).get(att.source) or opened.get(att.source)
-                if connector is None:
-                    if att.source not in config.sources:
-                        raise PermanentSourceError("the receiving source is no longer configured",
-                                                   source=att.source, endpoint="push")
-                    connector = opened[att.source] = make_connector(att.source, config.sources[att.source])
-                result = connector.push(att)
-            except PermanentSourceError as exc:
-                store.outbox_failed(item.id, str(exc), {"code": exc.code, "status": exc.status})
-                stats["failed"] += 1
+                outcomes.append(connector.push(att))
             except SourceError as exc:
-                if item.attempts >= MAX_ATTEMPTS:
-                    store.outbox_failed(item.id, f"gave up after {item.attempts} attempts: {exc}")
-                    stats["failed"] += 1
-                else:
-                    store.outbox_retry(item.id, str(exc), now + _backoff(item.attempts))
-                    stats["retried"] += 1
-            else:
-                store.outbox_done(item.id, result.model_dump(mode="json", exclude={"facts"}))
-                if result.facts:
-                    store.ingest(run_id, Batch(facts=result.facts))
-                stats["sent"] += 1
-                stats["reflected"] += bool(result.reflected)
+                outcomes.append(exc)
+        return outcomes
+
+    try:
+        with ThreadPoolExecutor(PARALLEL, thread_name_prefix="push") as pool:
+            while limit is None or limit > 0:
+                items = store.claim_due(CHANNEL, limit=BATCH if limit is None else min(limit, BATCH), now=now)
+                if not items:
+                    break
+                if limit is not None:
+                    limit -= len(items)
+                groups: dict[tuple[str, str, str], list[tuple[OutboxItem, Attestation]]] = {}
+                for item in items:
+                    att = Attestation.model_validate(item.payload)
+                    groups.setdefault((att.source, att.external_id, att.target), []).append((item, att))
+                jobs = []
+                for (source, _, _), group in groups.items():
+                    try:
+                        connector = connector_for(source)
+                    except PermanentSourceError as exc:
+                        for item, _ in group:
+                            _record(store, item, exc, None, now, run_id, stats)
+                        continue
+                    jobs.append((group, pool.submit(push_group, connector, group)))
+                for group, future in jobs:
+                    for (item, _), outcome in zip(group, future.result(), strict=True):
+                        _record(store, item, outcome if isinstance(outcome, SourceError) else None,
+                                None if isinstance(outcome, SourceError) else outcome, now, run_id, stats)
     finally:
         for c in opened.values():
             c.close()
     return stats
+
+
+def _record(store: Store, item: OutboxItem, error: SourceError | None, result: PushResult | None,
+            now: datetime, run_id: int, stats: dict[str, int]) -> None:
+    if isinstance(error, PermanentSourceError):
+        store.outbox_failed(item.id, str(error), {"code": error.code, "status": error.status})
+        stats["failed"] += 1
+    elif error is not None:
+        if item.attempts >= MAX_ATTEMPTS:
+            store.outbox_failed(item.id, f"gave up after {item.attempts} attempts: {error}")
+            stats["failed"] += 1
+        else:
+            store.outbox_retry(item.id, str(error), now + _backoff(item.attempts))
+            stats["retried"] += 1
+    elif result is not None:
+        store.outbox_done(item.id, result.model_dump(mode="json", exclude={"facts"}))
+        if result.facts:
+            store.ingest(run_id, Batch(facts=result.facts))
+        stats["sent"] += 1
+        stats["reflected"] += bool(result.reflected)
