@@ -11,7 +11,7 @@ WORDS: dict[str, dict[str, str]] = {
     "fr": {
         "title": "Vérification du badge", "issued_to": "Décerné à", "issued_by": "Émetteur",
         "issued_on": "Délivré le", "expires_on": "Expire le", "criteria": "Critères",
-        "evidence": "Preuves", "status": "Statut", "valid": "Valide", "expired": "Expiré",
+        "evidence": "Preuves", "status": "Statut", "colon": "\u00a0:", "valid": "Valide", "expired": "Expiré",
         "revoked": "Révoqué", "revoked_on": "Révoqué le", "reason": "Motif",
         "download_png": "Image du badge (PNG, Open Badges 2.0)",
         "download_svg": "Image du badge (SVG, Open Badges 2.0)",
@@ -28,7 +28,7 @@ WORDS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Badge verification", "issued_to": "Awarded to", "issued_by": "Issuer",
         "issued_on": "Issued on", "expires_on": "Expires on", "criteria": "Criteria",
-        "evidence": "Evidence", "status": "Status", "valid": "Valid", "expired": "Expired",
+        "evidence": "Evidence", "status": "Status", "colon": ":", "valid": "Valid", "expired": "Expired",
         "revoked": "Revoked", "revoked_on": "Revoked on", "reason": "Reason",
         "download_png": "Badge image (PNG, Open Badges 2.0)",
         "download_svg": "Badge image (SVG, Open Badges 2.0)",
