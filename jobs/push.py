@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bridge.config import Config
 from bridge.errors import PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, FactKind, PushResult
+from bridge.model import Attestation, Batch, Fact, FactKind, PushResult
 from bridge.store import NewOutboxItem, OutboxItem, Store
 from bridge.store.schema import facts, identities, outbox
 from connectors.push_route import PushRoute
@@ -141,13 +141,18 @@ def deliver_pushes(config: Config, store: Store, *, connectors: dict[str, Any] |
                         connector = connector_for(source)
                     except PermanentSourceError as exc:
                         for item, _ in group:
-                            _record(store, item, exc, None, now, run_id, stats)
+                            _record(store, item, exc, None, now, stats)
                         continue
                     jobs.append((group, pool.submit(push_group, connector, group)))
+                read_back: list[Fact] = []
                 for group, future in jobs:
                     for (item, _), outcome in zip(group, future.result(), strict=True):
                         _record(store, item, outcome if isinstance(outcome, SourceError) else None,
-                                None if isinstance(outcome, SourceError) else outcome, now, run_id, stats)
+                                None if isinstance(outcome, SourceError) else outcome, now, stats)
+                        if isinstance(outcome, PushResult):
+                            read_back.extend(outcome.facts)
+                if read_back:  # one transaction for the batch's read-back facts
+                    store.ingest(run_id, Batch(facts=read_back))
     finally:
         for c in opened.values():
             c.close()
@@ -155,7 +160,8 @@ def deliver_pushes(config: Config, store: Store, *, connectors: dict[str, Any] |
 
 
 def _record(store: Store, item: OutboxItem, error: SourceError | None, result: PushResult | None,
-            now: datetime, run_id: int, stats: dict[str, int]) -> None:
+            now: datetime, stats: dict[str, int]) -> None:
+    """The outcome of one push on its outbox item (its read-back facts are stored by the caller)."""
     if isinstance(error, PermanentSourceError):
         store.outbox_failed(item.id, str(error), {"code": error.code, "status": error.status})
         stats["failed"] += 1
@@ -168,7 +174,5 @@ def _record(store: Store, item: OutboxItem, error: SourceError | None, result: P
             stats["retried"] += 1
     elif result is not None:
         store.outbox_done(item.id, result.model_dump(mode="json", exclude={"facts"}))
-        if result.facts:
-            store.ingest(run_id, Batch(facts=result.facts))
         stats["sent"] += 1
         stats["reflected"] += bool(result.reflected)

@@ -189,11 +189,15 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
         rows.append((lid, fact))
     for chunk in _chunks(rows):
         keys = [(lid, f.source, f.kind.value, f.course, f.item) for lid, f in chunk]
+        wanted = set(keys)
+        # By learner (indexed), then matched here: a row-value IN over the natural key is not
+        # served by the index on SQLite and would scan the whole table for every batch.
         existing = {
-            (r.learner_id, r.source, r.kind, r.course, r.item): r
+            key: r
             for r in conn.execute(select(facts).where(
-                tuple_(facts.c.learner_id, facts.c.source, facts.c.kind, facts.c.course,
-                       facts.c.item).in_(keys)))
+                facts.c.learner_id.in_(sorted({lid for lid, _ in chunk})),
+                facts.c.source.in_(sorted({f.source for _, f in chunk}))))
+            if (key := (r.learner_id, r.source, r.kind, r.course, r.item)) in wanted
         }
         new_rows = []
         new_keys: set[tuple[int, str, str, str, str]] = set()
