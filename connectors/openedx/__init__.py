@@ -30,6 +30,7 @@ from connectors.openedx.payloads import (
     Blocks,
     Certificate,
     EnrollmentPage,
+    Grade,
     GradePage,
 )
 from connectors.push_route import PushRoute
@@ -148,18 +149,9 @@ class OpenEdxConnector:
             sig = f"{int(active)}|{g.percent if g else ''}|{int(g.passed) if g else ''}|{done}"
             if last.get(f"sig:{user}") == sig:
                 continue
-            facts.append(self._fact(user, FactKind.enrolment, course, 1.0 if active else 0.0,
-                                    "enrolled" if active else "inactive"))
-            if g:
-                facts.append(self._fact(user, FactKind.grade, course, g.percent,
-                                        "passed" if g.passed else "failed"))
-                if g.passed and user not in holding:
-                    passed_now.append(user)
-            if done is not None:
-                facts.append(self._fact(user, FactKind.course_completion, course,
-                                        1.0 if done >= 1.0 else 0.0,
-                                        "complete" if done >= 1.0 else "incomplete",
-                                        attrs={"percent": done}))
+            facts.extend(self._learner_facts(user, course, active, g, done))
+            if g and g.passed and user not in holding:
+                passed_now.append(user)
             marks.append(Watermark(source=self.source_id, course=course, stream=f"sig:{user}", value=sig))
         certs, failed = self._per_learner(self._certificate, course,
                                           passed_now if self.config.certificates else [], state)
@@ -168,6 +160,34 @@ class OpenEdxConnector:
         # a learner whose certificate or units could not be read keeps the old signature
         marks = [m for m in marks if m.stream[len("sig:"):] not in failed | unread]
         return Batch(identities=identities, facts=facts + certs + units, watermarks=marks)
+
+    def _learner_facts(self, user: str, course: str, active: bool, grade: Any,
+                       done: float | None) -> list[Fact]:
+        """Enrolment, grade and course completion of one learner, as the pull and the push see them."""
+        facts = [self._fact(user, FactKind.enrolment, course, 1.0 if active else 0.0,
+                            "enrolled" if active else "inactive")]
+        if grade:
+            facts.append(self._fact(user, FactKind.grade, course, grade.percent,
+                                    "passed" if grade.passed else "failed"))
+        if done is not None:
+            facts.append(self._fact(user, FactKind.course_completion, course,
+                                    1.0 if done >= 1.0 else 0.0,
+                                    "complete" if done >= 1.0 else "incomplete", attrs={"percent": done}))
+        return facts
+
+    def _read_back(self, course: str, user: str) -> list[Fact]:
+        """One learner's grade and completion after a push (two calls), so the pushed presence
+        is counted without waiting for the next pull."""
+        key = quote(course, safe="")
+        grades = self._get(f"{self.config.url}/api/grades/v1/courses/{key}/?{urlencode({'username': user})}",
+                           list[Grade], "grades/v1/courses")
+        done = None
+        if self._aggregator:
+            page = self._get(f"{self.config.url}/completion-aggregator/v1/course/{key}/?"
+                             f"{urlencode({'username': user, 'requested_fields': 'username'})}",
+                             AggregatorPage, "completion-aggregator/v1/course")
+            done = next((a.completion.percent for a in page.results if a.username == user), None)
+        return self._learner_facts(user, course, True, grades[0] if grades else None, done)
 
     def _fact(self, user: str, kind: FactKind, course: str, value: float, status: str, *,
               item: str = "", occurred_at: datetime | None = None,
@@ -273,9 +293,13 @@ class OpenEdxConnector:
             endpoint="completion/v1/completion-batch", retries=0,
             json={"username": user, "course_key": course, "blocks": {block: 1.0}})
         after = self._block_completion(course, user, block)
+        try:
+            facts = self._read_back(course, user)
+        except SourceError:
+            facts = []  # the push itself succeeded; the next pull reads the learner anyway
         return PushResult(accepted=True, reflected=after is not None and after >= 1.0,
                           message=str(body.get("detail", "")) if isinstance(body, dict) else "",
-                          response={"completion": after})
+                          response={"completion": after}, facts=facts)
 
 
 class FunConnector(OpenEdxConnector):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EnrollmentPage", "GradePage", "AggregatorPage", "Certificate", "Account", "Blocks"]
+__all__ = ["EnrollmentPage", "Grade", "GradePage", "AggregatorPage", "Certificate", "Account", "Blocks"]
 
 
 class _P(BaseModel):
@@ -26,7 +26,7 @@ class EnrollmentPage(_P):
     results: list[_Enrollment]
 
 
-class _Grade(_P):
+class Grade(_P):
     username: str
     email: str | None = None
     passed: bool
@@ -35,7 +35,7 @@ class _Grade(_P):
 
 class GradePage(_P):
     next: str | None = None
-    results: list[_Grade]
+    results: list[Grade]
 
 
 class _Completion(_P):

@@ -118,8 +118,11 @@ def test_an_open_edx_presence_block_is_completed_once(tmp_path: Path) -> None:
             enqueue_attestations(config, store)
             deliver_pushes(config, store, connectors=connectors)
         batches = pushes(sb, "openedx.completion_batch")
+        # The push read the learners back: the next pull finds nothing the push changed.
+        after = pull_sources(config, store, store.begin_run(["lms"]), only=["lms"], connectors=connectors)
     assert len(batches) == len(emails)
     assert all(i["result"]["reflected"] for i in store.outbox_items("push"))
+    assert after["lms"]["new_facts"] == after["lms"]["changed_facts"] == 0
 
 
 def test_a_learner_unknown_to_the_platform_waits_instead_of_failing(tmp_path: Path) -> None:
