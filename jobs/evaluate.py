@@ -77,6 +77,7 @@ def decide(store: Store, ruleset: Any, todo: dict[str, set[int]], now: datetime 
     held: dict[int, dict[str, datetime]] = {
         lid: {a["badge_id"]: a["issued_at"] for a in awards if _valid(a, now)}
         for lid, awards in existing.items()}
+    todo = {badge_id: set(ids) for badge_id, ids in todo.items()}
     for badge_id, badge in ruleset.badges.items():  # dependency order: badge_held sees new awards
         for lid in sorted(todo.get(badge_id, ())):
             person = people.get(lid)
@@ -110,6 +111,8 @@ def decide(store: Store, ruleset: Any, todo: dict[str, set[int]], now: datetime 
                 "badge": badge,
             })
             held.setdefault(lid, {})[badge_id] = now
+            for dependent in ruleset.dependents(badge_id):  # evaluated later in this same pass
+                todo.setdefault(dependent, set()).add(lid)
     return result
 
 

@@ -378,3 +378,36 @@ backoff = 0
     last = store.last_runs(1)[0]
     assert last["status"] == "partial"
     assert [e["source"] for e in store.run_errors(last["id"])] == ["moodle-down"]
+
+
+def test_a_badge_newly_granted_by_a_rule_edit_unlocks_the_pathway_badge_in_the_same_run(
+        tmp_path, config, platform, mailbox):
+    rules = tmp_path / "rules"
+    shutil.copytree(demo_rules_dir(), rules)
+    base = rules / "snt-hybride.toml"
+    text = base.read_text(encoding="utf-8")
+    # First version: an impossible grade, so nobody holds the base badge.
+    base.write_text(text.replace(
+        "all = [", 'all = [\n  { not = { enrolled = { source = "sandbox", course = "42" } } },', 1),
+        encoding="utf-8")
+    (rules / "parcours.toml").write_text('''[badge]
+id = "parcours"
+name = { fr = "Parcours", en = "Pathway" }
+description = { fr = "Détient le badge SNT hybride.", en = "Holds the hybrid SNT badge." }
+
+[condition]
+badge_held = { badge = "snt-hybride" }
+''', encoding="utf-8")
+    cfg = Path(config.file)
+    cfg.write_text(cfg.read_text().replace(f'rules_dir = "{demo_rules_dir()}"', f'rules_dir = "{rules}"'))
+    store = Store(config.bridge.db_url)
+    first = run_sync(load_config(cfg), store)
+    assert first.awarded == 0
+    base.write_text(text, encoding="utf-8")  # the edit: back to the real rule
+    second = run_sync(load_config(cfg), store)
+    by_badge = {}
+    for a in store.list_awards():
+        by_badge.setdefault(a["badge_id"], set()).add(a["learner_email"])
+    assert by_badge["snt-hybride"] == expected_emails(platform.world)
+    assert by_badge["parcours"] == by_badge["snt-hybride"]
+    assert second.awarded == 2 * len(by_badge["snt-hybride"])
