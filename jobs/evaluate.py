@@ -66,20 +66,33 @@ def _valid(award: dict[str, Any], now: datetime) -> bool:
     return award["status"] == "issued" and (award["expires_at"] is None or award["expires_at"] > now)
 
 
+CHUNK = 2000  # learners whose facts and awards are in memory at once
+
+
 def decide(store: Store, ruleset: Any, todo: dict[str, set[int]], now: datetime | None = None) -> Decisions:
-    """Pure decisions (nothing written): what to award, what the rules would no longer grant."""
+    """Pure decisions (nothing written): what to award, what the rules would no longer grant.
+
+    Learners are taken CHUNK at a time, so memory does not grow with the number of learners.
+    """
     now = now or datetime.now(UTC)
     result = Decisions()
-    learner_ids = set().union(*todo.values()) if todo else set()
-    facts = store.facts_for(learner_ids)
-    existing = store.awards_of(learner_ids)
-    people = store.learners(learner_ids)
+    todo = {badge_id: set(ids) for badge_id, ids in todo.items()}
+    everyone = sorted(set().union(*todo.values())) if todo else []
+    for i in range(0, len(everyone), CHUNK):
+        _decide_chunk(store, ruleset, todo, set(everyone[i:i + CHUNK]), now, result)
+    return result
+
+
+def _decide_chunk(store: Store, ruleset: Any, todo: dict[str, set[int]], chunk: set[int],
+                  now: datetime, result: Decisions) -> None:
+    facts = store.facts_for(chunk)
+    existing = store.awards_of(chunk)
+    people = store.learners(chunk)
     held: dict[int, dict[str, datetime]] = {
         lid: {a["badge_id"]: a["issued_at"] for a in awards if _valid(a, now)}
         for lid, awards in existing.items()}
-    todo = {badge_id: set(ids) for badge_id, ids in todo.items()}
     for badge_id, badge in ruleset.badges.items():  # dependency order: badge_held sees new awards
-        for lid in sorted(todo.get(badge_id, ())):
+        for lid in sorted(todo.get(badge_id, set()) & chunk):
             person = people.get(lid)
             if person is None or person.get("erased_at"):
                 continue
@@ -113,7 +126,6 @@ def decide(store: Store, ruleset: Any, todo: dict[str, set[int]], now: datetime 
             held.setdefault(lid, {})[badge_id] = now
             for dependent in ruleset.dependents(badge_id):  # evaluated later in this same pass
                 todo.setdefault(dependent, set()).add(lid)
-    return result
 
 
 def _fact_ref(ref: Any) -> dict[str, Any]:
