@@ -105,12 +105,6 @@ def run_demo(data_dir: Path, *, port: int = 8000, output: Path | None = None,
             try:
                 report = run_sync(config, store, trigger="demo")
                 awarded, sent = report.awarded, report.emails.get("sent", 0)
-                if report.pushes.get("sent"):
-                    # The platform now counts the presences pushed back: a second pass picks up
-                    # the course completions they caused.
-                    report = run_sync(config, store, trigger="demo")
-                    awarded += report.awarded
-                    sent += report.emails.get("sent", 0)
                 counts = store.counts()
                 awards = store.list_awards()
                 pushes = [i for i in store.outbox_items("push") if i["status"] == "sent"]

@@ -6,7 +6,7 @@ Each step is idempotent, so a run stopped anywhere is finished by the next one.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,20 @@ class RunReport:
                 "errors": self.errors, "seconds": self.seconds}
 
 
+def evaluate_and_issue(store: Store, ruleset: Any, config: Config, run_id: int, report: RunReport,
+                       *, issue_too: bool, lap: Callable[[str], None] = lambda step: None) -> None:
+    """Evaluate the queued learners; with `issue_too`, write the awards and clear the queue."""
+    todo, queue_rows = candidates(store, ruleset)
+    decisions = decide(store, ruleset, todo)
+    report.decisions = decisions
+    report.evaluated += decisions.evaluated
+    lap("evaluate")
+    if issue_too:
+        report.awarded += issue(store, decisions, run_id, config.bridge.default_language)
+        mark_evaluated(store, ruleset, queue_rows)
+        lap("issue")
+
+
 def load_ruleset(config: Config) -> Any:
     from badge_rules import load_rules
 
@@ -72,18 +86,18 @@ def run_sync(config: Config, store: Store, *, ruleset: Any | None = None,
             lap("pull")
         if "evaluate" in steps:
             publish_badges(store, ruleset)
-            todo, queue_rows = candidates(store, ruleset)
-            decisions = decide(store, ruleset, todo)
-            report.decisions, report.evaluated = decisions, decisions.evaluated
-            lap("evaluate")
-            if "issue" in steps:
-                report.awarded = issue(store, decisions, run_id, config.bridge.default_language)
-                mark_evaluated(store, ruleset, queue_rows)
-                lap("issue")
+            evaluate_and_issue(store, ruleset, config, run_id, report, issue_too="issue" in steps,
+                               lap=lap)
         if "deliver" in steps:
             report.emails = deliver_emails(config, store)
             report.pushes = {**report.pushes, **deliver_pushes(config, store, connectors=connectors,
                                                                    run_id=run_id)}
+            if report.pushes.get("sent") and "issue" in steps and store.pending_evaluations():
+                # The pushes completed courses on the platforms (their read-back is stored):
+                # award and send those in this run rather than the next.
+                evaluate_and_issue(store, ruleset, config, run_id, report, issue_too=True)
+                for key, value in deliver_emails(config, store).items():
+                    report.emails[key] = report.emails.get(key, 0) + value
             lap("deliver")
     except BaseException:
         store.finish_run(run_id, "failed", report.as_dict())
