@@ -75,14 +75,15 @@ class HttpClient:
     def request_json(self, method: str, url: str, *, endpoint: str,
                      validate: Callable[[Any], Any] | None = None,
                      ok_statuses: frozenset[int] = frozenset({200}),
-                     retries: int | None = None, **kwargs: Any) -> Any:
+                     retries: int | None = None, authenticate: bool = True, **kwargs: Any) -> Any:
         """Send, retry what is transient, parse JSON and validate; raise SourceError at the end.
 
         `validate(payload)` returns the value to hand back; it raises PayloadError for a
         transient defect (retried) or PermanentSourceError for a refusal (not retried).
         A non-retryable HTTP status outside `ok_statuses` is a PermanentSourceError carrying
         the JSON body in `.body`. A write that must not be repeated blindly passes `retries=0`
-        and lets its caller read the platform before trying again.
+        and lets its caller read the platform before trying again. `authenticate=False` sends
+        the request without the auth hook's headers (the token request itself).
         """
         retries = self.retries if retries is None else retries
         last: SourceError | None = None
@@ -95,7 +96,7 @@ class HttpClient:
                     self.retried += 1
             self._count(endpoint)
             retry_after = None
-            sent = {**headers, **(self.auth(False) if self.auth else {})}
+            sent = {**headers, **(self.auth(False) if self.auth and authenticate else {})}
             try:
                 resp = self.session.request(method, url, timeout=self.timeout, headers=sent, **kwargs)
             except requests.Timeout:
@@ -105,7 +106,7 @@ class HttpClient:
                 last = SourceError(f"connection failed: {type(exc).__name__}", source=self.source_id,
                                    endpoint=endpoint)
             else:
-                if resp.status_code == 401 and self.auth and not refreshed:
+                if resp.status_code == 401 and self.auth and authenticate and not refreshed:
                     refreshed = True  # the token expired early (clock skew, revoked): renew once
                     self.auth(True)
                     continue

@@ -26,6 +26,7 @@ class ClientCredentials:
         self.margin, self.clock = margin, clock
         self._token: tuple[str, str] | None = None  # (scheme, token)
         self._expires = 0.0
+        self._fetched_at = 0.0
         self._lock = threading.Lock()
         self.fetched = 0
 
@@ -33,7 +34,10 @@ class ClientCredentials:
         if self.api_key:
             return {"X-Edx-Api-Key": self.api_key}
         with self._lock:
-            if refresh or self._token is None or self.clock() >= self._expires - self.margin:
+            # Threads refused at once all ask to refresh: one new token serves them all.
+            just_fetched = self._token is not None and self.clock() - self._fetched_at < 5.0
+            if (refresh and not just_fetched) or self._token is None \
+                    or self.clock() >= self._expires - self.margin:
                 self._fetch()
             assert self._token is not None
             return {"Authorization": f"{self._token[0]} {self._token[1]}"}
@@ -46,17 +50,17 @@ class ClientCredentials:
             scheme = "JWT" if str(body.get("token_type", "")).lower() == "jwt" else "Bearer"
             return scheme, body["access_token"], float(body.get("expires_in") or 300)
 
-        saved, self.http.auth = self.http.auth, None  # the token request carries no token
         try:
+            # authenticate=False, not a cleared hook: other threads keep their token meanwhile.
             scheme, token, ttl = self.http.request_json(
                 "POST", self.token_url, endpoint="oauth2/access_token", validate=validate,
+                authenticate=False,
                 data={"grant_type": "client_credentials", "client_id": self.client_id,
                       "client_secret": self.client_secret, "token_type": "jwt"})
         except PermanentSourceError as exc:
             raise PermanentSourceError(f"client credentials refused: {exc.detail}",
                                        source=exc.source, endpoint=exc.endpoint,
                                        status=exc.status) from None
-        finally:
-            self.http.auth = saved
-        self._token, self._expires = (scheme, token), self.clock() + ttl
+        now = self.clock()
+        self._token, self._expires, self._fetched_at = (scheme, token), now + ttl, now
         self.fetched += 1

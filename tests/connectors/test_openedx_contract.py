@@ -127,3 +127,25 @@ def test_fun_is_openedx_with_french_and_fun_course_keys() -> None:
     assert cfg.url == "https://lms.fun-mooc.fr" and cfg.default_lang == "fr"
     with pytest.raises(ValidationError, match="not a FUN course key"):
         FunConfig(client_id="x", client_secret="y", courses=["FUN/SST101/2025"])
+
+
+def test_concurrent_requests_keep_their_token_while_another_thread_renews_it() -> None:
+    """A token renewal must not leave other threads' requests without credentials."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from connectors.openedx.auth import ClientCredentials
+    from connectors.sandbox import SandboxPlatform
+
+    with SandboxPlatform("openedx", learners=20, seed=3, token_ttl=2) as sb:
+        http = HttpClient("lms", retries=2, backoff=0.0, sleep=lambda s: None, pool=8)
+        # A margin just under the lifetime: nearly every request renews the token.
+        http.auth = ClientCredentials(http, f"{sb.base_url}/oauth2/access_token", sb.client_id,
+                                      sb.client_secret, margin=1.99)
+        from urllib.parse import urlencode
+
+        url = f"{sb.base_url}/api/enrollment/v1/enrollments?{urlencode({'course_id': sb.course_ids[0]})}"
+        with ThreadPoolExecutor(8) as pool:
+            pages = list(pool.map(lambda _: http.request_json("GET", url, endpoint="enrollments"),
+                                  range(200)))
+    assert all(page["results"] for page in pages)
+    assert http.auth.fetched > 1
