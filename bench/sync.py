@@ -169,6 +169,7 @@ def main() -> None:
                 "seed": args.seed, "fault_rate": args.fault_rate, "database": store.engine.dialect.name,
                 "wall_seconds": round(wall, 3), "seconds": report.seconds,
                 "http_requests": sandbox.request_count,
+                "pull_requests": sum(st.get("requests") or 0 for st in report.sources.values()),
                 "new_facts": sum(s["new_facts"] for s in report.sources.values()),
                 "source_errors": len(report.errors),
             }
