@@ -151,7 +151,7 @@ def main() -> None:
             args.dialect, learners=args.learners, courses=args.courses, seed=args.seed,
             fault_rate=args.fault_rate, retry_after=0, slow_delay=0.01, profile="scale") as sandbox:
         tmp = Path(tmpdir)
-        catcher = MailCatcher().start()
+        catcher = MailCatcher(keep=False).start()
         try:
             write_rules(tmp / "rules", sandbox.course_ids)
             if args.dialect != "moodle":
@@ -191,7 +191,7 @@ def main() -> None:
         finally:
             catcher.stop()
         out.update({
-            "awards": len(awards), "emails": len(catcher.raw), "pushes": len(pushed),
+            "awards": len(awards), "emails": catcher.received, "pushes": len(pushed),
             "rss_before_run_mb": rss_before,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "awards_digest": digest([f"{a['learner_email']}|{a['badge_id']}" for a in awards]),
