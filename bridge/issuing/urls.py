@@ -58,9 +58,6 @@ class Urls:
     def credential_png(self, award_id: str) -> str:
         return f"{self.base}/ob3/credentials/{award_id}/badge.png"
 
-    def credential_svg(self, award_id: str) -> str:
-        return f"{self.base}/ob3/credentials/{award_id}/badge.svg"
-
     def status_list(self, list_id: int) -> str:
         return f"{self.base}/ob3/status/{list_id}"
 

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 ENDPOINT = "/webservice/rest/server.php"
 LOGIN = "/login/token.php"
 SERVICE = "badge_bridge"
-RESERVED = ("wstoken", "wsfunction", "moodlewsrestformat")
 _INT = re.compile(r"-?\d+")
 
 
