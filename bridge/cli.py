@@ -64,11 +64,16 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _award(store: Any, award_id: str) -> dict[str, Any]:
+def _award(config_path: Path | None, award_id: str) -> tuple[Config, Any, dict[str, Any]]:
+    """The config, the store and one award of it; a clear error if there is no such award."""
+    from bridge.store import Store
+
+    config = _config(config_path)
+    store = Store(config.bridge.db_url)
     award = store.award(award_id)
     if award is None:
         raise click.ClickException(f"no award {award_id}")
-    return award
+    return config, store, award
 
 
 @click.group()
@@ -245,11 +250,7 @@ def awards_list(config_path: Path | None, as_json: bool, badge: str | None) -> N
 @handle_errors
 def awards_revoke(config_path: Path | None, award_id: str, reason: str) -> None:
     """Revoke an award."""
-    from bridge.store import Store
-
-    config = _config(config_path)
-    store = Store(config.bridge.db_url)
-    _award(store, award_id)
+    _, store, _ = _award(config_path, award_id)
     click.echo("revoked" if store.revoke(award_id, reason) else "already revoked")
 
 
@@ -260,12 +261,9 @@ def awards_revoke(config_path: Path | None, award_id: str, reason: str) -> None:
 def awards_show(config_path: Path | None, award_id: str) -> None:
     """An award as JSON: learner, badge, dates, provenance, and what happened to its email."""
     from bridge.issuing.urls import Urls
-    from bridge.store import Store
     from bridge.web.app import award_status
 
-    config = _config(config_path)
-    store = Store(config.bridge.db_url)
-    award = _award(store, award_id)
+    config, store, award = _award(config_path, award_id)
     doc = {k: v for k, v in award.items() if k not in ("salt",)}
     doc["validity"] = award_status(award)
     doc["verification_page"] = Urls(config.bridge.public_url).verify_page(award_id)
@@ -280,12 +278,9 @@ def awards_show(config_path: Path | None, award_id: str) -> None:
 @handle_errors
 def awards_resend(config_path: Path | None, award_id: str) -> None:
     """Send an award's email again now (after a bounce was fixed, or on the learner's request)."""
-    from bridge.store import Store
     from jobs.deliver import deliver_emails
 
-    config = _config(config_path)
-    store = Store(config.bridge.db_url)
-    award = _award(store, award_id)
+    config, store, award = _award(config_path, award_id)
     if award["status"] == "revoked":
         raise click.ClickException(f"award {award_id} is revoked; nothing to send")
     store.reset_outbox(f"email:{award_id}")
