@@ -23,8 +23,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check bridge connectors badge_rules jobs tests bench
-	$(BIN)/mypy bridge connectors badge_rules jobs
+	$(BIN)/ruff check bridge connectors badge_rules jobs cli sandbox tests bench
+	$(BIN)/mypy bridge connectors badge_rules jobs cli sandbox
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python bench/sync.py

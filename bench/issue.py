@@ -21,7 +21,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bridge.config import load_config  # noqa: E402
 from bridge.issuing import bake, dataintegrity  # noqa: E402
 from bridge.issuing.files import ensure_keys  # noqa: E402
 from bridge.issuing.images import default_badge_png  # noqa: E402
@@ -29,6 +28,7 @@ from bridge.issuing.issuer import Issuer  # noqa: E402
 from bridge.issuing.ob2 import new_salt  # noqa: E402
 from bridge.store import Store  # noqa: E402
 from bridge.store.schema import learners  # noqa: E402
+from connectors.registry import load as load_config  # noqa: E402
 
 
 def setup(folder: Path) -> tuple[Issuer, Store]:

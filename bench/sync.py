@@ -21,12 +21,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bridge.config import load_config  # noqa: E402
 from bridge.delivery.catcher import MailCatcher  # noqa: E402
 from bridge.store import Store  # noqa: E402
-from connectors.sandbox import SandboxPlatform  # noqa: E402
-from connectors.sandbox.openedx import presence_block  # noqa: E402
+from connectors.registry import load as load_config  # noqa: E402
 from jobs.run import run_sync  # noqa: E402
+from sandbox import SandboxPlatform  # noqa: E402
+from sandbox.openedx import presence_block  # noqa: E402
 
 
 def rss_mb() -> float:

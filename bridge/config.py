@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -19,7 +19,7 @@ from pydantic import (
     field_validator,
 )
 
-from bridge.errors import ConfigError
+from bridge.errors import ConfigError, NotFound
 from bridge.tomlloc import Locator, load_toml
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "WebSettings",
     "SourceConfig",
     "HttpSourceConfig",
+    "SourceKinds",
     "load_config",
     "resolve_secret",
 ]
@@ -136,6 +137,14 @@ class HttpSourceConfig(SourceConfig):
         return v.rstrip("/")
 
 
+class SourceKinds(Protocol):
+    """What config loading needs of the connector registry (passed in, never imported here)."""
+
+    def config_model(self, kind: str) -> type[SourceConfig]:
+        """The config model of a source kind; NotFound naming the known kinds otherwise."""
+        ...
+
+
 class Config(_Model):
     file: Path
     bridge: BridgeSettings = BridgeSettings()
@@ -164,8 +173,10 @@ def _raise(file: str, locator: Locator, prefix: tuple[str | int, ...], exc: Vali
                       line=locator.line(path)) from None
 
 
-def load_config(path: str | Path | None) -> Config:
-    """Read, resolve secrets, validate; relative paths are taken from the file's folder."""
+def load_config(path: str | Path | None, kinds: SourceKinds) -> Config:
+    """Read, resolve secrets, validate; relative paths are taken from the file's folder.
+
+    Each source is validated by the model its kind's connector declares, found in `kinds`."""
     if path is None:
         path = os.environ.get("BADGE_BRIDGE_CONFIG")
         if not path:
@@ -190,7 +201,7 @@ def load_config(path: str | Path | None) -> Config:
     if not isinstance(sources_raw, dict):
         raise ConfigError("expected a table of sources", file=file, key="sources",
                           line=locator.line(("sources",)))
-    sources = {sid: _source(sid, raw, file, locator) for sid, raw in sources_raw.items()}
+    sources = {sid: _source(sid, raw, file, locator, kinds) for sid, raw in sources_raw.items()}
     bridge = cfg.bridge.model_copy(update={
         "data_dir": _abs(cfg.bridge.data_dir, base),
         "rules_dir": _abs(cfg.bridge.rules_dir, base),
@@ -205,19 +216,17 @@ def _abs(p: Path, base: Path) -> Path:
     return p if p.is_absolute() else (base / p)
 
 
-def _source(sid: str, raw: Any, file: str, locator: Locator) -> SourceConfig:
-    from connectors.registry import connector_class
-
+def _source(sid: str, raw: Any, file: str, locator: Locator, kinds: SourceKinds) -> SourceConfig:
     key = ("sources", sid)
     if not isinstance(raw, dict) or "kind" not in raw:
         raise ConfigError("field required", file=file, key=f"sources.{sid}.kind", line=locator.line(key))
     try:
-        cls = connector_class(raw["kind"])
-    except KeyError as exc:
-        raise ConfigError(str(exc.args[0]), file=file, key=f"sources.{sid}.kind",
+        config_model = kinds.config_model(raw["kind"])
+    except NotFound as exc:
+        raise ConfigError(str(exc), file=file, key=f"sources.{sid}.kind",
                           line=locator.line(key + ("kind",))) from None
     try:
-        model = cls.config_model.model_validate(raw)
+        model = config_model.model_validate(raw)
     except ValidationError as exc:
         _raise(file, locator, key, exc)
         raise  # unreachable; keeps type checkers calm

@@ -14,7 +14,11 @@ __all__ = [
     "DeliveryError",
     "PermanentDeliveryError",
     "StoreError",
+    "NotFound",
+    "CapacityError",
+    "PayloadError",
     "EXIT_CODES",
+    "exit_code",
 ]
 
 
@@ -69,6 +73,10 @@ class SourceError(BridgeError):
         super().__init__(f"{' '.join(bits)}: {message}")
 
 
+class PayloadError(SourceError):
+    """The body is not what the endpoint promises (truncated, wrong type): retried, then reported."""
+
+
 class PermanentSourceError(SourceError):
     """The platform refused for good (bad token, missing capability, unknown user)."""
 
@@ -91,6 +99,14 @@ class StoreError(BridgeError):
     """The database is unreachable or its schema is not at the expected revision."""
 
 
+class NotFound(BridgeError):
+    """A thing named by the caller does not exist: an award, a learner, a badge, a source kind."""
+
+
+class CapacityError(BridgeError):
+    """A bounded resource is full (a queue, a lease, a rate limit); try again later."""
+
+
 EXIT_CODES: dict[type[BaseException], int] = {
     ConfigError: 2,
     RuleError: 3,
@@ -98,3 +114,11 @@ EXIT_CODES: dict[type[BaseException], int] = {
     DeliveryError: 5,
     StoreError: 6,
 }
+
+
+def exit_code(exc: BaseException) -> int:
+    """The README's exit code for an error; 1 for anything without one."""
+    for cls, code in EXIT_CODES.items():
+        if isinstance(exc, cls):
+            return code
+    return 1

@@ -1,12 +1,12 @@
 """The connector interface: what a plugin implements to add a kind of source.
 
-Four methods, each one line of docstring; everything else a connector needs is in `connectors.http`.
+A few methods, each one line of docstring; everything else a connector needs is in `connectors.http`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import ClassVar, Protocol
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, Protocol
 
 from bridge.config import SourceConfig
 from bridge.errors import SourceError
@@ -40,6 +40,13 @@ class Connector(Protocol):
     kind: ClassVar[str]
     config_model: ClassVar[type[SourceConfig]]
     source_id: str
+
+    def __init__(self, source_id: str, config: Any) -> None:
+        """A connector for one configured source (`config` is an instance of `config_model`)."""
+
+    @property
+    def requests(self) -> Mapping[str, int]:
+        """Requests made so far, by endpoint (empty for a source read from files)."""
 
     def check(self) -> list[str]:
         """Problems visible at start-up (bad token, missing function or capability)."""

@@ -136,6 +136,10 @@ class CsvConnector:
     def __init__(self, source_id: str, config: CsvConfig) -> None:
         self.source_id, self.config = source_id, config
 
+    @property
+    def requests(self) -> dict[str, int]:
+        return {}
+
     def files(self) -> list[Path]:
         p = self.config.path
         return sorted(p.glob("*.csv")) if p.is_dir() else [p]

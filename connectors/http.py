@@ -17,15 +17,11 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from bridge.errors import PermanentSourceError, SourceError
+from bridge.errors import PayloadError, PermanentSourceError, SourceError
 
 __all__ = ["HttpClient", "PayloadError", "follow_next"]
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
-
-
-class PayloadError(SourceError):
-    """The body is not what the endpoint promises (truncated, wrong type): retried, then reported."""
 
 
 class HttpClient:

@@ -1,35 +1,55 @@
 """Finding connectors: the `badge_bridge.connectors` entry point, built-in ones included.
 
-A third party ships a connector by declaring that entry point in its own package.
+A third party ships a connector by declaring that entry point in its own package. The registry
+is handed to `bridge.config.load_config`, which validates each source with its connector's model.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
-from typing import Any
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 
-__all__ = ["connector_class", "available_kinds", "make_connector"]
+from bridge.config import Config, SourceConfig, load_config
+from bridge.errors import NotFound
+
+from .base import Connector
+
+__all__ = ["Registry", "REGISTRY", "load"]
 
 GROUP = "badge_bridge.connectors"
 
 
-@cache
-def _entry_points() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+class Registry:
+    """The connector classes registered under the entry point, loaded on first use."""
+
+    @staticmethod
+    @cache
+    def _entry_points() -> dict[str, EntryPoint]:
+        return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+    def kinds(self) -> list[str]:
+        return sorted(self._entry_points())
+
+    def connector_class(self, kind: str) -> type[Connector]:
+        """The class registered for `kind`; NotFound naming the known kinds otherwise."""
+        eps = self._entry_points()
+        if kind not in eps:
+            raise NotFound(f"unknown source kind {kind!r}; known kinds: {', '.join(sorted(eps))}")
+        cls: type[Connector] = eps[kind].load()
+        return cls
+
+    def config_model(self, kind: str) -> type[SourceConfig]:
+        return self.connector_class(kind).config_model
+
+    def make(self, source_id: str, config: SourceConfig) -> Connector:
+        """A connector for one configured source."""
+        return self.connector_class(config.kind)(source_id, config)  # type: ignore[call-arg]
 
 
-def available_kinds() -> list[str]:
-    return sorted(_entry_points())
+REGISTRY = Registry()
 
 
-def connector_class(kind: str) -> Any:
-    """The class registered for `kind`; KeyError with the known kinds otherwise."""
-    eps = _entry_points()
-    if kind not in eps:
-        raise KeyError(f"unknown source kind {kind!r}; known kinds: {', '.join(sorted(eps))}")
-    return eps[kind].load()
-
-
-def make_connector(source_id: str, config: Any, **kwargs: Any) -> Any:
-    return connector_class(config.kind)(source_id, config, **kwargs)
+def load(path: str | Path | None) -> Config:
+    """The config at `path` (or $BADGE_BRIDGE_CONFIG), its sources checked by their connectors."""
+    return load_config(path, REGISTRY)

@@ -12,7 +12,7 @@ from bridge.config import Config
 from bridge.errors import SourceError
 from bridge.model import FactKind
 from bridge.store import IngestResult, Store
-from connectors.registry import make_connector
+from connectors.registry import REGISTRY
 
 __all__ = ["StoreState", "pull_sources"]
 
@@ -51,7 +51,7 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
     for source_id, source_cfg in config.sources.items():
         if (only and source_id not in only) or (not only and not source_cfg.enabled):
             continue
-        connector = (connectors or {}).get(source_id) or make_connector(source_id, source_cfg)
+        connector = (connectors or {}).get(source_id) or REGISTRY.make(source_id, source_cfg)
         state = StoreState(store, source_id, run_id)
         total = IngestResult()
         batches = 0
@@ -66,8 +66,7 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
             state.report(SourceError(f"unexpected {type(exc).__name__}: {exc}", source=source_id,
                                      endpoint="pull"))
         finally:
-            http = getattr(connector, "http", None)
-            requests = getattr(http, "requests", None)
+            requests = sum(connector.requests.values())
             if connectors is None or source_id not in connectors:
                 connector.close()
         stats[source_id] = {

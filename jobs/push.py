@@ -19,7 +19,7 @@ from bridge.model import Attestation, Batch, Fact, FactKind, PushResult
 from bridge.store import NewOutboxItem, OutboxItem, Store
 from bridge.store.schema import facts, identities, outbox
 from connectors.push_route import PushRoute
-from connectors.registry import make_connector
+from connectors.registry import REGISTRY
 
 __all__ = ["enqueue_attestations", "deliver_pushes", "MAX_ATTEMPTS"]
 
@@ -111,7 +111,7 @@ def deliver_pushes(config: Config, store: Store, *, connectors: dict[str, Any] |
             if source not in config.sources:
                 raise PermanentSourceError("the receiving source is no longer configured",
                                            source=source, endpoint="push")
-            connector = opened[source] = make_connector(source, config.sources[source])
+            connector = opened[source] = REGISTRY.make(source, config.sources[source])
         return connector
 
     def push_group(connector: Any, group: list[tuple[OutboxItem, Attestation]]) -> list[Any]:

@@ -11,8 +11,8 @@ from typing import Any
 
 from celery import Celery
 
-from bridge.config import load_config
 from bridge.store import Store
+from connectors.registry import load as load_config
 
 __all__ = ["app", "configure", "sync_task", "deliver_task"]
 

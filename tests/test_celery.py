@@ -11,12 +11,12 @@ import time
 import pytest
 from celery import Celery
 
-from bridge.config import load_config
 from bridge.delivery.catcher import MailCatcher
-from bridge.demo import write_demo_config
 from bridge.store import Store
 from bridge.web.server import free_port
-from connectors.sandbox import SandboxPlatform
+from cli.demo import write_demo_config
+from connectors.registry import load as load_config
+from sandbox import SandboxPlatform
 
 BROKERS = {
     "redis": ("redis://127.0.0.1:6379/15", "redis://127.0.0.1:6379/14"),
@@ -44,7 +44,7 @@ def test_a_run_delivered_twice_to_two_workers_issues_each_badge_once(broker_name
             env = {**os.environ, "BADGE_BRIDGE_RESULT_BACKEND": backend}
             for n in range(2):  # two machines
                 workers.append(subprocess.Popen(
-                    [sys.executable, "-m", "bridge", "worker", "--broker", broker, "--concurrency", "1",
+                    [sys.executable, "-m", "cli", "worker", "--broker", broker, "--concurrency", "1",
                      "--queue", queue, "--hostname", f"w{n}-{queue}@test"],
                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
             client = Celery(broker=broker, backend=backend)

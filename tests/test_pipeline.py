@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridge.config import load_config
 from bridge.delivery.catcher import MailCatcher
-from bridge.demo import demo_rules_dir, run_demo, write_demo_config
 from bridge.issuing.bake import unbake_png
 from bridge.store import Store
 from bridge.web.server import BackgroundServer, free_port
-from connectors.sandbox import SandboxPlatform
+from cli.demo import demo_rules_dir, run_demo, write_demo_config
+from connectors.registry import load as load_config
 from jobs.run import run_sync
+from sandbox import SandboxPlatform
 
 
 def expected_emails(world) -> set[str]:
@@ -165,7 +165,7 @@ def test_a_crash_in_the_middle_of_delivery_leaves_the_rest_for_the_next_run(conf
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bridge", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True,
                           timeout=60)
 
 
@@ -259,7 +259,7 @@ def test_rule_edit_never_revokes_silently_dry_run_lists_what_it_would_no_longer_
 
 
 def test_daemon_runs_on_schedule_and_a_second_run_adds_nothing(config, platform, mailbox):
-    proc = subprocess.run([sys.executable, "-m", "bridge", "daemon", "--config", str(config.file),
+    proc = subprocess.run([sys.executable, "-m", "cli", "daemon", "--config", str(config.file),
                            "--every", "10", "--max-runs", "2"], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr

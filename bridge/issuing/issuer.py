@@ -76,18 +76,15 @@ class Issuer:
     def achievement(self, badge_id: str) -> dict[str, Any]:
         return ob3.achievement(self.urls, badge_id, self.badge(badge_id)["definition"], self.lang)
 
-    def ob3_unsigned(self, award: dict[str, Any], with_status: bool = True) -> dict[str, Any]:
+    def ob3_unsigned(self, award: dict[str, Any]) -> dict[str, Any]:
         issuer = ob3.issuer_profile(self.urls, self.config.issuer, self.did())
         return ob3.credential(self.urls, issuer, award, self.achievement(award["badge_id"]),
-                              status.status_index(self.store, award["id"]) if with_status else None)
+                              status.status_index(self.store, award["id"]))
 
-    def ob3_credential(self, award: dict[str, Any], with_status: bool = True) -> dict[str, Any]:
-        """Signed with eddsa-rdfc-2022, `created` = issue time: the same bytes every time.
-
-        `with_status=False` leaves out credentialStatus, for verifiers that cannot check it.
-        """
+    def ob3_credential(self, award: dict[str, Any]) -> dict[str, Any]:
+        """Signed with eddsa-rdfc-2022, `created` = issue time: the same bytes every time."""
         key, method = self._method()
-        text = self._signed(json.dumps(self.ob3_unsigned(award, with_status), sort_keys=True),
+        text = self._signed(json.dumps(self.ob3_unsigned(award), sort_keys=True),
                             key.kid, method)
         return json.loads(text)
 

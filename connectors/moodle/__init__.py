@@ -102,6 +102,10 @@ class MoodleConnector:
         self.client = MoodleClient(self.http, config.url, config.token.get_secret_value())
         self._site: SiteInfo | None = None
 
+    @property
+    def requests(self) -> dict[str, int]:
+        return dict(self.http.by_endpoint)
+
     def close(self) -> None:
         self.http.close()
 

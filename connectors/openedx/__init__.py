@@ -86,6 +86,10 @@ class OpenEdxConnector:
             api_key=config.api_key.get_secret_value() if config.api_key else None)
         self._aggregator = config.completion
 
+    @property
+    def requests(self) -> dict[str, int]:
+        return dict(self.http.by_endpoint)
+
     def close(self) -> None:
         self.http.close()
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from badge_rules import load_rules, run_tests
 from badge_rules.nodes import ActivityCompleted, All, CourseCompleted
-from bridge.cli_rules import rules
+from cli.rules import rules
 
 EXAMPLES = Path(__file__).parents[2] / "badge_rules" / "examples"
 EXAMPLE_DIRS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir())

@@ -8,9 +8,9 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bridge.cli_presence import presence
 from bridge.store import Store
 from bridge.store.schema import facts
+from cli.presence import presence
 from connectors.csv import CsvConfig, CsvConnector, parse_sheet
 
 from .conftest import FakeState

@@ -134,7 +134,7 @@ def test_concurrent_requests_keep_their_token_while_another_thread_renews_it() -
     from concurrent.futures import ThreadPoolExecutor
 
     from connectors.openedx.auth import ClientCredentials
-    from connectors.sandbox import SandboxPlatform
+    from sandbox import SandboxPlatform
 
     with SandboxPlatform("openedx", learners=20, seed=3, token_ttl=2) as sb:
         http = HttpClient("lms", retries=2, backoff=0.0, sleep=lambda s: None, pool=8)

@@ -15,10 +15,10 @@ from connectors.csv import CsvConfig, CsvConnector
 from connectors.http import HttpClient
 from connectors.moodle import MoodleConfig, MoodleConnector
 from connectors.openedx import OpenEdxConfig, OpenEdxConnector
-from connectors.sandbox import SandboxPlatform
-from connectors.sandbox.openedx import presence_block
 from jobs.pull import pull_sources
 from jobs.push import deliver_pushes, enqueue_attestations
+from sandbox import SandboxPlatform
+from sandbox.openedx import presence_block
 
 NOW = 1_760_000_000
 

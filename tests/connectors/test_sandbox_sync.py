@@ -16,9 +16,9 @@ from bridge.store.schema import facts, identities
 from connectors.http import HttpClient
 from connectors.moodle import MoodleConfig, MoodleConnector
 from connectors.openedx import FunConfig, FunConnector, OpenEdxConfig, OpenEdxConnector
-from connectors.sandbox import SandboxPlatform
-from connectors.sandbox.world import COMPLETE
 from jobs.pull import pull_sources
+from sandbox import SandboxPlatform
+from sandbox.world import COMPLETE
 
 NOW = 1_760_000_000
 
@@ -116,7 +116,7 @@ def test_an_incremental_run_ends_with_the_facts_of_a_full_one(dialect: str, tmp_
 
 
 def test_the_in_person_unit_of_open_edx_is_read_for_changed_learners_only(tmp_path: Path) -> None:
-    from connectors.sandbox.openedx import presence_block
+    from sandbox.openedx import presence_block
 
     store = Store(f"sqlite:///{tmp_path / 'u.db'}")
     with SandboxPlatform("openedx", learners=40, seed=2, now=NOW) as sb:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bridge.config import Config, load_config
+from bridge.config import Config
 from bridge.issuing.images import default_badge_png
 from bridge.issuing.issuer import Issuer
 from bridge.issuing.keys import generate_key
@@ -25,6 +25,7 @@ from bridge.issuing.ob2 import new_salt
 from bridge.store import Store
 from bridge.store.schema import learners
 from bridge.web.server import BackgroundServer, free_port
+from connectors.registry import load as load_config
 
 KIT = Path(__file__).resolve().parents[2] / ".." / "shared" / "validators"
 EMAIL = "alice.martin@example.org"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bridge.cli_keys import keys
 from bridge.issuing import dataintegrity
 from bridge.issuing.issuer import Issuer
 from bridge.issuing.keys import load_keyring
+from cli.keys import keys
 
 
 def test_generate_writes_owner_only_files_and_never_prints_them(world, tmp_path: Path) -> None:

@@ -1,8 +1,7 @@
 """OB 3.0 credentials served by the real web app, checked by independent verifiers.
 
-verifier-core (DCC) and the JSON Schema see the credential exactly as issued; Digital Bazaar's
-verifier is given no status checker by the kit, so it sees the same credential signed without
-credentialStatus (see test_digital_bazaar_*). VC-JWT is checked with PyJWT (PyPI).
+verifier-core (DCC), Digital Bazaar's verifier (with the kit's status checker) and the JSON Schema
+see the credential exactly as issued. VC-JWT is checked with PyJWT (PyPI).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from bridge.issuing import bake
 from bridge.issuing.issuer import Issuer
 
 pytestmark = pytest.mark.validators
@@ -50,30 +48,27 @@ def test_issued_credential_matches_the_ob3_json_schema(kit, served, fetch, tmp_p
 
 
 @pytest.mark.parametrize("issuer_kind", ["did:web", "did:key"])
-def test_digital_bazaar_verifies_our_signature(kit, make_world, port, tmp_path, issuer_kind) -> None:
-    """The kit's ob3-verify passes no `checkStatus`, and @digitalbazaar/vc refuses any credential
-    carrying credentialStatus for that reason alone ("A checkStatus function must be given").
-    So it checks the same award signed by the same code without the status entry; the real
-    credential's status is checked by verifier-core above and below."""
+def test_digital_bazaar_verifies_the_issued_credential_and_its_status(kit, make_world, port, tmp_path,
+                                                                     issuer_kind) -> None:
+    """The kit's ob3-verify checks the proof, the issuer's key and the BitstringStatusListEntry
+    (it fetches our status list from the running app and verifies that list's own proof): the
+    credential as issued, as JSON and baked in PNG and SVG, verifies; once revoked it does not."""
     from bridge.web.server import BackgroundServer
 
     world = make_world(ob3_issuer=issuer_kind)
     award = world.award()
-    with_status = world.issuer.ob3_credential(award)
-    code, out = kit.run("ob3-verify", save(tmp_path, "status.json", with_status))
-    assert code == 1 and "checkStatus" in out, "ob3-verify can check status now: use the real credential"
-    cred = world.issuer.ob3_credential(award, with_status=False)
     server = BackgroundServer(world.config, world.store, "127.0.0.1", port).start()
     try:
-        for name, data in (("c.json", json.dumps(cred).encode()),
-                           ("c.png", world.issuer.baked(award, "ob3.png")),
-                           ("c.svg", world.issuer.baked(award, "ob3.svg"))):
-            if name != "c.json":  # the baked images carry the real credential: re-bake without status
-                badge = world.store.badge(award["badge_id"])
-                data = (bake.bake_ob3_png(badge["image"], cred) if name == "c.png"
-                        else bake.bake_ob3_svg(bake.as_svg(badge["image"], "image/png"), cred))
+        files = {"c.json": json.dumps(world.issuer.ob3_credential(award)).encode(),
+                 "c.png": world.issuer.baked(award, "ob3.png"),
+                 "c.svg": world.issuer.baked(award, "ob3.svg")}
+        for name, data in files.items():
             code, out = kit.run("ob3-verify", save(tmp_path, name, data))
             assert code == 0 and out.strip().endswith("CREDENTIAL VERIFIED"), out
+        world.store.revoke(award["id"], "Fraude")
+        for name, data in files.items():
+            code, out = kit.run("ob3-verify", save(tmp_path, "revoked-" + name, data))
+            assert code == 1 and "NOT VERIFIED" in out, out
     finally:
         server.stop()
 
@@ -81,8 +76,8 @@ def test_digital_bazaar_verifies_our_signature(kit, make_world, port, tmp_path, 
 @pytest.mark.parametrize("field", ["name", "issuer", "recipient", "proof"])
 def test_tampered_credentials_fail_both_verifiers(kit, served, tmp_path, field) -> None:
     award = served.award()
-    for with_status, tool in ((True, "ob3-verify-dcc"), (False, "ob3-verify")):
-        cred = served.issuer.ob3_credential(award, with_status=with_status)
+    for tool in ("ob3-verify-dcc", "ob3-verify"):
+        cred = served.issuer.ob3_credential(award)
         if field == "name":
             cred["credentialSubject"]["achievement"]["name"] = "Expert SNT"
         elif field == "issuer":
@@ -99,8 +94,7 @@ def test_tampered_credentials_fail_both_verifiers(kit, served, tmp_path, field) 
 def test_expired_credential_fails(kit, served, tmp_path) -> None:
     award = served.award(issued=datetime.now(UTC).replace(microsecond=0) - timedelta(days=400),
                          expires=timedelta(days=365))
-    code, out = kit.run("ob3-verify", save(tmp_path, "e.json",
-                                           served.issuer.ob3_credential(award, with_status=False)))
+    code, out = kit.run("ob3-verify", save(tmp_path, "e.json", served.issuer.ob3_credential(award)))
     assert code == 1 and "NOT VERIFIED" in out, out
     code, out = kit.run("ob3-verify-dcc", save(tmp_path, "e2.json", served.issuer.ob3_credential(award)))
     assert code == 1 and "expir" in out.lower(), out

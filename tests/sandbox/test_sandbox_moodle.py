@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.sandbox import SandboxPlatform
-from connectors.sandbox.cli import snippet
-from connectors.sandbox.seed import demo_world, scale_world
+from sandbox import SandboxPlatform
+from sandbox.command import snippet
+from sandbox.seed import demo_world, scale_world
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "moodle-real"
 SYNTH = Path(__file__).resolve().parents[1] / "fixtures" / "moodle"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.sandbox import SandboxPlatform
+from sandbox import SandboxPlatform
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 

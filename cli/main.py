@@ -5,51 +5,42 @@ Errors become one clear line on stderr and a meaningful exit code (see bridge.er
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from bridge.config import Config, load_config
-from bridge.errors import EXIT_CODES, BridgeError, RuleError
+from bridge.config import Config
+from bridge.errors import NotFound
+
+from .common import config_option, handle_errors, load
 
 __all__ = ["main"]
 
-config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-    envvar="BADGE_BRIDGE_CONFIG", help="Config file (default: $BADGE_BRIDGE_CONFIG).")
+COMMANDS = "badge_bridge.commands"
 
 
-def _exit_code(exc: BaseException) -> int:
-    for cls, code in EXIT_CODES.items():
-        if isinstance(exc, cls):
-            return code
-    return 1
+class Commands(click.Group):
+    """The built-in commands plus those other packages register under the
+    `badge_bridge.commands` entry point (the sandbox, a third party's), loaded when named."""
 
+    def _plugins(self) -> dict[str, Any]:
+        from importlib.metadata import entry_points
 
-def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a BridgeError into `error: …` lines and its exit code, never a traceback."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except RuleError as exc:
-            for line in str(exc).splitlines():
-                click.echo(f"error: {line}", err=True)
-            sys.exit(_exit_code(exc))
-        except BridgeError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(_exit_code(exc))
-    return wrapper
+        return {ep.name: ep for ep in entry_points(group=COMMANDS)}
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
 
-def _config(path: Path | None) -> Config:
-    return load_config(path)
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in (plugins := self._plugins()):
+            loaded = plugins[cmd_name].load()
+            command = loaded if isinstance(loaded, click.Command) else None
+        return command
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -68,15 +59,15 @@ def _award(config_path: Path | None, award_id: str) -> tuple[Config, Any, dict[s
     """The config, the store and one award of it; a clear error if there is no such award."""
     from bridge.store import Store
 
-    config = _config(config_path)
+    config = load(config_path)
     store = Store(config.bridge.db_url)
     award = store.award(award_id)
     if award is None:
-        raise click.ClickException(f"no award {award_id}")
+        raise NotFound(f"no award {award_id}")
     return config, store, award
 
 
-@click.group()
+@click.group(cls=Commands)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 @click.version_option(package_name="badge-bridge")
 def main(verbose: bool) -> None:
@@ -97,7 +88,7 @@ def main(verbose: bool) -> None:
 @handle_errors
 def demo(port: int, once: bool, output: Path | None, data_dir: Path, learners: int, seed: int) -> None:
     """Run the whole pipeline once on the built-in sandbox platform, then serve the badges."""
-    from bridge.demo import run_demo
+    from .demo import run_demo
 
     if not once and not _port_free("127.0.0.1", port):
         raise click.ClickException(f"port {port} on 127.0.0.1 is in use; pass --port with a free one")
@@ -136,7 +127,7 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
     from bridge.store import Store
     from jobs.run import load_ruleset, run_sync
 
-    config = _config(config_path)
+    config = load(config_path)
     ruleset = load_ruleset(config)
     store = Store(config.bridge.db_url)
     if dry_run:
@@ -177,7 +168,7 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     from bridge.store import Store
     from bridge.web.server import serve as run_server
 
-    config = _config(config_path)
+    config = load(config_path)
     run_server(config, Store(config.bridge.db_url), host or config.web.host, port or config.web.port)
 
 
@@ -197,7 +188,7 @@ def daemon(config_path: Path | None, every: int, serve: bool, max_runs: int | No
     from jobs.run import load_ruleset
     from jobs.scheduler import run_daemon
 
-    config = _config(config_path)
+    config = load(config_path)
     load_ruleset(config)  # refuse to start on broken rules
     runs = run_daemon(config, Store(config.bridge.db_url), every, serve=serve, max_runs=max_runs,
                       broker=broker)
@@ -235,7 +226,7 @@ def awards_list(config_path: Path | None, as_json: bool, badge: str | None) -> N
     from bridge.store import Store
     from bridge.web.app import award_status
 
-    config = _config(config_path)
+    config = load(config_path)
     for a in Store(config.bridge.db_url).list_awards(badge_id=badge):
         row = {"id": a["id"], "email": a["learner_email"], "badge": a["badge_id"],
                "issued_at": a["issued_at"].isoformat(), "status": award_status(a)}
@@ -305,14 +296,14 @@ def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
     and stripped of name and email, and the platforms' next syncs will not bring them back."""
     from bridge.store import Store
 
-    config = _config(config_path)
+    config = load(config_path)
     store = Store(config.bridge.db_url)
     if not yes:
         click.confirm(f"Erase {email} and revoke all their badges? This cannot be undone", abort=True)
     counts = store.erase_learner(email, "effacement à la demande de la personne (RGPD) / erased at the "
                                         "learner's request (GDPR)")
     if counts is None:
-        raise click.ClickException(f"no learner with email {email}")
+        raise NotFound(f"no learner with email {email}")
     click.echo("erased: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
 
 
@@ -326,7 +317,7 @@ def config_group() -> None:
 @handle_errors
 def config_check(file: Path | None) -> None:
     """Validate FILE (default: $BADGE_BRIDGE_CONFIG) and print a summary without secrets."""
-    config = _config(file)
+    config = load(file)
     click.echo(f"{config.file}: ok")
     click.echo(f"  public_url  {config.bridge.public_url}")
     click.echo(f"  database    {config.bridge.db_url.split('@')[-1]}")
@@ -348,19 +339,18 @@ def db_upgrade(config_path: Path | None) -> None:
     from bridge.store import Store
     from bridge.store.db import current_revision
 
-    store = Store(_config(config_path).bridge.db_url)
+    store = Store(load(config_path).bridge.db_url)
     click.echo(f"schema at revision {current_revision(store.engine)}")
 
 
-def _register_optional() -> None:
-    """Command groups that live beside their package."""
-    from bridge.cli_keys import keys
-    from bridge.cli_presence import presence
-    from bridge.cli_rules import rules
-    from connectors.sandbox.cli import sandbox
+def _register_builtin() -> None:
+    """Command groups that live in their own module of this package."""
+    from .keys import keys
+    from .presence import presence
+    from .rules import rules
 
-    for group in (rules, keys, presence, sandbox):
+    for group in (rules, keys, presence):
         main.add_command(group)
 
 
-_register_optional()
+_register_builtin()

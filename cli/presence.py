@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from bridge.config import load_config
-from bridge.errors import EXIT_CODES, BridgeError, ConfigError
+from bridge.errors import ConfigError
+
+from .common import config_option, handle_errors, load
 
 __all__ = ["presence"]
 
@@ -25,22 +26,14 @@ def presence() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Refuse the whole file if any row is bad.")
 @click.option("--source", "source_id", help="The csv source to import into (default: the only one).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              envvar="BADGE_BRIDGE_CONFIG", help="Config file (default: $BADGE_BRIDGE_CONFIG).")
+@config_option
+@handle_errors
 def import_(file: Path, strict: bool, source_id: str | None, config_path: Path | None) -> None:
     """Import FILE (email, name, session or date + place, status); bad rows are listed by line."""
-    try:
-        _import(file, strict, source_id, config_path)
-    except BridgeError as exc:  # bridge.cli imports this module, so its handler is not used here
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(next((code for cls, code in EXIT_CODES.items() if isinstance(exc, cls)), 1))
-
-
-def _import(file: Path, strict: bool, source_id: str | None, config_path: Path | None) -> None:
     from bridge.store import Store
     from connectors.csv import CsvConfig, CsvConnector
 
-    config = load_config(config_path)
+    config = load(config_path)
     csv_sources = {sid: s for sid, s in config.sources.items() if isinstance(s, CsvConfig)}
     if source_id is None and len(csv_sources) != 1:
         raise ConfigError("pass --source: the config has "

@@ -5,29 +5,27 @@ why a learner has or has not got a badge.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
 import click
 
 from badge_rules import load_rules, render_tree, run_tests
-from bridge.config import load_config
-from bridge.errors import EXIT_CODES, BridgeError, RuleError
+from bridge.errors import NotFound
+
+from .common import config_option, handle_errors, load
 
 __all__ = ["rules"]
 
-T = TypeVar("T")
-
 _DIR = click.argument("rules_dir", required=False, metavar="[DIR]",
                       type=click.Path(file_okay=False, path_type=str))
-_CONFIG = click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="BADGE_BRIDGE_CONFIG",
-                       help="Config file: DIR defaults to its rules_dir, and its sources are checked.")
 
 
-def _target(rules_dir: str | None, config_path: str | None) -> tuple[str, Any]:
-    """The rules folder and the configured sources to check the rules against."""
+def _target(rules_dir: str | None, config_path: Path | None) -> tuple[str, Any]:
+    """The rules folder (DIR, else the config's rules_dir, else ./rules) and the configured
+    sources to check the rules against."""
     if config_path:
-        config = _or_exit(lambda: load_config(config_path))
+        config = load(config_path)
         return rules_dir or str(config.bridge.rules_dir), config.source_courses()
     return rules_dir or "rules", None
 
@@ -39,13 +37,14 @@ def rules() -> None:
 
 @rules.command()
 @_DIR
-@_CONFIG
+@config_option
+@handle_errors
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True,
               help="Language of the badge names shown.")
-def check(rules_dir: str | None, config_path: str | None, lang: str) -> None:
+def check(rules_dir: str | None, config_path: Path | None, lang: str) -> None:
     """Validate every badge file in DIR (default: the config's rules_dir, else ./rules)."""
     folder, sources = _target(rules_dir, config_path)
-    ruleset = _or_exit(lambda: load_rules(folder, sources))
+    ruleset = load_rules(folder, sources)
     for badge in ruleset.badges.values():
         expiry = f"expires {badge.expires_after}" if badge.expires_after else "never expires"
         needs = ", ".join(sorted(b for b in ruleset.badges if badge.id in ruleset.dependents(b)))
@@ -56,11 +55,12 @@ def check(rules_dir: str | None, config_path: str | None, lang: str) -> None:
 
 @rules.command()
 @_DIR
-@_CONFIG
-def test(rules_dir: str | None, config_path: str | None) -> None:
+@config_option
+@handle_errors
+def test(rules_dir: str | None, config_path: Path | None) -> None:
     """Run the test cases (*.test.toml) of DIR; exit 1 if any fails."""
     folder, _ = _target(rules_dir, config_path)
-    results = _or_exit(lambda: run_tests(folder))
+    results = run_tests(folder)
     for result in results:
         mark = "PASS" if result.passed else "FAIL"
         where = f"{result.file}:{result.line}" if result.line else result.file
@@ -72,42 +72,28 @@ def test(rules_dir: str | None, config_path: str | None) -> None:
         sys.exit(1)
 
 
-def _or_exit(work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except RuleError as exc:
-        for problem in exc.problems:
-            click.echo(RuleError.format_one(problem), err=True)
-        click.echo(f"{len(exc.problems)} problem(s) in the rules", err=True)
-        sys.exit(EXIT_CODES[RuleError])
-    except BridgeError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(next((code for cls, code in EXIT_CODES.items() if isinstance(exc, cls)), 1))
-
-
 @rules.command()
 @click.argument("email")
 @click.argument("badge_id", metavar="BADGE")
-@_CONFIG
+@config_option
+@handle_errors
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="The evaluated tree as JSON.")
-def explain(email: str, badge_id: str, config_path: str | None, lang: str, as_json: bool) -> None:
+def explain(email: str, badge_id: str, config_path: Path | None, lang: str, as_json: bool) -> None:
     """Why EMAIL has (or has not) got BADGE: each condition, the facts behind it, what is missing."""
     import json
 
     from bridge.store import Store
     from jobs.evaluate import explain_learner
 
-    config = _or_exit(lambda: load_config(config_path))
-    ruleset = _or_exit(lambda: load_rules(config.bridge.rules_dir, config.source_courses()))
+    config = load(config_path)
+    ruleset = load_rules(config.bridge.rules_dir, config.source_courses())
     if badge_id not in ruleset.badges:
-        click.echo(f"error: no badge {badge_id!r} in {config.bridge.rules_dir}; "
-                   f"known: {', '.join(ruleset.badges)}", err=True)
-        sys.exit(2)
-    found = _or_exit(lambda: explain_learner(Store(config.bridge.db_url), ruleset, email, badge_id))
+        raise NotFound(f"no badge {badge_id!r} in {config.bridge.rules_dir}; "
+                       f"known: {', '.join(ruleset.badges)}")
+    found = explain_learner(Store(config.bridge.db_url), ruleset, email, badge_id)
     if found is None:
-        click.echo(f"error: no learner with email {email} (has a sync run?)", err=True)
-        sys.exit(2)
+        raise NotFound(f"no learner with email {email} (has a sync run?)")
     decision, awards = found
     if as_json:
         click.echo(json.dumps({**decision.to_dict(), "email": email.strip().lower(),

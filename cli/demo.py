@@ -11,11 +11,13 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from bridge.config import Config, load_config
+from bridge.config import Config
 from bridge.delivery.catcher import MailCatcher
 from bridge.issuing.files import write_award_files
 from bridge.issuing.urls import Urls
 from bridge.store import Store
+
+from .common import load
 
 __all__ = ["DemoResult", "run_demo", "demo_rules_dir", "write_demo_config"]
 
@@ -88,8 +90,8 @@ class DemoResult:
 
 def run_demo(data_dir: Path, *, port: int = 8000, output: Path | None = None,
              learners: int = 40, seed: int = 7) -> DemoResult:
-    from connectors.sandbox import SandboxPlatform
     from jobs.run import run_sync
+    from sandbox import SandboxPlatform
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -100,7 +102,7 @@ def run_demo(data_dir: Path, *, port: int = 8000, output: Path | None = None,
             cfg_path = (output or data_dir) / "demo.toml"
             write_demo_config(cfg_path, data_dir=data_dir, port=port, sandbox_url=sandbox.base_url,
                               token=sandbox.token, smtp_port=catcher.port)
-            config = load_config(cfg_path)
+            config = load(cfg_path)
             store = Store(config.bridge.db_url)
             try:
                 report = run_sync(config, store, trigger="demo")

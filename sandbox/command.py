@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import TYPE_CHECKING
 
 import click
 
-from .server import SandboxPlatform
+if TYPE_CHECKING:
+    from .server import SandboxPlatform
 
 
 def snippet(sb: SandboxPlatform, source_id: str) -> tuple[str, list[str]]:
@@ -45,6 +47,8 @@ def snippet(sb: SandboxPlatform, source_id: str) -> tuple[str, list[str]]:
 def sandbox(dialect: str, learners: int, courses: int, fault_rate: float, seed: int,
             port: int, host: str, profile: str) -> None:
     """Run the built-in sandbox platform (simulated Moodle / Open edX / FUN)."""
+    from .server import SandboxPlatform
+
     sb = SandboxPlatform(dialect, learners=learners, courses=courses, seed=seed,
                          fault_rate=fault_rate, port=port, host=host, profile=profile).start()
     source_id = f"sandbox_{dialect}"

@@ -9,23 +9,17 @@ from pathlib import Path
 
 import click
 
-from bridge.config import load_config
-from bridge.errors import ConfigError
 from bridge.issuing.keys import KINDS, KeyKind, generate_key, load_keyring
 
-__all__ = ["keys"]
+from .common import config_option, handle_errors, load
 
-_CONFIG = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                       help="Config file (default: $BADGE_BRIDGE_CONFIG).")
+__all__ = ["keys"]
 _KIND = click.option("--kind", type=click.Choice(["all", *KINDS]), default="all", show_default=True,
                      help="rsa: OB 2.0 JWS RS256; ed25519: OB 3.0.")
 
 
 def _keys_dir(config_path: Path | None) -> Path:
-    try:
-        return load_config(config_path).bridge.keys_path
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    return load(config_path).bridge.keys_path
 
 
 def _kinds(kind: str) -> tuple[KeyKind, ...]:
@@ -38,7 +32,8 @@ def keys() -> None:
 
 
 @keys.command()
-@_CONFIG
+@config_option
+@handle_errors
 @_KIND
 def generate(config_path: Path | None, kind: str) -> None:
     """Create the signing keys that do not exist yet (existing keys are left alone)."""
@@ -53,7 +48,8 @@ def generate(config_path: Path | None, kind: str) -> None:
 
 
 @keys.command()
-@_CONFIG
+@config_option
+@handle_errors
 @_KIND
 def rotate(config_path: Path | None, kind: str) -> None:
     """Sign with a new key from now on; older keys stay published so old badges still verify."""
@@ -64,7 +60,8 @@ def rotate(config_path: Path | None, kind: str) -> None:
 
 
 @keys.command("list")
-@_CONFIG
+@config_option
+@handle_errors
 def list_keys(config_path: Path | None) -> None:
     """Key ids, kinds and creation times; the newest of each kind signs."""
     ring = load_keyring(_keys_dir(config_path))

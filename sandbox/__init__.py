@@ -21,16 +21,14 @@ override, attendance status, completion-batch) are only faulted *before* being a
 (500/429/slow), so a failed push never changed the world.
 """
 
-from .server import SandboxPlatform
-from .world import (
-    Activity,
-    ActivityState,
-    AttendanceSession,
-    Course,
-    Learner,
-    Progress,
-    World,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .server import SandboxPlatform
+    from .world import Activity, ActivityState, AttendanceSession, Course, Learner, Progress, World
 
 __all__ = [
     "Activity",
@@ -42,3 +40,13 @@ __all__ = [
     "SandboxPlatform",
     "World",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Names load their module on first use, so `badge-bridge --help` (which reads the
+    `sandbox` command from `sandbox.command`) does not start building a platform."""
+    if name == "SandboxPlatform":
+        return import_module(".server", __name__).SandboxPlatform
+    if name in __all__:
+        return getattr(import_module(".world", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
