@@ -11,6 +11,7 @@ __all__ = [
     "RuleError",
     "SourceError",
     "PermanentSourceError",
+    "FixableSourceError",
     "DeliveryError",
     "PermanentDeliveryError",
     "StoreError",
@@ -51,15 +52,16 @@ class RuleError(BridgeError):
 
 
 class SourceError(BridgeError):
-    """A source failed or sent something unusable; names source, endpoint, status, field."""
+    """A source failed or sent something unusable; names source, endpoint, status, field,
+    and, where an administrator can act, the fix (`fix`)."""
 
     retryable = True
 
     def __init__(self, message: str, *, source: str, endpoint: str = "",
                  status: int | None = None, field: str | None = None,
-                 code: str | None = None) -> None:
-        self.source, self.endpoint, self.status, self.field, self.code = (
-            source, endpoint, status, field, code)
+                 code: str | None = None, fix: str | None = None) -> None:
+        self.source, self.endpoint, self.status, self.field, self.code, self.fix = (
+            source, endpoint, status, field, code, fix)
         self.detail = message
         bits = [f"source {source}"]
         if endpoint:
@@ -70,7 +72,7 @@ class SourceError(BridgeError):
             bits.append(f"field {field}")
         if code:
             bits.append(f"[{code}]")
-        super().__init__(f"{' '.join(bits)}: {message}")
+        super().__init__(f"{' '.join(bits)}: {message}" + (f" — fix: {fix}" if fix else ""))
 
 
 class PayloadError(SourceError):
@@ -78,9 +80,18 @@ class PayloadError(SourceError):
 
 
 class PermanentSourceError(SourceError):
-    """The platform refused for good (bad token, missing capability, unknown user)."""
+    """The platform refused, and no fix on our side or theirs changes it (the learner is not
+    enrolled): the item ends."""
 
     retryable = False
+
+
+class FixableSourceError(SourceError):
+    """The platform refused for a reason an administrator can fix (a missing capability,
+    function, switch or plugin; a bad token). Reported once per source and run with `fix`;
+    the item is kept and retried at each run with backoff, and at once by `pushes retry`."""
+
+    retryable = True
 
 
 class DeliveryError(BridgeError):
