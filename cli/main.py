@@ -119,10 +119,12 @@ def demo(port: int, once: bool, output: Path | None, data_dir: Path, learners: i
 @click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
 @click.option("--once", is_flag=True, help="One run, then exit (the default for this command).")
 @click.option("--dry-run", is_flag=True, help="Show the awards a run would make; write nothing.")
+@click.option("--full", is_flag=True, help="Read every learner again, whatever the platforms' "
+              "signals say (after a change the platform does not signal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 @handle_errors
 def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run: bool,
-         as_json: bool) -> None:
+         full: bool, as_json: bool) -> None:
     """One sync run against the sources in the config."""
     from bridge.store import Store
     from jobs.run import load_ruleset, run_sync
@@ -142,7 +144,7 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
             + [f"would no longer grant  {r['email']}  {r['badge_id']}  (award {r['award_id']})"
                for r in out["no_longer_granted"]]) or "nothing would change")
         return
-    report = run_sync(config, store, ruleset=ruleset, sources=list(sources) or None)
+    report = run_sync(config, store, ruleset=ruleset, sources=list(sources) or None, full=full)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))
     else:

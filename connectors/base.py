@@ -18,6 +18,9 @@ __all__ = ["Connector", "SourceState"]
 class SourceState(Protocol):
     """What the store tells a connector about what it already pulled."""
 
+    full: bool
+    """Read every learner again whatever the signals say (`sync --full`)."""
+
     def watermark(self, course: str, stream: str) -> str | None:
         """The value a previous run left for (course, stream), or None."""
 

@@ -22,8 +22,8 @@ log = logging.getLogger("badge_bridge.pull")
 class StoreState:
     """The store as one source's connector sees it (the SourceState protocol)."""
 
-    def __init__(self, store: Store, source: str, run_id: int) -> None:
-        self.store, self.source, self.run_id = store, source, run_id
+    def __init__(self, store: Store, source: str, run_id: int, full: bool = False) -> None:
+        self.store, self.source, self.run_id, self.full = store, source, run_id, full
         self.errors: list[SourceError] = []
 
     def watermark(self, course: str, stream: str) -> str | None:
@@ -45,14 +45,15 @@ class StoreState:
 
 
 def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | None = None,
-                 connectors: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Pull every enabled source (or `only` these); returns per-source stats."""
+                 connectors: dict[str, Any] | None = None, full: bool = False) -> dict[str, Any]:
+    """Pull every enabled source (or `only` these); returns per-source stats. `full`: the
+    connectors read every learner again, whatever their signals say."""
     stats: dict[str, Any] = {}
     for source_id, source_cfg in config.sources.items():
         if (only and source_id not in only) or (not only and not source_cfg.enabled):
             continue
         connector = (connectors or {}).get(source_id) or REGISTRY.make(source_id, source_cfg)
-        state = StoreState(store, source_id, run_id)
+        state = StoreState(store, source_id, run_id, full)
         total = IngestResult()
         batches = 0
         try:

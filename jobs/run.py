@@ -65,8 +65,10 @@ def load_ruleset(config: Config) -> Any:
 
 def run_sync(config: Config, store: Store, *, ruleset: Any | None = None,
              sources: Sequence[str] | None = None, steps: Sequence[str] = STEPS,
-             connectors: dict[str, Any] | None = None, trigger: str = "cli") -> RunReport:
-    """Run the given steps once. Rules are loaded (and so validated) before anything is written."""
+             connectors: dict[str, Any] | None = None, trigger: str = "cli",
+             full: bool = False) -> RunReport:
+    """Run the given steps once. Rules are loaded (and so validated) before anything is written.
+    `full`: the pull reads every learner again, whatever their signals say."""
     ruleset = ruleset if ruleset is not None else load_ruleset(config)
     run_id = store.begin_run(list(sources or config.sources), trigger)
     report = RunReport(run_id)
@@ -81,7 +83,7 @@ def run_sync(config: Config, store: Store, *, ruleset: Any | None = None,
     try:
         if "pull" in steps:
             report.sources = pull_sources(config, store, run_id, list(sources) if sources else None,
-                                          connectors)
+                                          connectors, full)
             report.pushes = enqueue_attestations(config, store, run_id)
             lap("pull")
         if "evaluate" in steps:

@@ -1,6 +1,7 @@
-"""Moodle's REST dialect on top of the shared HTTP client: form encoding, error mapping.
+"""Moodle's REST dialect on top of the shared HTTP client: form encoding, and Moodle's
+refusals turned into errors that say what is missing and how to fix it (see `needs`).
 
-Moodle answers errors with HTTP 200 and a body holding `exception` and `errorcode`.
+Moodle answers errors with HTTP 200 and a body holding `exception`, `errorcode` and `message`.
 """
 
 from __future__ import annotations
@@ -10,60 +11,61 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from bridge.errors import PermanentSourceError
+from bridge.errors import FixableSourceError, PermanentSourceError, SourceError
 from connectors.http import HttpClient, PayloadError
+from connectors.moodle import needs
 
-__all__ = ["MoodleClient", "MoodleError", "InvalidToken", "MissingCapability", "InvalidParameter",
-           "NotFound", "NotEnrolled", "NoCriteria", "encode_params"]
+__all__ = ["MoodleClient", "MoodleError", "InvalidToken", "NotInService", "FunctionAbsent",
+           "MissingCapability", "InvalidParameter", "NotFound", "NotEnrolled", "NoCriteria",
+           "encode_params"]
 
 T = TypeVar("T")
 
-# errorcode -> what it means for an administrator. The same missing permission yields
-# different codes depending on the function (observed on Moodle 4.5).
-_MEANING = {
-    "invalidtoken": "the token is not valid (expired, deleted or mistyped)",
-    "accessexception": "the function is not enabled in the token's web service",
-    "servicerequireslogin": "the web service requires a login the token user lacks",
-    "invalidparameter": "Moodle rejected a parameter",
-    "invalidrecord": "the course (or function) does not exist on this site",
-    "nopermissions": "the token user lacks a capability",
-    "requireloginerror": "the token user cannot enter this course (missing capability or not enrolled)",
-    "errorcoursecontextnotvalid": "the token user cannot access this course (missing capability)",
-    "cannotviewreport": "the token user cannot view completion reports (report/completion:view)",
-    "completionnotenabled": "completion tracking is not enabled for this course",
-    "invalidcoursemodule": "the activity (cmid) does not exist on this site",
-    "invalidextparam": "Moodle rejected an option name",
-    "nocriteriaset": "the course has no completion criteria",
-    "usernotenroled": "the user is not enrolled (or not tracked) in this course",
-}
+
+class MoodleError(SourceError):
+    """Moodle refused the call; `code` is Moodle's errorcode. A refusal of no known kind is
+    kept and retried (it may be transient)."""
 
 
-class MoodleError(PermanentSourceError):
-    """Moodle refused the call; `code` is Moodle's errorcode."""
-
-
-class InvalidToken(MoodleError):
+class InvalidToken(MoodleError, FixableSourceError):
     """The token is unknown, expired or restricted to another address."""
 
 
-class MissingCapability(MoodleError):
-    """The function is not in the token's service, or its user lacks a capability."""
+class NotInService(MoodleError, FixableSourceError):
+    """The function exists but is not in the token's external service."""
 
 
-class InvalidParameter(MoodleError):
+class FunctionAbsent(MoodleError, FixableSourceError):
+    """The site does not know the function: its plugin is not installed (or Moodle is older)."""
+
+
+class MissingCapability(MoodleError, FixableSourceError):
+    """The token user's role lacks a capability; `capabilities` names the candidates."""
+
+    def __init__(self, message: str, *, capabilities: tuple[str, ...] = (), **where: Any) -> None:
+        super().__init__(message, **where)
+        self.capabilities = capabilities
+
+
+class InvalidParameter(MoodleError, PermanentSourceError):
     """Moodle rejected a parameter (a bug on our side or a version difference)."""
 
 
-class NotFound(MoodleError):
-    """The course, activity, session or function does not exist on this site."""
+class NotFound(MoodleError, PermanentSourceError):
+    """The course, activity or session does not exist on this site."""
 
 
-class NotEnrolled(MoodleError):
-    """The user is not (or no longer) a tracked, enrolled user of the course."""
+class NotEnrolled(MoodleError, PermanentSourceError):
+    """The learner is not (or no longer) a tracked, enrolled, active user of the course."""
 
 
-class NoCriteria(MoodleError):
+class NoCriteria(MoodleError, PermanentSourceError):
     """The course has no completion criteria."""
+
+
+_KINDS: dict[str, type[MoodleError]] = {
+    "token": InvalidToken, "service": NotInService, "learner": NotEnrolled, "missing": NotFound,
+    "criteria": NoCriteria, "parameter": InvalidParameter}
 
 
 def encode_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -83,11 +85,13 @@ def encode_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]
 
 
 class MoodleClient:
-    """Calls `wsfunction`s; returns validated payloads or raises a meaningful SourceError."""
+    """Calls `wsfunction`s; returns validated payloads or raises a meaningful SourceError.
+    `user` (the token user's username, once known) goes into the fixes it prints."""
 
     def __init__(self, http: HttpClient, url: str, token: str) -> None:
         self.http, self.token = http, token
         self.endpoint_url = url.rstrip("/") + "/webservice/rest/server.php"
+        self.user = ""
 
     def call(self, function: str, model: type[T] | Any = None, **params: Any) -> Any:
         """A read: retried on transient failures."""
@@ -104,7 +108,7 @@ class MoodleClient:
 
         def validate(payload: Any) -> Any:
             if isinstance(payload, dict) and "exception" in payload and "errorcode" in payload:
-                raise self._error(function, payload)
+                raise self.error(function, payload)
             if adapter is None:
                 return payload
             try:
@@ -118,23 +122,34 @@ class MoodleClient:
         return self.http.request_json("POST", self.endpoint_url, endpoint=function, data=data,
                                       validate=validate, retries=retries)
 
-    def _error(self, function: str, body: dict[str, Any]) -> MoodleError:
-        code = str(body.get("errorcode", ""))
-        message = str(body.get("message", ""))
-        cls = _CLASSES.get(code, MoodleError)
+    def error(self, function: str, body: Mapping[str, Any]) -> MoodleError:
+        """Moodle's error body as the error an administrator can act on."""
+        code, message = str(body.get("errorcode", "")), str(body.get("message", ""))
+
+        def make(cls: type[MoodleError], text: str, fix: str | None = None) -> MoodleError:
+            return cls(text, source=self.http.source_id, endpoint=function, code=code, fix=fix)
+
+        refused = needs.refusal(function, code)
+        if refused is not None:
+            fix = needs.grant(refused.capabilities, self.user)
+            return MissingCapability(f"{refused.means} (Moodle: {message})",
+                                     capabilities=refused.capabilities, source=self.http.source_id,
+                                     endpoint=function, code=code,
+                                     fix=f"{fix}, {refused.hint}" if refused.hint else fix)
+        if code == "invalidrecord" and "external_functions" in message:
+            plugin = needs.FUNCTIONS[function].plugin if function in needs.FUNCTIONS else ""
+            return make(FunctionAbsent, "the site does not know this function",
+                        f"install {plugin} on the site" if plugin else
+                        "upgrade Moodle or turn off the feature that needs it")
+        kind, meaning = needs.GENERIC.get(code, ("", ""))
+        cls = _KINDS.get(kind, MoodleError)
         if cls is MoodleError and "not enrolled" in message.lower():
             cls = NotEnrolled
-        meaning = _MEANING.get(code)
-        text = f"{meaning}: {message}" if meaning else message or code
-        return cls(text, source=self.http.source_id, endpoint=function, code=code)
-
-
-_CLASSES: dict[str, type[MoodleError]] = {
-    "invalidtoken": InvalidToken,
-    **dict.fromkeys(("accessexception", "servicerequireslogin", "nopermissions", "requireloginerror",
-                     "errorcoursecontextnotvalid", "cannotviewreport"), MissingCapability),
-    **dict.fromkeys(("invalidparameter", "invalidextparam"), InvalidParameter),
-    **dict.fromkeys(("invalidrecord", "invalidcoursemodule", "invalidcourseid"), NotFound),
-    **dict.fromkeys(("usernotenroled", "notenroled"), NotEnrolled),
-    "nocriteriaset": NoCriteria,
-}
+        text = f"{meaning} (Moodle: {message})" if meaning else message or code
+        if cls is InvalidToken:
+            return make(cls, text, f"make a new token for the web-service user ({needs.TOKENS}) "
+                        f"and set it as sources.{self.http.source_id}.token")
+        if cls is NotInService:
+            return make(cls, text, f"add {function} to the token's external service "
+                        f"({needs.SERVICES} › Functions)")
+        return make(cls, text)

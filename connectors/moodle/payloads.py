@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "SiteInfo", "Course", "EnrolledUser", "UserDetails", "CourseCompletion", "ActivitiesStatus",
-    "GradeItems", "Section", "AttendanceSession",
+    "GradeItems", "Section", "AttendanceSession", "ReportPage",
 ]
 
 
@@ -24,6 +24,7 @@ class _Function(_P):
 class SiteInfo(_P):
     sitename: str
     userid: int
+    username: str = ""
     siteurl: str
     release: str = ""
     functions: list[_Function] = Field(default_factory=list)
@@ -109,6 +110,7 @@ class _Module(_P):
     instance: int
     modname: str
     name: str = ""
+    completion: int = 0  # tracking: 0 none, 1 manual, 2 automatic
 
 
 class Section(_P):
@@ -126,6 +128,10 @@ class _Log(_P):
     statusid: int  # a string on the wire (PARAM_TEXT); pydantic coerces it
 
 
+class _SessionUser(_P):
+    id: int
+
+
 class AttendanceSession(_P):
     id: int
     sessdate: int
@@ -135,3 +141,26 @@ class AttendanceSession(_P):
     courseid: int | None = None
     statuses: list[_Status] = Field(default_factory=list)
     attendance_log: list[_Log] = Field(default_factory=list)
+    users: list[_SessionUser] = Field(default_factory=list)  # who may be marked (enrolled)
+
+
+class _ReportDetails(_P):
+    name: str = ""
+    source: str
+    conditiondata: str | None = None
+
+
+class _ReportRow(_P):
+    columns: list[str | int | float | bool | None]
+
+
+class _ReportData(_P):
+    rows: list[_ReportRow]
+    totalrowcount: int
+
+
+class ReportPage(_P):
+    """One page of `core_reportbuilder_retrieve_report` (cells are formatted text or HTML)."""
+
+    details: _ReportDetails
+    data: _ReportData

@@ -1,16 +1,17 @@
 """Presence attestations written to Moodle: activity completion override, attendance status.
 
 Each push reads first (already done: nothing sent, so a retry after a crash never sends
-twice), writes, then reads back what Moodle's own completion now says.
+twice), writes, then reads back what Moodle now says.
 """
 
 from __future__ import annotations
 
+from bridge.errors import FixableSourceError, SourceError
 from bridge.model import Attestation, PushResult
-from connectors.moodle.client import MoodleClient, MoodleError, NotEnrolled
-from connectors.moodle.payloads import ActivitiesStatus, AttendanceSession
+from connectors.moodle.client import MoodleClient, MoodleError, NotEnrolled, NotFound
+from connectors.moodle.payloads import ActivitiesStatus, AttendanceSession, Section
 
-__all__ = ["push_completion", "push_attendance"]
+__all__ = ["push_completion", "push_attendance", "statusset"]
 
 
 def _activity_state(client: MoodleClient, course: str, userid: str, cmid: int) -> int | None:
@@ -25,13 +26,27 @@ def _activity_state(client: MoodleClient, course: str, userid: str, cmid: int) -
     return mine.state if mine else None
 
 
+def _untracked(client: MoodleClient, course: str, cmid: int) -> SourceError:
+    """Why an activity is missing from a learner's statuses: not in the course (the route is
+    wrong: nothing to retry) or without completion tracking (Moodle 4.5.0 leaves those out)."""
+    endpoint = "core_course_get_contents"
+    sections = client.call(endpoint, list[Section], courseid=course,
+                           options=[{"name": "cmid", "value": cmid}, {"name": "excludecontents", "value": 1}])
+    module = next((m for s in sections for m in s.modules if m.id == cmid), None)
+    if module is None:
+        return NotFound(f"activity {cmid} is not in course {course}", source=client.http.source_id,
+                        endpoint=endpoint, fix="correct the push route's course or target")
+    return FixableSourceError(f"activity {cmid} ({module.name}) has no completion tracking",
+                              source=client.http.source_id, endpoint=endpoint,
+                              fix=f"turn on manual completion tracking for activity {cmid} in "
+                              f"course {course}")
+
+
 def push_completion(client: MoodleClient, source: str, att: Attestation, cmid: int) -> PushResult:
     """Override the in-person activity complete; Moodle does not check enrolment, we do."""
     before = _activity_state(client, att.course, att.external_id, cmid)
     if before is None:
-        raise MoodleError(f"activity {cmid} is not visible for this learner in course {att.course} "
-                          "(missing mod/<module>:view or completion tracking off)",
-                          source=source, endpoint="core_completion_get_activities_completion_status")
+        raise _untracked(client, att.course, cmid)
     if before in (1, 2):
         return PushResult(accepted=True, reflected=True, message="already complete; nothing sent",
                           response={"state": before})
@@ -39,13 +54,20 @@ def push_completion(client: MoodleClient, source: str, att: Attestation, cmid: i
                        userid=att.external_id, cmid=cmid, newstate=1)
     state = body.get("state") if isinstance(body, dict) else None
     if state != 1:
-        # Moodle silently ignores an override on an activity without completion tracking.
-        raise MoodleError(f"override not applied (state {state}): is completion tracking on "
-                          f"for activity {cmid}?", source=source,
-                          endpoint="core_completion_override_activity_completion_status")
+        # Moodle answers state 0, tracking 0 and changes nothing for an untracked activity.
+        raise FixableSourceError(f"override not applied (state {state})", source=source,
+                                 endpoint="core_completion_override_activity_completion_status",
+                                 fix=f"turn on completion tracking for activity {cmid}")
     after = _activity_state(client, att.course, att.external_id, cmid)
     return PushResult(accepted=True, reflected=after in (1, 2), message="completion overridden",
                       response={"state": after, "overrideby": body.get("overrideby")})
+
+
+def statusset(session: AttendanceSession) -> str:
+    """What mod_attendance's own take screen writes in a log row: the ids of the session's
+    status set, in the module's order (structure::take_from_form_data, mod_attendance
+    2024020500); `mod_attendance_get_session` lists exactly those, in that order."""
+    return ",".join(str(s.id) for s in session.statuses if s.setnumber == session.statusset)
 
 
 def push_attendance(client: MoodleClient, source: str, att: Attestation, sessionid: int,
@@ -56,20 +78,25 @@ def push_attendance(client: MoodleClient, source: str, att: Attestation, session
     status = next((s for s in session.statuses
                    if s.acronym == acronym and s.setnumber == session.statusset), None)
     if status is None:
-        raise MoodleError(f"session {sessionid} has no status {acronym!r} in set {session.statusset}",
-                          source=source, endpoint=endpoint)
+        raise FixableSourceError(f"session {sessionid} has no status {acronym!r} in its status set",
+                                 source=source, endpoint=endpoint,
+                                 fix=f"add a status with acronym {acronym} to the attendance "
+                                 "activity's status set")
+    learner = int(att.external_id)
+    if session.users and learner not in {u.id for u in session.users}:
+        # update_user_status writes a row for anyone (mod/attendance/externallib.php): check first.
+        raise NotEnrolled(f"user {learner} is not among the learners of session {sessionid} (not "
+                          "enrolled, or not in the session's group)", source=source,
+                          endpoint=endpoint, code="usernotenroled")
     current = {log.studentid: log.statusid for log in session.attendance_log}
-    if current.get(int(att.external_id)) == status.id:
+    if current.get(learner) == status.id:
         return PushResult(accepted=True, reflected=False, message="status already set; nothing sent",
                           response={"statusid": status.id})
-    client.send("mod_attendance_update_user_status", sessionid=sessionid,
-                studentid=att.external_id, takenbyid=taker, statusid=status.id,
-                statusset=str(session.statusset))
+    client.send("mod_attendance_update_user_status", sessionid=sessionid, studentid=learner,
+                takenbyid=taker, statusid=status.id, statusset=statusset(session))
     after = client.call(endpoint, AttendanceSession, sessionid=sessionid)
-    recorded = any(log.studentid == int(att.external_id) and log.statusid == status.id
-                   for log in after.attendance_log)
-    if not recorded:
-        raise MoodleError(f"status not recorded for user {att.external_id} in session {sessionid}",
+    if not any(log.studentid == learner and log.statusid == status.id for log in after.attendance_log):
+        raise MoodleError(f"status not recorded for user {learner} in session {sessionid}",
                           source=source, endpoint="mod_attendance_update_user_status")
     # The log is written but the attendance grade and activity completion are not recomputed.
     return PushResult(accepted=True, reflected=False,

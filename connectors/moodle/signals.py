@@ -24,9 +24,11 @@ _TAG = re.compile(r"(?<![\w&])#([\w-]+)")
 
 @dataclass
 class CourseSignals:
-    """Facts per Moodle user id, and a digest of them per user (empty digest: no signal)."""
+    """Facts per Moodle user id, and a digest of them per user (empty digest: no signal).
+    `users`: every learner the grade report and the sessions list, whatever their facts."""
 
     facts: dict[int, list[Fact]] = field(default_factory=dict)
+    users: set[int] = field(default_factory=set)
 
     def add(self, userid: int, fact: Fact) -> None:
         self.facts.setdefault(userid, []).append(fact)
@@ -69,6 +71,7 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
         report = client.call("gradereport_user_get_grade_items", GradeItems, courseid=course,
                              userid=0)
         for ug in report.usergrades:
+            out.users.add(ug.userid)
             for g in ug.gradeitems:
                 if g.graderaw is None or g.grademax <= g.grademin or g.itemtype not in ("course", "mod"):
                     continue
@@ -81,6 +84,7 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
     for instance in attendance:
         for s in client.call("mod_attendance_get_sessions", list[AttendanceSession],
                              attendanceid=instance):
+            out.users.update(u.id for u in s.users)
             acronyms = {st.id: st.acronym for st in s.statuses}
             attrs = session_attrs(s, tags)
             for log in s.attendance_log:

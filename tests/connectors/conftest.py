@@ -28,7 +28,8 @@ def fixture(name: str) -> Any:
 class FakeState:
     """The SourceState a connector sees, kept in memory; `errors` collects what it reports."""
 
-    def __init__(self) -> None:
+    def __init__(self, full: bool = False) -> None:
+        self.full = full
         self.marks: dict[tuple[str, str], str] = {}
         self.complete: dict[tuple[str, str], set[str]] = {}
         self.errors: list[SourceError] = []

@@ -1,0 +1,246 @@
+"""One Moodle course's pull: the roster page by page, who to read, and the facts they become.
+
+A learner is read (course and activity completion, 2 calls, in a pool of `parallel`) when seen
+for the first time; when their signal moved (`lastcourseaccess`, grades, attendance) and they
+are not complete yet; when the completion report lists them as complete and the store does not;
+when their last read missed a part Moodle refused, once it no longer refuses; and by the rolling
+re-check, so that nobody who is not complete goes unread longer than `recheck`. `full` reads
+everyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from bridge.errors import SourceError
+from bridge.model import Batch, Fact, FactKind, Identity, Watermark, utc
+from connectors.base import SourceState
+from connectors.moodle import needs
+from connectors.moodle.client import MissingCapability, MoodleClient, NoCriteria, NotEnrolled
+from connectors.moodle.config import MoodleConfig
+from connectors.moodle.detect import Mark, due_for_recheck
+from connectors.moodle.payloads import ActivitiesStatus, CourseCompletion, EnrolledUser, UserDetails
+from connectors.moodle.signals import CourseSignals
+
+__all__ = ["Reads", "read_learner", "CoursePull"]
+
+USERFIELDS = "id,username,fullname,email,lastcourseaccess,roles"
+ROSTER = "core_enrol_get_enrolled_users"
+STATES = {0: "incomplete", 1: "complete", 2: "complete-pass", 3: "complete-fail"}
+
+Report = Callable[[SourceError], None]
+
+
+@dataclass
+class Reads:
+    """What Moodle lets the connector read in one course this run (None: not tried yet)."""
+
+    criteria: bool = True
+    course: bool | None = None
+    activities: bool | None = None
+    completed: set[int] | None = None  # complete per the completion report; None: no report
+
+    @property
+    def refused(self) -> bool:
+        return self.course is False or self.activities is False
+
+
+@dataclass
+class Read:
+    facts: list[Fact] = field(default_factory=list)
+    partial: bool = False  # a part was refused: read again once Moodle allows it
+
+
+def read_learner(client: MoodleClient, config: MoodleConfig, course: str, uid: int, reads: Reads,
+                 report: Report) -> Read | SourceError:
+    """A learner's course and activity completion; a refused part is reported and left out."""
+    source, ext, out = client.http.source_id, str(uid), Read()
+    try:
+        if reads.criteria and reads.course is not False:
+            if reads.completed is not None and uid not in reads.completed:
+                out.facts.append(Fact(source=source, external_id=ext, kind=FactKind.course_completion,
+                                      course=course, value=0.0, status="incomplete"))
+            else:
+                try:
+                    cc = client.call("core_completion_get_course_completion_status", CourseCompletion,
+                                     courseid=course, userid=uid)
+                except NoCriteria:
+                    reads.criteria = False  # asked once per course and run, not per learner
+                except MissingCapability as exc:
+                    reads.course, out.partial = False, True
+                    report(exc)
+                else:
+                    reads.course = True
+                    out.facts.append(_course_fact(source, course, ext, cc))
+        out.partial = out.partial or reads.course is False
+        if config.activities and reads.activities is not False:
+            try:
+                acts = client.call("core_completion_get_activities_completion_status",
+                                   ActivitiesStatus, courseid=course, userid=uid)
+            except MissingCapability as exc:
+                reads.activities, out.partial = False, True
+                report(exc)
+            else:
+                reads.activities = True
+                out.facts.extend(_activity_facts(source, course, ext, acts))
+        out.partial = out.partial or (config.activities and reads.activities is False)
+    except NotEnrolled:
+        return Read()
+    except SourceError as exc:
+        return exc
+    return out
+
+
+def _course_fact(source: str, course: str, ext: str, cc: CourseCompletion) -> Fact:
+    times = [c.timecompleted for c in cc.completionstatus.completions if c.timecompleted]
+    done = cc.completionstatus.completed
+    return Fact(source=source, external_id=ext, kind=FactKind.course_completion, course=course,
+                value=1.0 if done else 0.0, status="complete" if done else "incomplete",
+                occurred_at=utc(max(times)) if done and times else None)
+
+
+def _activity_facts(source: str, course: str, ext: str, acts: ActivitiesStatus) -> list[Fact]:
+    return [Fact(source=source, external_id=ext, kind=FactKind.activity_completion, course=course,
+                 item=str(a.cmid), value=1.0 if a.state in (1, 2) else 0.0, status=STATES[a.state],
+                 occurred_at=utc(a.timecompleted) if a.state in (1, 2) else None,
+                 attrs={"modname": a.modname})
+            for a in acts.statuses]
+
+
+class CoursePull:
+    """Batches of one course: a batch per roster page, then the course's own watermark."""
+
+    def __init__(self, client: MoodleClient, config: MoodleConfig, course: str, state: SourceState,
+                 report: Report, *, signals: CourseSignals, completed: set[int] | None,
+                 known: dict[str, dict[str, object]], now: int) -> None:
+        self.client, self.config, self.course, self.report = client, config, course, report
+        self.source = client.http.source_id
+        self.signals, self.known, self.now = signals, known, now
+        self.full = state.full
+        self.complete = state.holding(course, FactKind.course_completion)
+        self.marks = state.watermarks(course, "access:")
+        last = state.watermark(course, "pulled")
+        self.elapsed = now - int(last) if last and last.isdigit() else 0
+        self.reads = Reads(completed=completed)
+        self.learners = self.without_email = self.without_lang = 0
+
+    def batches(self) -> Iterator[Batch]:
+        offset, size, seen = 0, self.config.page_size, set[int]()
+        with ThreadPoolExecutor(self.config.parallel, thread_name_prefix=f"moodle-{self.source}") as pool:
+            while True:
+                page = self.client.call(ROSTER, list[EnrolledUser], courseid=self.course, options=[
+                    {"name": "userfields", "value": USERFIELDS}, {"name": "limitfrom", "value": offset},
+                    {"name": "limitnumber", "value": size}, {"name": "sortby", "value": "id"}])
+                fresh = [u for u in page if u.id not in seen]
+                seen.update(u.id for u in page)
+                learners = [u for u in fresh if self._is_learner(u)]
+                if learners:
+                    yield self._page(learners, pool)
+                if len(page) < size:
+                    break
+                offset += size
+        self._silent_gaps()
+        yield Batch(watermarks=[Watermark(source=self.source, course=self.course, stream="pulled",
+                                          value=str(self.now))])
+
+    def _is_learner(self, user: EnrolledUser) -> bool:
+        roles = {r.shortname for r in user.roles}
+        return not roles or bool(roles & set(self.config.learner_roles))
+
+    def _silent_gaps(self) -> None:
+        """What Moodle left out without an error, said once (see needs.CAPABILITIES, silent)."""
+        def gap(capabilities: tuple[str, ...], text: str, endpoint: str = ROSTER) -> None:
+            self.report(MissingCapability(text, capabilities=capabilities, source=self.source,
+                                          endpoint=endpoint, code="silent",
+                                          fix=needs.grant(capabilities, self.client.user)))
+        if not self.learners and self.signals.users:
+            gap(("moodle/user:viewdetails",), f"course {self.course}: the roster came back empty "
+                f"while the grade report or attendance lists {len(self.signals.users)} learners")
+        if self.without_email:
+            gap(("moodle/site:viewuseridentity", "moodle/course:useremail"),
+                f"course {self.course}: {self.without_email} of {self.learners} learners came "
+                "without their email; they cannot receive badges")
+        if self.without_lang:
+            gap(("moodle/user:viewalldetails",), f"{self.without_lang} learners came without their "
+                "language; their emails use the default language", "core_user_get_users_by_field")
+
+    def _page(self, users: list[EnrolledUser], pool: ThreadPoolExecutor) -> Batch:
+        self.learners += len(users)
+        self.without_email += sum("email" not in u.model_fields_set for u in users)
+        langs = self._languages([u.id for u in users if str(u.id) not in self.known])
+        identities, facts = [], []
+        for u in users:
+            ext = str(u.id)
+            lang = langs.get(u.id) or (self.known.get(ext) or {}).get("lang")
+            identities.append(Identity(source=self.source, external_id=ext, username=u.username,
+                                       email=u.email, fullname=u.fullname,
+                                       lang=str(lang) if lang else None))
+            facts.append(Fact(source=self.source, external_id=ext, kind=FactKind.enrolment,
+                              course=self.course, value=1.0, status="enrolled"))
+        signal = {u.id: f"{u.lastcourseaccess or 0}|{self.signals.digest(u.id)}" for u in users}
+        marks = {u.id: Mark.parse(self.marks.get(f"access:{u.id}")) for u in users}
+        results = self._read_all(*self._to_read(users, signal, marks), pool)
+        watermarks = []
+        for u in users:
+            old, result = marks[u.id], results.get(u.id)
+            if isinstance(result, SourceError):
+                self.report(result)
+                continue
+            if result is not None:
+                mark = Mark(signal[u.id], self.now, result.partial)
+                facts.extend(result.facts)
+            elif old is None or old.signal != signal[u.id]:
+                mark = Mark(signal[u.id], old.read_at if old else self.now, bool(old and old.partial))
+            else:
+                continue
+            facts.extend(self.signals.facts.get(u.id, []))
+            watermarks.append(Watermark(source=self.source, course=self.course,
+                                        stream=f"access:{u.id}", value=mark.dump()))
+        return Batch(identities=identities, facts=facts, watermarks=watermarks)
+
+    def _to_read(self, users: list[EnrolledUser], signal: dict[int, str],
+                 marks: dict[int, Mark | None]) -> tuple[list[int], list[int]]:
+        """(learners to read, learners to read only if Moodle no longer refuses a part)."""
+        completed = self.reads.completed or set()
+        must, partial, rest = [], [], []
+        for u in users:
+            mark, done = marks[u.id], str(u.id) in self.complete
+            if self.full or (mark is None and not done):
+                must.append(u.id)
+            elif done or mark is None:
+                continue
+            elif mark.signal != signal[u.id] or u.id in completed:
+                must.append(u.id)
+            elif mark.partial:
+                partial.append(u.id)
+            else:
+                rest.append((u.id, mark))
+        return must + due_for_recheck(rest, now=self.now, elapsed=self.elapsed,
+                                      recheck=int(self.config.recheck.total_seconds())), partial
+
+    def _read_all(self, must: list[int], partial: list[int],
+                  pool: ThreadPoolExecutor) -> dict[int, Read | SourceError]:
+        """Reads in the pool; the course's first read goes alone, so that a part Moodle refuses
+        is asked once, and learners waiting only for that part are not read for nothing."""
+        def read(uid: int) -> Read | SourceError:
+            return read_learner(self.client, self.config, self.course, uid, self.reads, self.report)
+        results: dict[int, Read | SourceError] = {}
+        first = (must + partial)[:1]
+        if first and (self.reads.course is None or self.reads.activities is None):
+            results[first[0]] = read(first[0])
+        rest = [uid for uid in must + ([] if self.reads.refused else partial) if uid not in results]
+        results.update(zip(rest, pool.map(read, rest), strict=True))
+        return results
+
+    def _languages(self, user_ids: list[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for i in range(0, len(user_ids), 100):
+            for d in self.client.call("core_user_get_users_by_field", list[UserDetails], field="id",
+                                      values=user_ids[i:i + 100]):
+                if "lang" not in d.model_fields_set:
+                    self.without_lang += 1
+                elif d.lang:
+                    out[d.id] = d.lang
+        return out

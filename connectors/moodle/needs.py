@@ -1,0 +1,210 @@
+"""What the Moodle connector needs of a site, declared once: the web-service functions it
+calls, the capabilities each call checks, and which errorcode says which one is missing.
+
+The connector reads it to know what a config needs, to turn Moodle's refusals into one line
+naming the capability and its fix, and to notice what Moodle leaves out without a word; a
+setup probe reads it to know which harmless read shows each capability (`proof`). Every row was
+seen on Moodle 4.5.0 + mod_attendance 2024020500 with a token missing that one capability
+(tests/fixtures/moodle-real-4.5.0/refusals, recorded by tests/real_moodle/record.py) unless it
+names the server code it was read from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from connectors.moodle.config import MoodleConfig
+
+__all__ = ["Capability", "Refusal", "Function", "CAPABILITIES", "FUNCTIONS", "GENERIC",
+           "needed_functions", "push_functions", "refusal", "grant"]
+
+ROLES = "Site administration › Users › Permissions › Define roles"
+SERVICES = "Site administration › Server › Web services › External services"
+TOKENS = "Site administration › Server › Web services › Manage tokens"
+
+
+@dataclass(frozen=True)
+class Capability:
+    """A capability the token's role needs; `proof` is the harmless read whose answer shows
+    it (None: only a write can tell); `silent`: without it Moodle leaves data out, no error."""
+
+    name: str
+    lost: str
+    proof: str | None
+    silent: bool = False
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An errorcode a function answers when one of `capabilities` is missing."""
+
+    capabilities: tuple[str, ...]
+    means: str
+    hint: str = ""  # a fix beyond granting the capabilities
+
+
+@dataclass(frozen=True)
+class Function:
+    """A web-service function the connector calls, and how it says a capability is missing."""
+
+    name: str
+    use: str
+    refusals: Mapping[str, Refusal] = field(default_factory=dict)
+    plugin: str = ""  # the plugin that brings it, when not Moodle itself
+
+
+CAPABILITIES: dict[str, Capability] = {c.name: c for c in (
+    Capability("webservice/rest:use", "every call", "core_webservice_get_site_info"),
+    Capability("moodle/course:view", "every course the token user is not enrolled in",
+               "core_enrol_get_enrolled_users"),
+    Capability("moodle/course:viewhiddencourses", "hidden courses", "core_enrol_get_enrolled_users"),
+    # Either one (or moodle/course:enrolreview) lets the roster through (course/lib.php).
+    Capability("moodle/course:viewparticipants", "the roster", "core_enrol_get_enrolled_users"),
+    Capability("moodle/user:viewdetails", "the roster: learners are left out of it",
+               "core_enrol_get_enrolled_users", silent=True),
+    Capability("moodle/site:viewuseridentity", "learners' emails (or moodle/course:useremail)",
+               "core_enrol_get_enrolled_users", silent=True),
+    Capability("moodle/user:viewalldetails", "learners' language and username",
+               "core_user_get_users_by_field", silent=True),
+    Capability("moodle/site:accessallgroups", "learners outside the token user's groups "
+               "(courses in separate-groups mode)", "core_enrol_get_enrolled_users", silent=True),
+    Capability("report/completion:view", "course completion",
+               "core_completion_get_course_completion_status"),
+    Capability("report/progress:view", "activity completion",
+               "core_completion_get_activities_completion_status"),
+    Capability("gradereport/user:view", "grades", "gradereport_user_get_grade_items"),
+    Capability("moodle/grade:viewall", "grades", "gradereport_user_get_grade_items"),
+    Capability("mod/attendance:view", "attendance", "mod_attendance_get_sessions"),
+    # Reading sessions needs one of take/change/manage; writing a status needs take itself.
+    Capability("mod/attendance:takeattendances", "attendance sessions and pushing attendance", None),
+    Capability("moodle/course:overridecompletion", "pushing completion", None),
+    Capability("moodle/reportbuilder:view", "the completion report (with the token user in "
+               "its audience, or moodle/reportbuilder:viewall)", "core_reportbuilder_retrieve_report"),
+)}
+
+_COURSE = Refusal(("moodle/course:view", "moodle/course:viewhiddencourses"),
+                  "the token user cannot enter the course",
+                  "or enrol the web-service user in the course; viewhiddencourses matters when "
+                  "the course is hidden")
+_GROUPS = Refusal(("moodle/site:accessallgroups",), "the learner is in a group the token user "
+                  "cannot see (completion/classes/external.php)")
+_ATTENDANCE_SEE = Refusal(("mod/attendance:view",), "the token user cannot open the attendance "
+                          "activity", "and moodle/course:view for the course")
+# mod_attendance throws invalid_parameter_exception for its own permission checks
+# (mod/attendance/externallib.php): "Invalid parameter value detected" means a capability here.
+_ATTENDANCE_READ = Refusal(("mod/attendance:takeattendances", "mod/attendance:changeattendances",
+                            "mod/attendance:manageattendances"),
+                           "the token user may not read attendance sessions (any one of these)")
+
+FUNCTIONS: dict[str, Function] = {f.name: f for f in (
+    Function("core_webservice_get_site_info", "checking the token and the service's functions",
+             {"accessexception": Refusal(("webservice/rest:use",), "the token user may not use "
+                                         "the REST protocol", "and add this function to the service")}),
+    Function("core_enrol_get_enrolled_users", "the roster", {
+        "errorcoursecontextnotvalid": _COURSE,
+        "nopermissions": Refusal(("moodle/course:viewparticipants",), "the token user may not list "
+                                 "participants", "or moodle/course:enrolreview")}),
+    Function("core_user_get_users_by_field", "learners' language"),
+    Function("core_completion_get_course_completion_status", "course completion", {
+        "requireloginerror": _COURSE,
+        "cannotviewreport": Refusal(("report/completion:view",), "the token user cannot view "
+                                    "the course completion report"),
+        "accessdenied": _GROUPS}),
+    Function("core_completion_get_activities_completion_status", "activity completion", {
+        "requireloginerror": _COURSE,
+        "nopermissions": Refusal(("report/progress:view",), "the token user cannot view the "
+                                 "activity completion report"),
+        "accessdenied": _GROUPS}),
+    Function("gradereport_user_get_grade_items", "grades", {
+        "requireloginerror": _COURSE,
+        # The message names the capability: "(View user report)", "(View grades of other users)".
+        "nopermissions": Refusal(("gradereport/user:view", "moodle/grade:viewall"),
+                                 "the token user cannot view the grades of others"),
+        "notingroup": _GROUPS}, "gradereport_user"),
+    Function("core_course_get_contents", "finding the attendance activities",
+             {"errorcoursecontextnotvalid": _COURSE}),
+    Function("core_course_get_courses", "listing courses when none is configured",
+             {"errorcoursecontextnotvalid": _COURSE}),
+    Function("mod_attendance_get_sessions", "attendance sessions", {
+        "requireloginerror": _ATTENDANCE_SEE, "invalidparameter": _ATTENDANCE_READ},
+        "mod_attendance"),
+    Function("core_completion_override_activity_completion_status", "pushing completion", {
+        "requireloginerror": _COURSE,
+        # The message is the bare string key "error/nopermission" on 4.5.0.
+        "nopermission": Refusal(("moodle/course:overridecompletion",), "the token user may not "
+                                "override activity completion")}),
+    Function("mod_attendance_get_session", "pushing attendance (reading the session)", {
+        "requireloginerror": _ATTENDANCE_SEE, "invalidparameter": _ATTENDANCE_READ},
+        "mod_attendance"),
+    Function("mod_attendance_update_user_status", "pushing attendance", {
+        "requireloginerror": _ATTENDANCE_SEE,
+        "invalidparameter": Refusal(("mod/attendance:takeattendances",), "the token user may not "
+                                    "take attendance")}, "mod_attendance"),
+    Function("core_reportbuilder_retrieve_report", "the completion report", {
+        "errorreportview": Refusal(("moodle/reportbuilder:view",), "the token user cannot view "
+                                   "the report", "and add the user (or its role) to the report's "
+                                   "audience, or grant moodle/reportbuilder:viewall")}),
+)}
+
+# Answers any function can give, by errorcode -> (kind, what it means). Kinds: token, service,
+# absent (function unknown to the site), learner (nothing to fix: not enrolled, suspended…),
+# missing (course, activity, session), criteria, parameter.
+GENERIC: dict[str, tuple[str, str]] = {
+    "invalidtoken": ("token", "the token is not valid (expired, deleted or mistyped)"),
+    "accessexception": ("service", "the function is not in the token's web service"),
+    "servicerequireslogin": ("service", "the web service requires a login the token user lacks"),
+    "usernotenroled": ("learner", "the learner is not enrolled (or not tracked) in this course"),
+    "notenroled": ("learner", "the learner is not enrolled in this course"),
+    "suspended": ("learner", "the learner's account is suspended"),
+    "userdeleted": ("learner", "the learner's account was deleted"),
+    "usernotconfirmed": ("learner", "the learner's account is not confirmed"),
+    "invaliduser": ("learner", "the learner's account does not exist"),
+    "invalidrecord": ("missing", "the course, activity or session does not exist on this site"),
+    "invalidrecordunknown": ("missing", "the attendance activity does not exist on this site"),
+    "invalidcoursemodule": ("missing", "the activity (cmid) does not exist on this site"),
+    "completionnotenabled": ("missing", "completion tracking is not enabled for this course"),
+    "nocriteriaset": ("criteria", "the course has no completion criteria"),
+    "invalidparameter": ("parameter", "Moodle rejected a parameter"),
+    "invalidextparam": ("parameter", "Moodle rejected an option name"),
+}
+
+
+def refusal(function: str, code: str) -> Refusal | None:
+    """The capability refusal `code` stands for when `function` answers it, if it is one."""
+    known = FUNCTIONS.get(function)
+    return known.refusals.get(code) if known else None
+
+
+def grant(capabilities: tuple[str, ...], user: str) -> str:
+    """The fix for missing capabilities: what to grant, to whom, where."""
+    what = capabilities[0] if len(capabilities) == 1 else " or ".join(capabilities)
+    return f"grant {what} to the role of web-service user {user or '(token user)'} ({ROLES})"
+
+
+def needed_functions(config: MoodleConfig) -> dict[str, str]:
+    """Function -> what it is for, for the features `config` turns on (reads and pushes)."""
+    names = ["core_webservice_get_site_info", "core_enrol_get_enrolled_users",
+             "core_user_get_users_by_field", "core_completion_get_course_completion_status"]
+    if config.activities:
+        names.append("core_completion_get_activities_completion_status")
+    if config.grades:
+        names.append("gradereport_user_get_grade_items")
+    if config.attendance:
+        names += ["core_course_get_contents", "mod_attendance_get_sessions"]
+    if not config.courses:
+        names.append("core_course_get_courses")
+    if config.completion_report:
+        names.append("core_reportbuilder_retrieve_report")
+    return {n: FUNCTIONS[n].use for n in names}
+
+
+def push_functions(target: str) -> list[str]:
+    """The functions a push to `target` calls (read, write, read back)."""
+    if target.startswith("completion:"):
+        return ["core_completion_get_activities_completion_status",
+                "core_completion_override_activity_completion_status",
+                "core_completion_get_course_completion_status"]
+    if target.startswith("attendance:"):
+        return ["mod_attendance_get_session", "mod_attendance_update_user_status"]
+    return []
