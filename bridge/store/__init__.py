@@ -89,7 +89,8 @@ class Store:
             conn.execute(insert(run_errors).values(
                 run_id=run_id, source=error.source, endpoint=error.endpoint[:300],
                 status_code=error.status, code=error.code, field=error.field,
-                message=error.detail, at=datetime.now(UTC)))
+                message=error.detail + (f" — fix: {error.fix}" if error.fix else ""),
+                at=datetime.now(UTC)))
 
     def run_errors(self, run_id: int) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -23,7 +23,7 @@ from bridge.model import Attestation, Batch, PushResult
 from connectors.base import SourceState
 from connectors.http import HttpClient
 from connectors.moodle import needs
-from connectors.moodle.client import MoodleClient, NotInService
+from connectors.moodle.client import MissingCapability, MoodleClient, NotInService
 from connectors.moodle.config import MoodleConfig
 from connectors.moodle.course import CoursePull, Reads, read_learner
 from connectors.moodle.detect import report_completions
@@ -46,7 +46,9 @@ class Once:
 
     def __call__(self, error: SourceError) -> None:
         caps = getattr(error, "capabilities", ())
-        key = (type(error), error.endpoint, error.code, caps or error.detail)
+        # one missing capability is one line, whichever call met it first
+        key = (type(error), caps, error.detail) if caps else (type(error), error.endpoint, error.code,
+                                                               error.detail)
         if key not in self._seen:
             self._seen.add(key)
             self._report(error)
@@ -106,6 +108,7 @@ class MoodleConnector:
 
     # -- pull ---------------------------------------------------------------
     def pull(self, state: SourceState) -> Iterator[Batch]:
+        self._site = None  # asked again each run: an administrator may have fixed the service
         self.site_info()
         missing = self._missing()
         required = sorted(f for f in missing if f in REQUIRED)
@@ -149,9 +152,13 @@ class MoodleConnector:
             return read_signals(self.client, self.source_id, course, grades=grades,
                                 attendance=instances, present=set(self.config.present_statuses),
                                 tags=self.config.session_tags)
+        except MissingCapability as exc:
+            if exc.whole_course:
+                raise  # the roster would be refused the same way: one line for the course
+            report(exc)
         except SourceError as exc:
             report(exc)
-            return CourseSignals()
+        return CourseSignals()
 
     # -- push ---------------------------------------------------------------
     def push(self, attestation: Attestation) -> PushResult:

@@ -42,9 +42,10 @@ class FunctionAbsent(MoodleError, FixableSourceError):
 class MissingCapability(MoodleError, FixableSourceError):
     """The token user's role lacks a capability; `capabilities` names the candidates."""
 
-    def __init__(self, message: str, *, capabilities: tuple[str, ...] = (), **where: Any) -> None:
+    def __init__(self, message: str, *, capabilities: tuple[str, ...] = (),
+                 whole_course: bool = False, **where: Any) -> None:
         super().__init__(message, **where)
-        self.capabilities = capabilities
+        self.capabilities, self.whole_course = capabilities, whole_course
 
 
 class InvalidParameter(MoodleError, PermanentSourceError):
@@ -133,7 +134,8 @@ class MoodleClient:
         if refused is not None:
             fix = needs.grant(refused.capabilities, self.user)
             return MissingCapability(f"{refused.means} (Moodle: {message})",
-                                     capabilities=refused.capabilities, source=self.http.source_id,
+                                     capabilities=refused.capabilities,
+                                     whole_course=refused.whole_course, source=self.http.source_id,
                                      endpoint=function, code=code,
                                      fix=f"{fix}, {refused.hint}" if refused.hint else fix)
         if code == "invalidrecord" and "external_functions" in message:

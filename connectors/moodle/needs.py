@@ -42,6 +42,7 @@ class Refusal:
     capabilities: tuple[str, ...]
     means: str
     hint: str = ""  # a fix beyond granting the capabilities
+    whole_course: bool = False  # nothing of the course can be read
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ CAPABILITIES: dict[str, Capability] = {c.name: c for c in (
 _COURSE = Refusal(("moodle/course:view", "moodle/course:viewhiddencourses"),
                   "the token user cannot enter the course",
                   "or enrol the web-service user in the course; viewhiddencourses matters when "
-                  "the course is hidden")
+                  "the course is hidden", whole_course=True)
 _GROUPS = Refusal(("moodle/site:accessallgroups",), "the learner is in a group the token user "
                   "cannot see (completion/classes/external.php)")
 _ATTENDANCE_SEE = Refusal(("mod/attendance:view",), "the token user cannot open the attendance "

@@ -86,9 +86,10 @@ class Site:
         return kit("start", "--base", self.base, *drops)["token"]
 
     def connector(self, source: str = "campus", token: str | None = None,
-                  **config: Any) -> MoodleConnector:
+                  clock: Callable[[], float] | None = None, **config: Any) -> MoodleConnector:
         cfg = MoodleConfig(url=self.url, token=token or self.token, retries=1, **config)
-        return MoodleConnector(source, cfg, http=HttpClient(source, retries=1, sleep=lambda s: None))
+        return MoodleConnector(source, cfg, http=HttpClient(source, retries=1, sleep=lambda s: None),
+                               **({"clock": clock} if clock else {}))
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +101,7 @@ def site(real_moodle: dict[str, Any]) -> Site:
 def course_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
     """A stable shortname per test (a re-run rebuilds the same course)."""
     def name(suffix: str = "") -> str:
-        return "BBR%07d%s" % (zlib.crc32(request.node.nodeid.encode()) % 10**7, suffix)
+        return f"BBR{zlib.crc32(request.node.nodeid.encode()) % 10**7:07d}{suffix}"
     return name
 
 
@@ -122,25 +123,44 @@ course_completed = {{ source = "campus", course = "{course}" }}
 
 class Bridge:
     """badge-bridge on a SQLite store with one Moodle source (`campus`) and one badge: the
-    course completed. Runs pull, evaluate and issue (no email is sent)."""
+    course completed. With `present` (emails), a sign-in sheet source (`sheets`) whose
+    presences are pushed to `campus` at `target`."""
 
-    def __init__(self, tmp: Path, site: Site, course: int, connector: MoodleConnector) -> None:
-        from bridge.config import BridgeSettings, Config
+    def __init__(self, tmp: Path, course: int, connector: MoodleConnector,
+                 present: list[str] | None = None, target: str = "", smtp_port: int = 25) -> None:
+        from bridge.config import BridgeSettings, Config, SmtpSettings
         from bridge.store import Store
+        from connectors.csv import CsvConfig
+        from connectors.push_route import PushRoute
 
         rules = tmp / "rules"
         rules.mkdir(parents=True, exist_ok=True)
         (rules / "done.toml").write_text(RULE.format(course=course), encoding="utf-8")
         self.course, self.connector = str(course), connector
-        self.config = Config(file=tmp / "bridge.toml", sources={"campus": connector.config},
-                             bridge=BridgeSettings(data_dir=tmp, rules_dir=rules))
+        sources: dict[str, Any] = {"campus": connector.config}
+        if present is not None:
+            sheet = tmp / "sheets" / "meetup.csv"
+            sheet.parent.mkdir()
+            sheet.write_text("email;session;status\n" + "".join(f"{e};meetup-1;present\n" for e in present),
+                             encoding="utf-8")
+            sources["sheets"] = CsvConfig(path=sheet.parent, push=[PushRoute(
+                to="campus", course=str(course), target=target)])
+        self.config = Config(file=tmp / "bridge.toml", sources=sources,
+                             bridge=BridgeSettings(data_dir=tmp, rules_dir=rules),
+                             smtp=SmtpSettings(port=smtp_port))
         self.store = Store(f"sqlite:///{tmp / 'bridge.db'}")
 
-    def sync(self, *, full: bool = False) -> Any:
+    def sync(self, *, full: bool = False, steps: tuple[str, ...] = ("pull", "evaluate", "issue")) -> Any:
         from jobs.run import run_sync
 
-        return run_sync(self.config, self.store, steps=("pull", "evaluate", "issue"),
-                        connectors={"campus": self.connector}, full=full)
+        return run_sync(self.config, self.store, steps=steps, connectors={"campus": self.connector},
+                        full=full)
+
+    def calls(self) -> dict[str, int]:
+        """Requests to Moodle so far, by function, then forgotten."""
+        counts = dict(self.connector.http.by_endpoint)
+        self.connector.http.by_endpoint.clear()
+        return counts
 
     def awarded(self) -> set[int]:
         """Moodle user ids of the learners holding the badge."""
@@ -163,15 +183,28 @@ class Bridge:
 
 
 @pytest.fixture
-def bridge(tmp_path: Path, site: Site) -> Callable[..., Bridge]:
-    """bridge(course_id, token=…, **source config) -> a Bridge on a fresh store."""
-    made: list[Bridge] = []
+def bridge(tmp_path: Path, site: Site) -> Iterator[Callable[..., Bridge]]:
+    """bridge(course_id, token=…, clock=…, present=[emails], target=…, **source config) -> a
+    Bridge on a fresh store, its emails sent to a local SMTP server."""
+    from bridge.delivery.catcher import MailCatcher
 
-    def make(course: int, token: str | None = None, **config: Any) -> Bridge:
-        b = Bridge(tmp_path / f"b{len(made)}", site, course,
-                   site.connector(token=token, courses=[str(course)], **config))
+    made: list[Bridge] = []
+    catcher = MailCatcher(tmp_path / "mail").start()
+
+    def make(course: int, token: str | None = None, clock: Callable[[], float] | None = None,
+             present: list[str] | None = None, target: str = "", **config: Any) -> Bridge:
+        config.setdefault("courses", [str(course)])
+        b = Bridge(tmp_path / f"b{len(made)}", course,
+                   site.connector(token=token, clock=clock, **config), present, target, catcher.port)
         made.append(b)
         return b
-    yield make  # type: ignore[misc]
+    yield make
     for b in made:
         b.store.close()
+    catcher.stop()
+
+
+@pytest.fixture(scope="session")
+def completion_report(site: Site) -> int:
+    """The custom report docs/connectors.md asks an administrator to make (made once a site)."""
+    return int(site.op("report", name="badge-bridge completions")["reportid"])

@@ -8,7 +8,7 @@
 //   --op=take     --sessionid=S --userid=U --status=P  attendance taken through the module's take screen
 //   --op=log      --sessionid=S                     the session's attendance_log rows
 //   --op=report   --name=N                          the completion report connectors/moodle/detect.py
-//                                                   reads, the kit's role in its audience; prints its id
+//                                                   reads, the kit's role in its audience (made once); its id
 //   --op=visible  --courseid=C --visible=0|1        hide or show a course
 // Prints one JSON line.
 define('CLI_SCRIPT', true);
@@ -85,6 +85,10 @@ switch ($o['op']) {
         $out = ['rows' => array_values($rows)];
         break;
     case 'report':
+        if ($id = $DB->get_field('reportbuilder_report', 'id', ['name' => $o['name'], 'type' => 0])) {
+            $out = ['reportid' => (int)$id];
+            break;
+        }
         $report = report_helper::create_report((object)['name' => $o['name'],
             'source' => \core_course\reportbuilder\datasource\participants::class], false);
         $id = $report->get('id');
