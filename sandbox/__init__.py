@@ -9,7 +9,8 @@ Usage::
         sb.pushes                              # every push received, in order
 
 Options beyond the common ones: ``missing_functions`` (Moodle functions the token may not
-call: accessexception), ``retry_after`` (the 429 header, seconds), ``slow_delay`` (seconds),
+call: accessexception), ``missing_capabilities`` (capabilities the service user's role lacks:
+Moodle's refusals and silent omissions, sandbox/moodle_caps.py), ``retry_after`` (the 429 header, seconds), ``slow_delay`` (seconds),
 ``token_ttl`` (Open edX JWT lifetime), ``now`` (fix the clock the seed is relative to).
 Credentials: ``token`` (Moodle wstoken), ``password`` (service user ``badgebridge``, service
 ``badge_bridge``, for /login/token.php), ``client_id``/``client_secret`` (Open edX OAuth2),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .moodle_fns import get_course, get_user, missing_record, not_enrolled, to_int
+from .moodle_fns import MoodleError, get_course, get_user, missing_record, not_enrolled, to_int
 from .world import AttendanceSession, Course, Learner
 
 if TYPE_CHECKING:
@@ -110,8 +110,9 @@ def session_full(p: SandboxPlatform, c: Course, s: AttendanceSession) -> dict[st
 
 def att_sessions(p: SandboxPlatform, attendanceid: int) -> list[dict[str, Any]]:
     c = next((c for c in p.world.courses if c.attendance_id == attendanceid), None)
-    if c is None:
-        raise missing_record("attendance")
+    if c is None:  # get_coursemodule_from_instance(): no table named (Moodle 4.5.0)
+        raise MoodleError("dml_missing_record_exception", "invalidrecordunknown",
+                          "Can't find data record in database.")
     return [session_full(p, c, s) for s in c.sessions]
 
 

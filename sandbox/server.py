@@ -28,7 +28,8 @@ class SandboxPlatform:
     def __init__(self, dialect: str = "moodle", *, learners: int = 40, courses: int = 1,
                  seed: int = 7, fault_rate: float = 0.0, port: int = 0,
                  host: str = "127.0.0.1", profile: str = "demo",
-                 missing_functions: set[str] | None = None, retry_after: int = 1,
+                 missing_functions: set[str] | None = None,
+                 missing_capabilities: set[str] | None = None, retry_after: int = 1,
                  slow_delay: float = 0.05, token_ttl: int = 3600,
                  now: int | None = None) -> None:
         if dialect not in DIALECTS:
@@ -50,6 +51,7 @@ class SandboxPlatform:
         self.password = "Sandbox-" + _derive(seed, "password", 8)  # for /login/token.php
         self.token_ttl = token_ttl
         self.missing_functions: set[str] = set(missing_functions or ())
+        self.missing_capabilities: set[str] = set(missing_capabilities or ())
         self.faults = Faults(fault_rate, seed, retry_after, slow_delay)
         self.pushes: list[dict[str, Any]] = []
         self.request_count = 0

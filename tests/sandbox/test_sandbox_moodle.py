@@ -18,49 +18,14 @@ from sandbox import SandboxPlatform
 from sandbox.command import snippet
 from sandbox.seed import demo_world, scale_world
 
+from .shapes import assert_same_shape
+
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "moodle-real"
 SYNTH = Path(__file__).resolve().parents[1] / "fixtures" / "moodle"
 
 
 def real(name: str) -> Any:
     return json.loads((REAL / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def _kind(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    return "string"
-
-
-def shape(obj: Any, path: str = "$", out: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
-    """Every path in a JSON document -> the kinds of value seen there."""
-    out = {} if out is None else out
-    if isinstance(obj, dict):
-        out.setdefault(path, set()).add("object")
-        for k, v in obj.items():
-            shape(v, f"{path}.{k}", out)
-    elif isinstance(obj, list):
-        out.setdefault(path, set()).add("array")
-        for v in obj:
-            shape(v, f"{path}[]", out)
-    else:
-        out.setdefault(path, set()).add(_kind(v=obj))
-    return out
-
-
-def assert_same_shape(ours: Any, recorded: Any, keys_only: bool = False) -> None:
-    """Same key paths; same value kinds (`keys_only` for synthetic files)."""
-    a, b = shape(ours), shape(recorded)
-    assert set(a) == set(b), f"only ours: {set(a) - set(b)}; only real: {set(b) - set(a)}"
-    for path, kinds in a.items():
-        if keys_only:
-            continue
-        if b[path] != {"null"}:
-            assert kinds <= b[path], f"{path}: ours {kinds}, real {b[path]}"
 
 
 @pytest.fixture(scope="module")
