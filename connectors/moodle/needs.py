@@ -90,8 +90,12 @@ _COURSE = Refusal(("moodle/course:view", "moodle/course:viewhiddencourses"),
                   "the course is hidden", whole_course=True)
 _GROUPS = Refusal(("moodle/site:accessallgroups",), "the learner is in a group the token user "
                   "cannot see (completion/classes/external.php)")
-_ATTENDANCE_SEE = Refusal(("mod/attendance:view",), "the token user cannot open the attendance "
-                          "activity", "and moodle/course:view for the course")
+_ATTENDANCE_SEE = Refusal(("mod/attendance:view", "moodle/course:view"), "the token user cannot "
+                          "open the attendance activity or its course")
+# Moodle 4.5.6 answered the same for an activity its role could not view ("Activity is hidden",
+# tests/fixtures/moodle-real): the module's own view capability counts too.
+_ACTIVITY = Refusal(("moodle/course:view", "mod/<module>:view"), "the token user cannot open the "
+                    "course or the activity", "<module> being the activity's type, e.g. mod/page:view")
 # mod_attendance throws invalid_parameter_exception for its own permission checks
 # (mod/attendance/externallib.php): "Invalid parameter value detected" means a capability here.
 _ATTENDANCE_READ = Refusal(("mod/attendance:takeattendances", "mod/attendance:changeattendances",
@@ -131,7 +135,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
         "requireloginerror": _ATTENDANCE_SEE, "invalidparameter": _ATTENDANCE_READ},
         "mod_attendance"),
     Function("core_completion_override_activity_completion_status", "pushing completion", {
-        "requireloginerror": _COURSE,
+        "requireloginerror": _ACTIVITY,
         # The message is the bare string key "error/nopermission" on 4.5.0.
         "nopermission": Refusal(("moodle/course:overridecompletion",), "the token user may not "
                                 "override activity completion")}),

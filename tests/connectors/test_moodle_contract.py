@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bridge.errors import PermanentSourceError, SourceError
+from bridge.errors import FixableSourceError
 from bridge.model import Attestation, FactKind
 from connectors.http import HttpClient, PayloadError
 from connectors.moodle import MoodleConfig, MoodleConnector
@@ -35,7 +35,8 @@ def recorded_site() -> dict[str, Any]:
 
 def connector(**overrides: Any) -> MoodleConnector:
     cfg = MoodleConfig(url=MOODLE_URL, token="t0k3n", courses=["42"], **overrides)
-    return MoodleConnector("campus", cfg, http=HttpClient("campus", retries=1, sleep=lambda s: None))
+    return MoodleConnector("campus", cfg, http=HttpClient("campus", retries=1, sleep=lambda s: None),
+                           clock=lambda: 1_800_000_000)  # runs in the same second: no re-check share
 
 
 def test_a_full_pull_turns_every_endpoint_into_facts(moodle_stub: Any) -> None:
@@ -105,7 +106,8 @@ def test_a_missing_capability_in_one_course_is_recorded_and_the_source_carries_o
     list(connector().pull(state))
     assert len(state.errors) == 1 and isinstance(state.errors[0], MissingCapability)
     assert state.errors[0].endpoint == "core_enrol_get_enrolled_users"
-    assert "cannot access this course" in str(state.errors[0])
+    assert "cannot enter the course" in str(state.errors[0])
+    assert state.errors[0].fix and "grant moodle/course:view" in state.errors[0].fix
 
 
 def test_a_missing_optional_function_is_reported_once_by_name(moodle_stub: Any) -> None:
@@ -117,7 +119,8 @@ def test_a_missing_optional_function_is_reported_once_by_name(moodle_stub: Any) 
     state = FakeState()
     list(connector().pull(state))
     assert [e.detail for e in state.errors] == [
-        "function gradereport_user_get_grade_items is not enabled for the token: no grades"]
+        "gradereport_user_get_grade_items not in the token's web service: no grades"]
+    assert "add gradereport_user_get_grade_items to the token's external service" in str(state.errors[0])
 
 
 def test_an_unknown_course_says_so(moodle_stub: Any) -> None:
@@ -156,6 +159,7 @@ def test_pushing_completion_checks_first_then_reads_back(moodle_stub: Any) -> No
         return fixture("moodle/core_completion_override_activity_completion_status")
 
     calls = moodle_stub({
+        "core_webservice_get_site_info": lambda p: fixture("moodle/core_webservice_get_site_info"),
         "core_completion_get_activities_completion_status": activities,
         "core_completion_override_activity_completion_status": override,
         "core_completion_get_course_completion_status": lambda p: fixture(
@@ -173,23 +177,28 @@ def test_pushing_completion_checks_first_then_reads_back(moodle_stub: Any) -> No
     assert calls.count("core_completion_override_activity_completion_status") == 1
 
 
-def test_a_refused_push_is_permanent_with_moodles_message(moodle_stub: Any) -> None:
+def test_a_push_refused_for_a_capability_names_it_and_is_kept(moodle_stub: Any) -> None:
     moodle_stub({
+        "core_webservice_get_site_info": lambda p: fixture("moodle/core_webservice_get_site_info"),
         "core_completion_get_activities_completion_status": lambda p: fixture(
             "moodle/core_completion_get_activities_completion_status__bruno_in_progress"),
         "core_completion_override_activity_completion_status": lambda p: fixture(
-            "moodle/ws_error_nopermission")})
+            "moodle-real-4.5.0/refusals/core_completion_override_activity_completion_status__"
+            "moodle_course_overridecompletion")["answer"]})
     att = Attestation(source="campus", external_id="102", course="42", session="3001",
                       target="completion:503")
-    with pytest.raises(PermanentSourceError) as err:
+    with pytest.raises(FixableSourceError) as err:
         connector().push(att)
-    assert "Override activity completion status" in str(err.value)
-    assert not isinstance(err.value, PayloadError) and isinstance(err.value, SourceError)
+    assert isinstance(err.value, MissingCapability) and err.value.code == "nopermission"
+    assert err.value.fix == ("grant moodle/course:overridecompletion to the role of web-service "
+                             "user syncbot (Site administration › Users › Permissions › Define roles)")
 
 
 def test_a_push_for_a_learner_not_enrolled_is_refused_before_anything_is_written(moodle_stub: Any) -> None:
-    calls = moodle_stub({"core_completion_get_activities_completion_status": lambda p: fixture(
-        "moodle-real/core_completion_get_activities_completion_status__user_not_enrolled")})
+    calls = moodle_stub({
+        "core_webservice_get_site_info": lambda p: fixture("moodle/core_webservice_get_site_info"),
+        "core_completion_get_activities_completion_status": lambda p: fixture(
+            "moodle-real/core_completion_get_activities_completion_status__user_not_enrolled")})
     att = Attestation(source="campus", external_id="9", course="3", session="s", target="completion:7")
     with pytest.raises(NotEnrolled, match="not enrolled"):
         connector().push(att)

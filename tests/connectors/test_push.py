@@ -107,7 +107,7 @@ def test_a_refused_push_is_recorded_with_the_platforms_message_and_not_retried(t
                                now=datetime.now(UTC) + timedelta(days=1))
     assert first["failed"] == 1 and again == {"sent": 0, "reflected": 0, "retried": 0, "failed": 0}
     item = store.outbox_items("push")[0]
-    assert item["status"] == "failed" and "activity 999999 is not visible" in item["last_error"]
+    assert item["status"] == "failed" and "activity 999999 is not in course 42" in item["last_error"]
 
 
 def test_an_open_edx_presence_block_is_completed_once(tmp_path: Path) -> None:

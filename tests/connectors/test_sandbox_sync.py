@@ -26,7 +26,9 @@ NOW = 1_760_000_000
 def make(dialect: str, sb: SandboxPlatform, **extra: Any) -> Any:
     http = HttpClient("src", retries=8, backoff=0.0, sleep=lambda s: None)
     if dialect == "moodle":
-        return MoodleConnector("src", MoodleConfig(url=sb.base_url, token=sb.token, **extra), http=http)
+        # a fixed clock: the rolling re-check has no share to read between two runs
+        return MoodleConnector("src", MoodleConfig(url=sb.base_url, token=sb.token, **extra), http=http,
+                               clock=lambda: NOW)
     cfg_cls, conn_cls = (FunConfig, FunConnector) if dialect == "fun" else (OpenEdxConfig, OpenEdxConnector)
     cfg = cfg_cls(url=sb.base_url, client_id=sb.client_id, client_secret=sb.client_secret,
                   courses=sb.course_ids, **extra)
