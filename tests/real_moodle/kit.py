@@ -3,6 +3,7 @@ start the site, run PHP inside it, make crippled tokens and connectors."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -57,10 +58,13 @@ class Site:
 
     def course(self, name: str, learners: int = 20, complete: float = 0.4, online: float = 0.3,
                seed: int = 1) -> dict[str, Any]:
-        """A hybrid course (examples/course.php): page + manual 'Meetup' as criteria, attendance."""
-        return self.php(KIT / "examples" / "course.php", f"--shortname={name}",
-                        f"--learners={learners}", f"--complete={complete}",
-                        f"--online-only={online}", f"--seed={seed}")
+        """A hybrid course (examples/course.php): page + manual 'Meetup' as criteria, attendance.
+        One build at a time on a site: builds share the learners they create (learnerNNNN)."""
+        with open(Path(self.base) / ".badge-bridge-course.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self.php(KIT / "examples" / "course.php", f"--shortname={name}",
+                            f"--learners={learners}", f"--complete={complete}",
+                            f"--online-only={online}", f"--seed={seed}")
 
     def op(self, op: str, **args: object) -> dict[str, Any]:
         return self.php(OPS, f"--op={op}", *(f"--{k}={v}" for k, v in args.items()))

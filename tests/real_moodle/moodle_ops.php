@@ -9,6 +9,8 @@
 //   --op=log      --sessionid=S                     the session's attendance_log rows
 //   --op=report   --name=N                          the completion report connectors/moodle/detect.py
 //                                                   reads, the kit's role in its audience (made once); its id
+//   --op=attreport --name=N                         a custom report on mod_attendance's own source
+//                                                   (who was marked what, when), made once; its id
 //   --op=visible  --courseid=C --visible=0|1        hide or show a course
 // Prints one JSON line.
 define('CLI_SCRIPT', true);
@@ -97,6 +99,21 @@ switch ($o['op']) {
         }
         report_helper::add_report_condition($id, 'completion:completed');
         manager::get_report_from_id($id)->set_condition_values(['completion:completed_operator' => boolean_select::CHECKED]);
+        systemrole::create($id, ['roles' => [$DB->get_field('role', 'id', ['shortname' => 'badgebridgews'])]]);
+        $out = ['reportid' => (int)$id];
+        break;
+    case 'attreport':
+        if ($id = $DB->get_field('reportbuilder_report', 'id', ['name' => $o['name'], 'type' => 0])) {
+            $out = ['reportid' => (int)$id];
+            break;
+        }
+        $report = report_helper::create_report((object)['name' => $o['name'],
+            'source' => \mod_attendance\reportbuilder\datasource\attendance::class], false);
+        $id = $report->get('id');
+        foreach (['user:fullnamewithlink', 'course:coursefullnamewithlink', 'attendance:sessiondate',
+                'attendance:status', 'attendance:timetaken'] as $column) {
+            report_helper::add_report_column($id, $column);
+        }
         systemrole::create($id, ['roles' => [$DB->get_field('role', 'id', ['shortname' => 'badgebridgews'])]]);
         $out = ['reportid' => (int)$id];
         break;
