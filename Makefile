@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,12 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .badge-bridge-demo build *.egg-info
+
+# The catalogs: extract the texts of the code and templates (babel.cfg), then bring each
+# bridge/locale/<lang>/LC_MESSAGES/messages.po up to date; translate what is new or fuzzy.
+POT := build/messages.pot
+messages: $(STAMP)
+	mkdir -p build
+	$(BIN)/pybabel extract -F babel.cfg --sort-output --add-location=file --no-wrap \
+	    --project=badge-bridge --copyright-holder="badge-bridge contributors" -o $(POT) .
+	$(BIN)/pybabel update -i $(POT) -d bridge/locale --no-wrap --ignore-obsolete

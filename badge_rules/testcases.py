@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bridge.errors import RuleError
+from bridge.i18n import gettext as _
 from bridge.model import AttrValue, Fact, FactKind
 from bridge.tomlloc import Locator
 
@@ -86,14 +87,16 @@ def _run(case: _Case, rules: RuleSet) -> TestResult:
 
 
 def _message(decision: Decision, expected: bool) -> str:
-    got = "awarded" if decision.awarded else "not awarded"
+    """The verdict, and when it is not the expected one, why (in the language in force)."""
     if decision.awarded == expected:
-        return got
+        return _("awarded") if decision.awarded else _("not awarded")
     if decision.awarded:
-        return f"expected not awarded, but awarded by: {'; '.join(map(str, decision.provenance))}"
-    lacking = [f"{n.label()}: {n.missing()}" for n in decision.tree.walk()
-               if not n.value and not n.children]
-    return f"expected awarded, got not awarded: {'; '.join(lacking) or 'a negation holds'}"
+        return _("expected not awarded, but awarded by: {facts}").format(
+            facts="; ".join(map(str, decision.provenance)))
+    lacking = [_("{condition}: {missing}").format(condition=n.label(), missing=n.missing())
+               for n in decision.tree.walk() if not n.value and not n.children]
+    return _("expected awarded, got not awarded: {lacking}").format(
+        lacking="; ".join(lacking) or _("a negation holds"))
 
 
 class _CaseReader:
