@@ -39,5 +39,6 @@ POT := build/messages.pot
 messages: $(STAMP)
 	mkdir -p build
 	$(BIN)/pybabel extract -F babel.cfg --sort-output --add-location=file --no-wrap \
-	    --project=badge-bridge --copyright-holder="badge-bridge contributors" -o $(POT) .
+	    --project=badge-bridge --version=$$($(BIN)/python -c "import importlib.metadata as m; print(m.version('badge-bridge'))") \
+	    --copyright-holder="badge-bridge contributors" -o $(POT) .
 	$(BIN)/pybabel update -i $(POT) -d bridge/locale --no-wrap --ignore-obsolete

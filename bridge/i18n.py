@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from babel import Locale, UnknownLocaleError, dates, lists, numbers
-from babel.core import negotiate_locale
+from babel.core import get_global, negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po
 from babel.support import Translations
@@ -206,7 +206,7 @@ def display_name(lang: str) -> str:
 def territory_locale(lang: str) -> str:
     """The language with its likeliest territory (fr → fr_FR), as Open Graph wants it."""
     parsed = Locale.parse(lang)
-    if parsed.territory:
-        return str(parsed)
-    likely = Locale.parse(lang, resolve_likely_subtags=True)
-    return f"{parsed.language}_{likely.territory}" if likely.territory else parsed.language
+    if not parsed.territory:
+        likely = get_global("likely_subtags").get(parsed.language)
+        parsed = Locale(parsed.language, Locale.parse(likely).territory) if likely else parsed
+    return str(parsed)

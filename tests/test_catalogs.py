@@ -1,0 +1,121 @@
+"""The catalogs hold every text people read, and French reads as French: extracted with Babel
+exactly as `make messages` does, compared with each bridge/locale/<lang>/LC_MESSAGES/messages.po.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog, Message
+from babel.messages.pofile import read_po
+from jinja2 import nodes
+
+from bridge import i18n
+from bridge.delivery.templates import environment
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATES = REPO / "bridge" / "templates"
+CATALOGS = sorted(i18n.LOCALE_DIR.glob("*/LC_MESSAGES/messages.po"))
+NBSP, NNBSP = "\u00a0", "\u202f"
+
+
+def key(message: Message) -> tuple[str | None, str]:
+    return message.context, message.id[0] if isinstance(message.id, tuple) else message.id
+
+
+def read(path: Path) -> Catalog:
+    with path.open("rb") as f:
+        return read_po(f)
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    """The texts the code and templates use, found as `make messages` finds them."""
+    pot = tmp_path_factory.mktemp("pot") / "messages.pot"
+    proc = subprocess.run([str(Path(sys.executable).with_name("pybabel")), "extract", "-F", "babel.cfg",
+                           "--sort-output", "-o", str(pot), "."], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return read(pot)
+
+
+def test_the_built_in_languages_are_french_and_english() -> None:
+    assert [p.parents[1].name for p in CATALOGS] == ["en", "fr"]
+    assert i18n.languages() == ("en", "fr")
+
+
+@pytest.mark.parametrize("po", CATALOGS, ids=lambda p: p.parents[1].name)
+def test_every_text_of_the_code_is_in_the_catalog_and_nothing_else(extracted: Catalog, po: Path) -> None:
+    wanted = {key(m) for m in extracted if m.id}
+    present = {key(m) for m in read(po) if m.id}
+    assert not wanted - present, f"run `make messages`, then translate: {sorted(wanted - present)}"
+    assert not present - wanted, f"no longer used, run `make messages`: {sorted(present - wanted)}"
+
+
+@pytest.mark.parametrize("po", CATALOGS, ids=lambda p: p.parents[1].name)
+def test_no_entry_is_fuzzy_and_placeholders_match(po: Path) -> None:
+    catalog = read(po)
+    fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
+    assert not fuzzy, f"{po}: fuzzy entries are not shown until reviewed: {fuzzy}"
+    for message in catalog:
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        allowed = set().union(*(_placeholders(i) for i in ids))
+        for string in filter(None, strings):
+            assert _placeholders(string) <= allowed, (
+                f"{po}: {message.id!r} → {string!r} uses a placeholder the code does not give")
+    assert not [e for _, e in catalog.check() if e], f"{po}: {list(catalog.check())}"
+
+
+def test_every_french_entry_is_translated() -> None:
+    catalog = read(i18n.LOCALE_DIR / "fr" / "LC_MESSAGES" / "messages.po")
+    untranslated = [m.id for m in catalog if m.id and not all(
+        m.string if isinstance(m.string, tuple) else (m.string,))]
+    assert not untranslated, f"translate these in the French catalog: {untranslated}"
+
+
+def test_french_typography() -> None:
+    catalog = read(i18n.LOCALE_DIR / "fr" / "LC_MESSAGES" / "messages.po")
+    problems = [f"{problem}: {string!r}" for message in catalog if message.id
+                for string in (message.string if isinstance(message.string, tuple) else (message.string,))
+                for problem in typography(string)]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("bad", ["Statut : ", "Statut:", "l'image", 'le badge "X"', "« X »", "70 %"])
+def test_the_typography_check_catches_the_usual_slips(bad: str) -> None:
+    assert typography(bad)
+
+
+def typography(string: str) -> list[str]:
+    """What French typography finds wrong: straight quotes and apostrophes, and an ordinary space
+    (or none) before : ; ? ! % » or after « instead of a non-breaking one."""
+    text = re.sub(r"<[^>]*>|%\(\w+\)s|\{\w+\}", "", string)  # tags and placeholders
+    problems = []
+    if "'" in text or '"' in text:
+        problems.append("straight quote or apostrophe")
+    if re.search(rf"(?<![{NBSP}{NNBSP}])[:;?!%»]|«(?![{NBSP}{NNBSP}])", text):
+        problems.append("no non-breaking space at a sign")
+    return problems
+
+
+@pytest.mark.parametrize("template", sorted(p.relative_to(TEMPLATES).as_posix()
+                                            for p in TEMPLATES.rglob("*.j2")))
+def test_templates_have_no_text_outside_the_catalogs(template: str) -> None:
+    """Every word a template writes is in `{% trans %}` or `_()`; what is left once the markup
+    is removed has no letters."""
+    env = environment()
+    source = env.loader.get_source(env, template)[0]  # type: ignore[union-attr]
+    literal = " ".join(n.data for n in env.parse(source).find_all(nodes.TemplateData))
+    text = re.sub(r"<style>.*?</style>|<[^>]*>|&\w+;", " ", literal, flags=re.S)
+    assert not re.search(r"[^\W\d_]", text), f"{template}: text outside the catalogs: {text.split()}"
+
+
+def _placeholders(text: str) -> set[str]:
+    return {a or b for a, b in re.findall(r"\{(\w+)\}|%\((\w+)\)s", text)}
