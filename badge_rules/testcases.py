@@ -10,8 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from bridge.errors import RuleError
 from bridge.i18n import gettext as _
 from bridge.model import AttrValue, Fact, FactKind
@@ -182,21 +180,25 @@ class _CaseReader:
         if kind is FactKind.grade and "value" not in raw:
             self.fail(path, "a grade needs value = 0.0 … 1.0")
         date = self.moment(raw["date"], path + ("date",)) if "date" in raw else None
+        value = raw.get("value", 1.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(path + ("value",), f"invalid fact: value {shown(value)} is not a number")
+        for key in ("status", "place", "title"):
+            if key in raw and not isinstance(raw[key], str):
+                self.fail(path + (key,), f"invalid fact: {key} {shown(raw[key])} is not a string")
+        tags = raw.get("tags", [])
+        if not isinstance(tags, str) and not (isinstance(tags, list)
+                                              and all(isinstance(t, str) for t in tags)):
+            self.fail(path + ("tags",), f"invalid fact: tags {shown(tags)} is not a list of words")
         if len(self.problems) > before or kind is None:
             return None
         attrs: dict[str, AttrValue] = {k: raw[k] for k in ("tags", "place", "title") if k in raw}
         if kind is FactKind.presence and date is not None:
             attrs["session_date"] = date.isoformat()
-        try:
-            return Fact(source=str(raw["source"]), external_id=_LEARNER, kind=kind,
-                        course=str(raw["course"]),
-                        item=str(raw.get("activity", raw.get("session", raw.get("item", "")))),
-                        value=raw.get("value", 1.0), status=raw.get("status", ""),
-                        occurred_at=date, attrs=attrs)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            self.fail(path + tuple(error["loc"][:1]), f"invalid fact: {error['msg']}")
-            return None
+        return Fact(source=str(raw["source"]), external_id=_LEARNER, kind=kind,
+                    course=str(raw["course"]),
+                    item=str(raw.get("activity", raw.get("session", raw.get("item", "")))),
+                    value=float(value), status=raw.get("status", ""), occurred_at=date, attrs=attrs)
 
 
 def _read_cases(path: Path, rules: RuleSet, cases: list[_Case], problems: list[Problem]) -> None:

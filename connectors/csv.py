@@ -12,7 +12,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -171,7 +171,7 @@ class CsvConnector:
             if sheet.problems and self.config.strict:
                 continue  # refused whole, and reported again each run until the file is fixed
             mark = Watermark(source=self.source_id, course=self.config.course, stream=stream, value=digest)
-            yield sheet.batch.model_copy(update={"watermarks": [mark]})
+            yield replace(sheet.batch, watermarks=[mark])
 
     def push(self, attestation: Attestation) -> PushResult:
         raise PermanentSourceError("a sign-in sheet cannot receive pushes", source=self.source_id,
