@@ -4,9 +4,11 @@ exactly as `make messages` does, compared with each bridge/locale/<lang>/LC_MESS
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,45 @@ def test_templates_have_no_text_outside_the_catalogs(template: str) -> None:
 
 def _placeholders(text: str) -> set[str]:
     return {a or b for a, b in re.findall(r"\{(\w+)\}|%\((\w+)\)s", text)}
+
+
+SAYING = {"echo", "confirm", "ClickException", "BadParameter", "NotFound", "ConfigError"}
+TRANSLATING = {"_", "gettext", "ngettext", "pgettext", "npgettext"}
+# Words a command prints as they are written elsewhere: the config file's keys.
+DATA_WORDS = {"public_url", "database", "rules_dir"}
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in (REPO / "cli").glob("*.py")))
+def test_commands_say_nothing_outside_the_catalogs(module: str) -> None:
+    """What a command prints (echo, confirm, its errors) is built from `_()`/`ngettext()`; the
+    literal text left around them is punctuation and layout, never words."""
+    tree = ast.parse((REPO / "cli" / module).read_text(encoding="utf-8"))
+    found = [(call.lineno, text) for call in ast.walk(tree)
+             if isinstance(call, ast.Call) and _name(call.func) in SAYING and call.args
+             for text in _literals(call.args[0])
+             if set(re.findall(r"[^\W\d_]\w*", text)) - DATA_WORDS]
+    assert not found, f"cli/{module}: words outside the catalogs: {found}"
+
+
+def _name(func: ast.expr) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _literals(node: ast.AST) -> Iterator[str]:
+    """The string literals of an expression, except inside translating calls, arguments of
+    other calls (data: json.dumps(row)) and subscripts or format specs."""
+    if isinstance(node, ast.Call):
+        if _name(node.func) not in TRANSLATING:
+            yield from _literals(node.func)
+        return
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        yield node.value
+        return
+    if isinstance(node, ast.Subscript):
+        yield from _literals(node.value)
+        return
+    if isinstance(node, ast.FormattedValue):
+        yield from _literals(node.value)
+        return
+    for child in ast.iter_child_nodes(node):
+        yield from _literals(child)
