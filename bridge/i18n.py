@@ -171,7 +171,12 @@ def accept_language(header: str | None) -> list[str]:
 
 
 def _locale() -> Locale:
-    return Locale.parse(_current.get())
+    return _babel_locale(_current.get())
+
+
+@cache
+def _babel_locale(lang: str) -> Locale:
+    return Locale.parse(lang)
 
 
 def format_date(value: date | datetime | None, format: str = "medium") -> str:

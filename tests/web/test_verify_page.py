@@ -126,6 +126,30 @@ def test_unknown_award_is_a_404_in_both_forms(served, fetch) -> None:
     assert fetch(served.issuer.urls.assertion("nope"))[0] == 404
 
 
+@pytest.mark.parametrize(("path", "lang", "words"), [
+    ("/v/nope", "fr", "Ce badge n’existe pas."),
+    ("/v/nope", "en", "This badge does not exist."),
+    ("/nowhere", "fr", "Il n’y a pas de page à cette adresse."),
+    ("/nowhere", "en", "There is no page at this address."),
+])
+def test_a_person_gets_a_404_page_in_their_language(served, path, lang, words) -> None:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(served.config.bridge.public_url + path,
+                                     headers={"Accept": HTML, "Accept-Language": lang})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request)
+    html = caught.value.read().decode()
+    assert caught.value.code == 404 and caught.value.headers["Content-Language"] == lang
+    assert f'<html lang="{lang}">' in html and f"<h1>{words}</h1>" in html
+
+
+def test_a_machine_gets_a_404_in_json_for_a_path_no_route_serves(served, fetch) -> None:
+    status, body = fetch(served.config.bridge.public_url + "/nowhere")
+    assert status == 404 and json.loads(body) == {"error": "not found"}
+
+
 @pytest.mark.parametrize("path", ["/.well-known/did.json", "/ob2/issuer", "/ob3/status/1"])
 def test_issuer_documents_are_served(served, fetch, path) -> None:
     status, body = fetch(served.config.bridge.public_url + path)
