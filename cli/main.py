@@ -109,7 +109,7 @@ def demo(port: int, once: bool, output: Path | None, data_dir: Path, learners: i
         rows.append((_("verification page"), result.verify_url))
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
-        click.echo(f"{label:<{width}}  {value}")
+        click.echo(f"{label:<{width}}  {i18n.format_decimal(value) if isinstance(value, int) else value}")
     if result.new_awards == 0 and result.emails_sent == 0:
         click.echo(_("nothing new: every award was already issued and sent (same data dir)"))
     if once:
@@ -154,8 +154,10 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))
     else:
         for sid, st in report.sources.items():
+            counts = {k: i18n.format_decimal(st[k]) for k in ("new_facts", "changed_facts", "errors",
+                                                              "requests")}
             click.echo(_("source {source}: {new_facts} new facts, {changed_facts} changed, "
-                         "{errors} errors, {requests} requests").format(source=sid, **st))
+                         "{errors} errors, {requests} requests").format(source=sid, **counts))
         click.echo(_("run {run}: {status}; {awarded} awards issued; emails sent {sent}, to retry "
                      "{retry}, failed {failed}").format(
             run=report.run_id, status=report.status, awarded=report.awarded,
