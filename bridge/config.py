@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from pydantic import (
     BaseModel,
@@ -25,6 +25,7 @@ from bridge.tomlloc import Locator, load_toml
 
 __all__ = [
     "Config",
+    "DeferredSecret",
     "BridgeSettings",
     "IssuerSettings",
     "SmtpSettings",
@@ -52,6 +53,22 @@ def resolve_secret(value: Any, base: Path) -> Any:
         except OSError as exc:
             raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
     return value
+
+
+class DeferredSecret(SecretStr):
+    """A source's secret given as `{ env = … }` or `{ file = … }`, read when first used: the
+    commands that talk to no platform start without the sources' secrets."""
+
+    def __init__(self, ref: dict[str, str], base: Path, file: str, key: str, line: int | None) -> None:
+        super().__init__("")
+        self._ref, self._base, self._where = ref, base, (file, key, line)
+
+    def get_secret_value(self) -> str:
+        try:
+            return str(resolve_secret(self._ref, self._base))
+        except ValueError as exc:
+            file, key, line = self._where
+            raise ConfigError(str(exc), file=file, key=key, line=line) from None
 
 
 class _Model(BaseModel):
@@ -162,6 +179,14 @@ class Config(_Model):
     web: WebSettings = WebSettings()
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 
+    def resolve_source_secrets(self) -> None:
+        """Read every source secret now (ConfigError naming the first one that cannot be read),
+        for the commands that talk to the platforms."""
+        for source in self.sources.values():
+            for _name, value in source:
+                if isinstance(value, DeferredSecret):
+                    value.get_secret_value()
+
     def source_courses(self) -> dict[str, set[str] | None]:
         """Source id -> configured course ids (None: any), for rule validation."""
         out: dict[str, set[str] | None] = {}
@@ -182,10 +207,11 @@ def _raise(file: str, locator: Locator, prefix: tuple[str | int, ...], exc: Vali
                       line=locator.line(path)) from None
 
 
-def load_config(path: str | Path | None, kinds: SourceKinds) -> Config:
+def load_config(path: str | Path | None, kinds: SourceKinds, *, secrets: bool = True) -> Config:
     """Read, resolve secrets, validate; relative paths are taken from the file's folder.
 
-    Each source is validated by the model its kind's connector declares, found in `kinds`."""
+    Each source is validated by the model its kind's connector declares, found in `kinds`.
+    `secrets=False`: the sources' secrets are read when first used, not now."""
     if path is None:
         path = os.environ.get("BADGE_BRIDGE_CONFIG")
         if not path:
@@ -201,8 +227,8 @@ def load_config(path: str | Path | None, kinds: SourceKinds) -> Config:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     base = path.resolve().parent
-    data = _resolve_secrets(data, base, file, locator, ())
     sources_raw = data.pop("sources", {}) or {}
+    data = _resolve_secrets(data, base, file, locator, ())
     try:
         cfg = Config.model_validate({"file": path.resolve(), **data})
     except ValidationError as exc:
@@ -211,6 +237,9 @@ def load_config(path: str | Path | None, kinds: SourceKinds) -> Config:
         raise ConfigError("expected a table of sources", file=file, key="sources",
                           line=locator.line(("sources",)))
     sources = {sid: _source(sid, raw, file, locator, kinds) for sid, raw in sources_raw.items()}
+    cfg = cfg.model_copy(update={"sources": sources})
+    if secrets:
+        cfg.resolve_source_secrets()
     bridge = cfg.bridge.model_copy(update={
         "data_dir": _abs(cfg.bridge.data_dir, base),
         "rules_dir": _abs(cfg.bridge.rules_dir, base),
@@ -218,7 +247,7 @@ def load_config(path: str | Path | None, kinds: SourceKinds) -> Config:
     })
     issuer = cfg.issuer.model_copy(update={
         "image": _abs(cfg.issuer.image, base) if cfg.issuer.image else None})
-    return cfg.model_copy(update={"bridge": bridge, "issuer": issuer, "sources": sources})
+    return cfg.model_copy(update={"bridge": bridge, "issuer": issuer})
 
 
 def _abs(p: Path, base: Path) -> Path:
@@ -234,15 +263,24 @@ def _source(sid: str, raw: Any, file: str, locator: Locator, kinds: SourceKinds)
     except NotFound as exc:
         raise ConfigError(str(exc), file=file, key=f"sources.{sid}.kind",
                           line=locator.line(key + ("kind",))) from None
+    base = Path(file).resolve().parent
+    secret_fields = {n for n, f in config_model.model_fields.items() if _is_secret(f.annotation)}
+    raw = {name: DeferredSecret(value, base, file, f"sources.{sid}.{name}", locator.line(key + (name,)))
+           if name in secret_fields and isinstance(value, dict) and set(value) in ({"env"}, {"file"})
+           else _resolve_secrets(value, base, file, locator, key + (name,))
+           for name, value in raw.items()}
     try:
         model = config_model.model_validate(raw)
     except ValidationError as exc:
         _raise(file, locator, key, exc)
         raise  # unreachable; keeps type checkers calm
     # Paths in a source (a sign-in sheet folder…) are relative to the config file, like the rest.
-    base = Path(file).resolve().parent
     relative = {name: base / value for name, value in model if isinstance(value, Path) and not value.is_absolute()}
     return model.model_copy(update=relative) if relative else model
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or any(_is_secret(a) for a in get_args(annotation))
 
 
 def _resolve_secrets(node: Any, base: Path, file: str, locator: Locator,

@@ -61,12 +61,13 @@ def speak_environment_language(ctx: click.Context) -> None:
         ctx.with_resource(i18n.language(i18n.negotiate(tags, i18n.SOURCE)))
 
 
-def load(config_path: Path | str | None) -> Config:
+def load(config_path: Path | str | None, *, secrets: bool = False) -> Config:
     """The config, each source validated by its connector's model; its default_language is
-    spoken from now on if the file sets one and --lang did not choose."""
+    spoken from now on if the file sets one and --lang did not choose. The sources' secrets are
+    read now only with `secrets` (commands that talk to the platforms), else when first used."""
     from connectors.registry import load as load_with_connectors
 
-    config = load_with_connectors(config_path)
+    config = load_with_connectors(config_path, secrets=secrets)
     ctx = click.get_current_context(silent=True)
     if ctx is not None and _CHOSEN not in ctx.meta and "default_language" in config.bridge.model_fields_set:
         ctx.with_resource(i18n.language(config.bridge.default_language))

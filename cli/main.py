@@ -136,7 +136,7 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
     from bridge.store import Store
     from jobs.run import load_ruleset, run_sync
 
-    config = load(config_path)
+    config = load(config_path, secrets=True)
     ruleset = load_ruleset(config)
     store = Store(config.bridge.db_url)
     if dry_run:
@@ -202,7 +202,7 @@ def daemon(config_path: Path | None, every: int, serve: bool, max_runs: int | No
     from jobs.run import load_ruleset
     from jobs.scheduler import run_daemon
 
-    config = load(config_path)
+    config = load(config_path, secrets=True)
     load_ruleset(config)  # refuse to start on broken rules
     runs = run_daemon(config, Store(config.bridge.db_url), every, serve=serve, max_runs=max_runs,
                       broker=broker)
@@ -343,7 +343,7 @@ def config_group() -> None:
 @handle_errors
 def config_check(file: Path | None) -> None:
     """Validate FILE (default: $BADGE_BRIDGE_CONFIG) and print a summary without secrets."""
-    config = load(file)
+    config = load(file, secrets=True)
     click.echo(_("{file}: ok").format(file=config.file))
     click.echo(f"  public_url  {config.bridge.public_url}")
     click.echo(f"  database    {config.bridge.db_url.split('@')[-1]}")

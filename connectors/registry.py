@@ -50,6 +50,7 @@ class Registry:
 REGISTRY = Registry()
 
 
-def load(path: str | Path | None) -> Config:
-    """The config at `path` (or $BADGE_BRIDGE_CONFIG), its sources checked by their connectors."""
-    return load_config(path, REGISTRY)
+def load(path: str | Path | None, *, secrets: bool = True) -> Config:
+    """The config at `path` (or $BADGE_BRIDGE_CONFIG), its sources checked by their connectors;
+    `secrets=False` leaves the sources' secrets to be read when a connector needs them."""
+    return load_config(path, REGISTRY, secrets=secrets)

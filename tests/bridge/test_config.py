@@ -94,3 +94,21 @@ def test_example_config_is_valid(monkeypatch):
     from badge_rules import load_rules
 
     load_rules(cfg.bridge.rules_dir, cfg.source_courses())
+
+
+def test_commands_that_talk_to_no_platform_start_without_the_sources_secrets(write_config, monkeypatch,
+                                                                             tmp_path):
+    monkeypatch.delenv("TEST_MOODLE_TOKEN", raising=False)
+    (tmp_path / "rules").mkdir()
+    path = write_config(GOOD.replace('data_dir = "state"', f'data_dir = "{tmp_path / "state"}"\n'
+                                     f'rules_dir = "{tmp_path / "rules"}"'))
+    cfg = load_config(path, secrets=False)
+    with pytest.raises(ConfigError, match=":10: sources.moodle-nice.token: environment variable"):
+        cfg.sources["moodle-nice"].token.get_secret_value()  # type: ignore[attr-defined]
+    cli = [sys.executable, "-m", "cli"]
+    listed = subprocess.run([*cli, "awards", "list", "--config", str(path)], capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    synced = subprocess.run([*cli, "sync", "--config", str(path)], capture_output=True, text=True)
+    assert synced.returncode == 2
+    assert synced.stderr.strip().endswith("sources.moodle-nice.token: environment variable "
+                                          "TEST_MOODLE_TOKEN is not set")
