@@ -125,6 +125,7 @@ class CoursePull:
         self.elapsed = now - int(last) if last and last.isdigit() else 0
         self.reads = Reads(completed=completed)
         self.learners = self.without_email = self.without_lang = 0
+        self.listed: set[int] = set()  # everyone the roster showed, whatever their role
 
     def batches(self) -> Iterator[Batch]:
         offset, size, seen = 0, self.config.page_size, set[int]()
@@ -135,6 +136,7 @@ class CoursePull:
                     {"name": "limitnumber", "value": size}, {"name": "sortby", "value": "id"}])
                 fresh = [u for u in page if u.id not in seen]
                 seen.update(u.id for u in page)
+                self.listed.update(u.id for u in page)
                 learners = [u for u in fresh if self._is_learner(u)]
                 if learners:
                     yield self._page(learners, pool)
@@ -155,7 +157,7 @@ class CoursePull:
             self.report(MissingCapability(text, capabilities=capabilities, source=self.source,
                                           endpoint=endpoint, code="silent",
                                           fix=needs.grant(capabilities, self.client.user)))
-        if not self.learners and self.signals.users:
+        if not self.learners and self.signals.users and not self.signals.users & self.listed:
             gap(("moodle/user:viewdetails",), f"course {self.course}: the roster came back empty "
                 f"while the grade report or attendance lists {len(self.signals.users)} learners")
         if self.without_email:
