@@ -26,7 +26,7 @@ from bridge.store import Store  # noqa: E402
 from connectors.registry import load as load_config  # noqa: E402
 from jobs.run import run_sync  # noqa: E402
 from sandbox import SandboxPlatform  # noqa: E402
-from sandbox.openedx import presence_block  # noqa: E402
+from sandbox.edx_blocks import presence_block  # noqa: E402
 
 
 def rss_mb() -> float:

@@ -148,7 +148,10 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
     else:
         for sid, st in report.sources.items():
             click.echo(f"source {sid}: {st['new_facts']} new facts, {st['changed_facts']} changed, "
-                       f"{st['errors']} errors, {st['requests']} requests")
+                       f"{st['errors']} errors, {st['requests']} requests, "
+                       f"{st['learners_without_email']} learners without email")
+            for warning in st.get("warnings", []):
+                click.echo(f"  warning: {warning}", err=True)
         click.echo(f"run {report.run_id}: {report.status}; {report.awarded} awards issued; "
                    f"emails sent {report.emails.get('sent', 0)}, to retry {report.emails.get('retry', 0)}, "
                    f"failed {report.emails.get('failed', 0)}")
@@ -304,7 +307,24 @@ def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
                                         "learner's request (GDPR)")
     if counts is None:
         raise NotFound(f"no learner with email {email}")
+    # What was read from files still on disk (FUN's kept reports) goes too.
+    counts["report rows"] = _forget_in_files(config, email)
     click.echo("erased: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
+
+
+def _forget_in_files(config: Config, email: str) -> int:
+    """Rows carrying `email` removed from the files the sources keep (see `forget`)."""
+    from connectors.registry import REGISTRY
+
+    removed = 0
+    for sid, source in config.sources.items():
+        connector = REGISTRY.make(sid, source)
+        try:
+            forget = getattr(connector, "forget", None)
+            removed += forget(email) if forget else 0
+        finally:
+            connector.close()
+    return removed
 
 
 @main.group("config")
@@ -347,9 +367,10 @@ def _register_builtin() -> None:
     """Command groups that live in their own module of this package."""
     from .keys import keys
     from .presence import presence
+    from .reports import reports
     from .rules import rules
 
-    for group in (rules, keys, presence):
+    for group in (rules, keys, presence, reports):
         main.add_command(group)
 
 
