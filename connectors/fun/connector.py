@@ -8,6 +8,7 @@ yet recorded as passed, at most `parallel` at once. Nothing is ever written to F
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,12 +80,12 @@ class FunConnector:
         """One report file as a batch; ReportRefused (file:line: column …) if anything is wrong."""
         course = course or course_of(path, self.config.courses)
         if course is None:
-            raise ReportRefused(path.name, [(1, "cannot tell which course this report is about: "
+            raise ReportRefused(str(path), [(1, "cannot tell which course this report is about: "
                                              "keep the dashboard's file name ({org}_{course}_"
                                              "{run}_grade_report_….csv) or give the course")],
                                 source=self.source_id)
         if course not in self.config.courses:
-            raise ReportRefused(path.name, [(1, f"course {course} is not in sources."
+            raise ReportRefused(str(path), [(1, f"course {course} is not in sources."
                                              f"{self.source_id}.courses")], source=self.source_id)
         try:
             return read_report(path, course, source=self.source_id, columns=self.config.columns,
@@ -103,19 +104,20 @@ class FunConnector:
                       value="report") for user in sorted(report.passed)]})
 
     def settle(self, path: Path) -> bool:
-        """After a successful import: delete the file, or keep it `report_retention_days`.
-        True if it was deleted."""
+        """After a successful import: delete the file, or keep it `report_retention_days` from
+        now (its modification time becomes the import's). True if it was deleted."""
         if self.config.report_retention_days == 0:
             path.unlink(missing_ok=True)
             return True
+        os.utime(path)
         return False
 
-    def expire(self) -> None:
-        """Delete the kept reports older than the retention."""
-        limit = time.time() - self.config.report_retention_days * DAY
-        for path in self.files():
-            if path.stat().st_mtime < limit:
-                path.unlink(missing_ok=True)
+    def expired(self, path: Path) -> bool:
+        """An imported file kept past its retention is deleted; True if it was."""
+        if path.stat().st_mtime < time.time() - self.config.report_retention_days * DAY:
+            path.unlink(missing_ok=True)
+            return True
+        return False
 
     def forget(self, email: str) -> int:
         """Erase a learner from the kept report files; the number of rows removed."""
@@ -123,11 +125,11 @@ class FunConnector:
 
     # -- pull ---------------------------------------------------------------
     def pull(self, state: SourceState) -> Iterator[Batch]:
-        self.expire()
         for path in self.files():
             course = course_of(path, self.config.courses)
             if course and state.watermark(course, f"file:{path.name}") == digest(path):
-                continue  # kept after an import, unchanged since
+                self.expired(path)  # kept after its import, unchanged since
+                continue
             try:
                 report = self.read(path, course)
             except ReportRefused as exc:

@@ -108,7 +108,7 @@ def _fraction(text: str) -> float:
 def read_report(path: Path, course: str, *, source: str, columns: dict[str, str],
                 default_lang: str) -> Report:
     """Parse one report; ReportRefused lists every problem and nothing is kept."""
-    name = path.name
+    name = str(path)
     rows, _ = _rows(path)
     if not rows:
         raise ReportRefused(name, [(1, "empty file")], source=source)
@@ -143,7 +143,7 @@ def read_report(path: Path, course: str, *, source: str, columns: dict[str, str]
         if not user:
             problems.append((line, f"column {header[cols['username']]}: empty username"))
             continue
-        if not email or not _EMAIL.match(email):
+        if email is not None and not _EMAIL.match(email):  # empty: a learner without address
             problems.append((line, f"column {header[cols['email']]}: {cell('email')!r} is not an "
                                    "email address"))
             continue
