@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from bridge.config import HttpSourceConfig
 from connectors.edx_common import check_course_keys
@@ -26,7 +27,7 @@ MIGRATION = (
     "APIs the former fun kind called (enrollment list, grades v1, completion, JWT tokens), so a "
     "fun source now reads the instructor dashboard's CSV reports and, with FUN's API key, "
     "per-learner grades. To migrate: remove {keys}; add reports_dir = \"<folder where the course "
-    "team drops the grade and profile reports>\" (and api_key = {{ env = \"…\" }} if FUN granted "
+    "team drops the grade and profile reports>\" (and api_key = { env = \"…\" } if FUN granted "
     'one). If this instance runs a current Open edX, write kind = "openedx" instead and keep '
     "these keys; see docs/connectors.md")
 
@@ -53,8 +54,9 @@ class FunConfig(HttpSourceConfig):
     def _former_meaning(cls, data: Any) -> Any:
         if isinstance(data, dict):
             former = [k for k in _FORMER if k in data]
-            if former:
-                raise ValueError(MIGRATION.format(keys=", ".join(former)))
+            if former:  # a custom error: the message is shown as written, without a prefix
+                raise PydanticCustomError("former_fun_meaning", MIGRATION,
+                                          {"keys": ", ".join(former)})
         return data
 
     @field_validator("courses")

@@ -266,3 +266,28 @@ def test_erasing_a_learner_removes_them_from_kept_reports(tmp_path: Path) -> Non
     assert "camille" not in text and "elodie.moreau@ac-nice.fr" in text
     assert again.sources["fun"]["batches"] == 1 and again.sources["fun"]["new_facts"] == 0
     assert store.learner_by_email("camille.lefevre@ac-nice.fr") is None
+
+
+def test_config_check_says_what_changed_for_a_former_fun_source(tmp_path: Path) -> None:
+    from cli.main import main
+
+    path = config_file(tmp_path, '[sources.fun]\nkind = "fun"\nclient_id = "bridge"\n'
+                                 'client_secret = "s"\ncourses = ["course-v1:inria+41018+session05"]\n')
+    result = CliRunner().invoke(main, ["config", "check", str(path)])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {path}:4: sources.fun: kind = \"fun\" changed meaning")
+
+
+@pytest.mark.parametrize("dialect", ["openedx", "fun"])
+def test_the_sandbox_prints_a_source_table_that_loads(tmp_path: Path, dialect: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from sandbox.command import snippet
+
+    with SandboxPlatform(dialect, learners=3, seed=3) as sb:
+        toml, exports = snippet(sb, "lab", tmp_path / "reports")
+    for line in exports:
+        name, _, value = line.removeprefix("export ").partition("=")
+        monkeypatch.setenv(name, value.split()[0])
+    config = load_config(config_file(tmp_path, toml))
+    assert config.sources["lab"].kind == dialect
+

@@ -198,7 +198,7 @@ def test_a_missing_aggregator_is_a_warning_a_bad_course_key_an_error() -> None:
 
 
 def serve_push(rsps: responses.RequestsMock, *, before: float = 0.0, after: float = 1.0,
-               batch_status: int = 200, batch_body: Any = None) -> None:
+               batch_status: int = 200, batch_body: Any = None, hidden: bool = False) -> None:
     """Token, the course's structure, the learner's tree before and after, the batch, and the
     aggregator's one-learner view."""
     rsps.post(f"{LMS}/oauth2/access_token", json=fixture("openedx/oauth2_access_token_jwt"))
@@ -207,10 +207,12 @@ def serve_push(rsps: responses.RequestsMock, *, before: float = 0.0, after: floa
              json={"root": "v", "blocks": {BLOCK: {"type": "staffgradedxblock"},
                                            "v": {"type": "vertical", "children": [BLOCK]}}})
     for value in (before, after):
+        tree = {"v": {"type": "vertical", "completion": None}}
+        if not hidden:  # a staff-only block is filtered out of the learner's tree
+            tree[BLOCK] = {"type": "staffgradedxblock", "completion": value}
         rsps.get(blocks, match=[matchers.query_param_matcher({"username": "bruno_petit"},
                                                              strict_match=False)],
-                 json={"root": "v", "blocks": {BLOCK: {"type": "staffgradedxblock", "completion": value},
-                                               "v": {"type": "vertical", "completion": None}}})
+                 json={"root": "v", "blocks": tree})
     rsps.post(f"{LMS}/api/completion/v1/completion-batch", status=batch_status,
               json=batch_body or fixture("openedx/completion_batch_response"))
     rsps.get(f"{LMS}/completion-aggregator/v1/course/{Q}/",
@@ -259,6 +261,17 @@ def test_a_block_already_complete_is_not_sent_again() -> None:
         result = connector().push(attestation())
         posts = [c for c in rsps.calls if c.request.url.endswith("completion-batch")]
     assert posts == [] and result.message == "already complete; nothing sent"
+
+
+def test_a_block_hidden_from_learners_is_kept_for_retry_not_pushed_blind() -> None:
+    """course_api/blocks: a staff-only block exists (all_blocks) but is absent from the learner's
+    tree, so its completion could never be read back."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        serve_push(rsps, hidden=True)
+        with pytest.raises(FixableSourceError, match="hidden from learner bruno_petit") as exc:
+            connector().push(attestation())
+        posts = [c for c in rsps.calls if c.request.url.endswith("completion-batch")]
+    assert posts == [] and "visible to learners" in (exc.value.fix or "")
 
 
 @pytest.mark.parametrize(("target", "reason"), [
