@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bridge.errors import RuleError
+from bridge.i18n import gettext as _
 from bridge.model import Fact
 
 from .badge import BadgeDef
 from .evaluate import FactIndex, evaluate_node
 from .explain import Decision, provenance
+from .fast import Check, compile_condition
 from .parser import ParsedFile, Problem, parse_file
 
 __all__ = ["RuleSet", "load_rules", "rule_files"]
@@ -34,6 +36,7 @@ class RuleSet:
 
     def __init__(self, badges: Mapping[str, BadgeDef], requires: Mapping[str, set[str]]) -> None:
         self.badges: dict[str, BadgeDef] = dict(badges)
+        self._checks: dict[str, Check] = {b: compile_condition(d.condition) for b, d in badges.items()}
         self._dependents: dict[str, set[str]] = {b: set() for b in badges}
         for badge, needs in requires.items():
             for need in needs:
@@ -42,6 +45,13 @@ class RuleSet:
     def dependents(self, badge_id: str) -> set[str]:
         """Badges whose badge_held names `badge_id` directly: re-evaluate them when it changes."""
         return set(self._dependents.get(badge_id, ()))
+
+    def holds(self, badge_id: str, facts: Sequence[Fact] | FactIndex, held: Mapping[str, datetime],
+              *, since: datetime | None = None) -> bool:
+        """The verdict of `evaluate` without its explanation: what a run asks of most learners.
+        `facts` may be a FactIndex built once for several badges (then `since` is its own)."""
+        index = facts if isinstance(facts, FactIndex) else FactIndex(facts, since)
+        return self._checks[badge_id](index, held)
 
     def evaluate(self, badge_id: str, facts: Sequence[Fact], held: Mapping[str, datetime], *,
                  since: datetime | None = None) -> Decision:
@@ -80,7 +90,7 @@ def load_rules(rules_dir: str | Path,
     """
     rules_dir = Path(rules_dir)
     if not rules_dir.is_dir():
-        raise RuleError([(str(rules_dir), None, "rules directory not found")])
+        raise RuleError([(str(rules_dir), None, _("rules directory not found"))])
     parsed = [parse_file(p, sources) for p in rule_files(rules_dir)]
     problems = [problem for p in parsed for problem in p.problems]
     badges: dict[str, ParsedFile] = {}
@@ -89,8 +99,8 @@ def load_rules(rules_dir: str | Path,
             continue
         first = badges.get(p.badge.id)
         if first is not None:
-            problems.append((p.file, p.id_line, f"badge.id: '{p.badge.id}' is already defined in "
-                                                f"{first.file}:{first.id_line}"))
+            problems.append((p.file, p.id_line, "badge.id: " + _("'{id}' is already defined in {where}")
+                             .format(id=p.badge.id, where=f"{first.file}:{first.id_line}")))
         else:
             badges[p.badge.id] = p
     problems += _unknown_refs(parsed, badges)
@@ -99,7 +109,8 @@ def load_rules(rules_dir: str | Path,
     if problems:
         raise RuleError(problems)
     if not parsed:
-        raise RuleError([(str(rules_dir), None, "no badge rules (*.toml) in this directory")])
+        raise RuleError([(str(rules_dir), None, _("no badge rules ({pattern}) in this directory")
+                          .format(pattern="*.toml"))])
     requires = {b: {ref for ref, _, _ in badges[b].refs} for b in order}
     return RuleSet({b: _badge(badges[b]) for b in order}, requires)
 
@@ -116,9 +127,10 @@ def _unknown_refs(parsed: list[ParsedFile], badges: Mapping[str, ParsedFile]) ->
         for ref, line, where in p.refs:
             if ref not in badges:
                 close = difflib.get_close_matches(ref, known, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                problems.append((p.file, line, f"{where}: unknown badge '{ref}'{hint}; "
-                                               f"known badges: {', '.join(known) or 'none'}"))
+                hint = " (" + _("did you mean '{word}'?").format(word=close[0]) + ")" if close else ""
+                problems.append((p.file, line, f"{where}: " + _(
+                    "unknown badge '{badge}'{hint}; known badges: {known}").format(
+                    badge=ref, hint=hint, known=", ".join(known) or _("none"))))
     return problems
 
 
@@ -136,8 +148,8 @@ def _dependency_order(badges: Mapping[str, ParsedFile]) -> tuple[list[str], list
             loop = trail[trail.index(badge):] + [badge]
             parsed = badges[loop[0]]
             line, where = next((ln, w) for r, ln, w in parsed.refs if r == loop[1])
-            problems.append((parsed.file, line, f"{where}: cycle between badges "
-                                                f"{' -> '.join(loop)}"))
+            problems.append((parsed.file, line, f"{where}: " + _("cycle between badges {cycle}")
+                             .format(cycle=" -> ".join(loop))))
             return
         state[badge] = "open"
         for need in needs[badge]:

@@ -1,17 +1,19 @@
-"""The words of the domain as validated, frozen models shared by every package.
+"""The words of the domain as plain frozen dataclasses shared by every package.
 
-Connectors produce `Identity` and `Fact`; the rule engine reads `Fact`; the store keeps both.
+Connectors produce `Identity` and `Fact`, the rule engine reads `Fact`, the store keeps both.
+They are checked where data enters (payload models, config, rules files), not per row here:
+construction only normalises (UTC datetimes, lower-cased emails, the fact kind).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any
 
 __all__ = [
+    "AttrValue",
     "FactKind",
     "Identity",
     "Fact",
@@ -40,6 +42,8 @@ def utc(value: datetime | int | float | None) -> datetime | None:
         return None
     if isinstance(value, (int, float)):
         return None if value <= 0 else datetime.fromtimestamp(value, UTC)
+    if value.tzinfo is UTC:
+        return value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -52,10 +56,9 @@ class FactKind(StrEnum):
     presence = "presence"
 
 
-class Identity(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Identity:
     """One learner as one source knows them."""
-
-    model_config = ConfigDict(frozen=True)
 
     source: str
     external_id: str
@@ -64,21 +67,18 @@ class Identity(BaseModel):
     fullname: str | None = None
     lang: str | None = None
 
-    @field_validator("email")
-    @classmethod
-    def _norm(cls, v: str | None) -> str | None:
-        return normalise_email(v)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "email", normalise_email(self.email))
 
 
-class Fact(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Fact:
     """One normalised, timestamped observation from a source about one learner.
 
     Natural key: (source, external_id, kind, course, item). `item` is the activity,
     session or block the fact is about, "" for course-level facts.
     `value` is 1.0/0.0 for completion, a 0..1 fraction for grades.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     source: str
     external_id: str
@@ -88,22 +88,23 @@ class Fact(BaseModel):
     value: float | None = None
     status: str = ""
     occurred_at: datetime | None = None
-    attrs: dict[str, AttrValue] = Field(default_factory=dict)
+    attrs: dict[str, AttrValue] = field(default_factory=dict)
 
-    @field_validator("occurred_at")
-    @classmethod
-    def _tz(cls, v: datetime | None) -> datetime | None:
-        return utc(v)
+    def __post_init__(self) -> None:
+        # cheap on the hot path (the store builds every learner's facts): no copy when already right
+        if type(self.kind) is not FactKind:
+            object.__setattr__(self, "kind", FactKind(self.kind))
+        if self.occurred_at is not None and self.occurred_at.tzinfo is not UTC:
+            object.__setattr__(self, "occurred_at", utc(self.occurred_at))
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
         return (self.source, self.external_id, self.kind.value, self.course, self.item)
 
 
-class Watermark(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Watermark:
     """Where a (source, course, stream) stopped; written with the facts it covers."""
-
-    model_config = ConfigDict(frozen=True)
 
     source: str
     course: str
@@ -111,39 +112,44 @@ class Watermark(BaseModel):
     value: str
 
 
-class Batch(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Batch:
     """What a connector hands the store in one transaction: identities, facts, watermarks."""
 
-    model_config = ConfigDict(frozen=True)
-
-    identities: list[Identity] = Field(default_factory=list)
-    facts: list[Fact] = Field(default_factory=list)
-    watermarks: list[Watermark] = Field(default_factory=list)
+    identities: list[Identity] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+    watermarks: list[Watermark] = field(default_factory=list)
 
 
-class Attestation(BaseModel):
-    """A presence attestation to push back to a source: learner present at a session."""
+@dataclass(frozen=True, slots=True)
+class Attestation:
+    """A presence attestation to push back to a source: learner present at a session.
 
-    model_config = ConfigDict(frozen=True)
+    `target` says what to set: 'completion:<cmid>', 'attendance:<sessionid>', 'block:<usage key>'.
+    """
 
     source: str
     external_id: str
     course: str
     session: str
-    target: Annotated[str, Field(description="what to set: 'completion:<cmid>', 'attendance:<sessionid>', 'block:<usage key>'")]
+    target: str
     username: str | None = None
     email: str | None = None
 
 
-class PushResult(BaseModel):
+@dataclass(frozen=True, slots=True)
+class PushResult:
     """What the platform said to a push, and whether its own completion now reflects it."""
-
-    model_config = ConfigDict(frozen=True)
 
     accepted: bool
     reflected: bool | None = None
     message: str = ""
-    response: dict[str, AttrValue | None] = Field(default_factory=dict)
+    response: dict[str, AttrValue | None] = field(default_factory=dict)
     # What the platform now says about the learner (read back after the push): stored like
     # pulled facts, so a completion the push caused is evaluated without waiting for a signal.
-    facts: list[Fact] = Field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+
+    def outcome(self) -> dict[str, Any]:
+        """What the outbox records of the push (JSON): everything but the read-back facts."""
+        return {"accepted": self.accepted, "reflected": self.reflected, "message": self.message,
+                "response": dict(self.response)}

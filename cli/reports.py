@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 
 from bridge.errors import ConfigError
+from bridge.i18n import gettext as _
+from bridge.i18n import ngettext
 
 from .common import config_option, handle_errors, load
 
@@ -36,28 +38,37 @@ def import_(file: Path, source_id: str, course: str | None, config_path: Path | 
     config = load(config_path)
     source = config.sources.get(source_id)
     if not isinstance(source, FunConfig):
-        raise ConfigError(f"{source_id} is not a fun source", key=f"sources.{source_id}")
+        raise ConfigError(_("{source} is not a fun source").format(source=source_id),
+                          key=f"sources.{source_id}")
     connector = FunConnector(source_id, source)
     try:
         report = connector.read(file, course)
     except ReportRefused as exc:
         for line in exc.lines():
             click.echo(line, err=True)
-        click.echo(f"refused: {len(exc.problems)} problem(s); nothing imported", err=True)
+        click.echo(ngettext("refused: {count} problem; nothing imported",
+                            "refused: {count} problems; nothing imported",
+                            len(exc.problems)).format(count=len(exc.problems)), err=True)
         sys.exit(1)
     store = Store(config.bridge.db_url)
     run_id = store.begin_run([source_id], "reports-import")
     result = store.ingest(run_id, connector.stamped(report, file))
     store.finish_run(run_id, "ok", {"file": str(file), "kind": report.kind, "rows": report.rows})
-    click.echo(f"imported the {'grade' if report.kind == 'grades' else 'profile'} report of "
-               f"{report.course}: {report.rows} learner(s), {result.new_facts} new fact(s), "
-               f"{result.changed_facts} changed")
+    done = (_("imported the grade report of {course}: {learners} learner(s), {new} new fact(s), "
+              "{changed} changed") if report.kind == "grades" else
+            _("imported the profile report of {course}: {learners} learner(s), {new} new fact(s), "
+              "{changed} changed"))
+    click.echo(done.format(course=report.course, learners=report.rows, new=result.new_facts,
+                           changed=result.changed_facts))
     folder = source.reports_dir
     if folder is not None and file.resolve().parent == folder.resolve():
         if connector.settle(file):
-            click.echo(f"deleted {file} (report_retention_days = 0: it holds personal data)")
+            click.echo(_("deleted {file}: it holds personal data (report_retention_days = 0)")
+                       .format(file=file))
         else:
-            click.echo(f"kept {file} for {source.report_retention_days} day(s)")
+            click.echo(ngettext("kept {file} for {count} day", "kept {file} for {count} days",
+                                source.report_retention_days).format(
+                file=file, count=source.report_retention_days))
     else:
-        click.echo(f"{file} holds personal data and is outside reports_dir: delete it when "
-                   "you no longer need it")
+        click.echo(_("{file} holds personal data and is outside reports_dir: delete it when you "
+                     "no longer need it").format(file=file))

@@ -9,6 +9,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bridge import i18n
 from bridge.config import Config
 from bridge.delivery.mail import AwardMail, Mailer, compose
 from bridge.errors import DeliveryError
@@ -31,9 +32,8 @@ def award_mail(config: Config, store: Store, award: dict[str, Any],
     issuer = issuer or Issuer(config, store)
     urls = issuer.urls
     definition = issuer.badge(award["badge_id"])["definition"]
-    lang = award["lang"] if award["lang"] in ("fr", "en") else config.bridge.default_language
+    lang = i18n.negotiate([award["lang"]], config.bridge.default_language)
     svg = issuer.badge(award["badge_id"])["image_type"] == "image/svg+xml"
-    expires = award.get("expires_at")
     return AwardMail(
         award_id=award["id"], to_email=award["recipient_email"],
         learner_name=None if config.bridge.hide_recipient_name else award["recipient_name"],
@@ -44,7 +44,7 @@ def award_mail(config: Config, store: Store, award: dict[str, Any],
         baked_png=issuer.baked(award, "ob2.svg" if svg else "ob2.png"),
         image_subtype="svg+xml" if svg else "png",
         issued_year=award["issued_at"].year, issued_month=award["issued_at"].month,
-        expires_on=(expires.strftime("%d/%m/%Y" if lang == "fr" else "%Y-%m-%d") if expires else None),
+        expires_at=award.get("expires_at"),
         wallet_url=urls.credential(award["id"]))
 
 

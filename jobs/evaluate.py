@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bridge import i18n
 from bridge.issuing.images import badge_image
 from bridge.issuing.ob2 import new_salt
 from bridge.store import NewOutboxItem, Store
@@ -144,7 +145,7 @@ def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
         issued_at = now or datetime.now(UTC)
         badge = d["badge"]
         award_id = str(uuid.uuid4())
-        lang = d["lang"] if d["lang"] in ("fr", "en") else default_lang
+        lang = i18n.negotiate([d["lang"]], default_lang)  # fr_CA → fr; no catalog → the default
         award = {
             "id": award_id, "learner_id": d["learner_id"], "badge_id": d["badge_id"],
             "period": d["period"], "issued_at": issued_at,

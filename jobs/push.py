@@ -133,7 +133,7 @@ def deliver_pushes(config: Config, store: Store, *, connectors: dict[str, Any] |
                     limit -= len(items)
                 groups: dict[tuple[str, str, str], list[tuple[OutboxItem, Attestation]]] = {}
                 for item in items:
-                    att = Attestation.model_validate(item.payload)
+                    att = Attestation(**item.payload)
                     groups.setdefault((att.source, att.external_id, att.target), []).append((item, att))
                 jobs = []
                 for (source, _, _), group in groups.items():
@@ -173,6 +173,6 @@ def _record(store: Store, item: OutboxItem, error: SourceError | None, result: P
             store.outbox_retry(item.id, str(error), now + _backoff(item.attempts))
             stats["retried"] += 1
     elif result is not None:
-        store.outbox_done(item.id, result.model_dump(mode="json", exclude={"facts"}))
+        store.outbox_done(item.id, result.outcome())
         stats["sent"] += 1
         stats["reflected"] += bool(result.reflected)

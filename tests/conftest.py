@@ -16,6 +16,16 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_URL = os.environ.get("BADGE_BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(autouse=True)
+def english_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands started without --lang or a config's default_language speak the environment's
+    language: the same (English) for every test, whatever the machine's locale. No catalogs
+    beyond the built-in ones unless a test adds some."""
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    for name in ("LC_ALL", "LC_MESSAGES", "BADGE_BRIDGE_LOCALE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def require_services() -> bool:
     return os.environ.get("BADGE_BRIDGE_REQUIRE_SERVICES") == "1"
 

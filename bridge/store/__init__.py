@@ -180,7 +180,7 @@ class Store:
                                                            identities.c.source == facts.c.source))
                                     .where(facts.c.learner_id.in_(ids[i:i + 500])))
                 for r in rows:
-                    out.setdefault(r.learner_id, []).append(Fact.model_construct(
+                    out.setdefault(r.learner_id, []).append(Fact(
                         source=r.source, external_id=r.external_id, kind=FactKind(r.kind),
                         course=r.course, item=r.item, value=r.value, status=r.status,
                         occurred_at=_aware(r.occurred_at), attrs=r.attrs or {}))

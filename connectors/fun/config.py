@@ -47,7 +47,8 @@ class FunConfig(HttpSourceConfig):
     columns: dict[str, str] = Field(default_factory=dict, description="column of the files for "
                                     "a field when the defaults do not find it, e.g. "
                                     "{ email = \"Adresse\" }")
-    default_lang: Literal["fr", "en"] = "fr"
+    # The learners' language when the profile report gives none: any tag (de, pt-BR…).
+    default_lang: str = "fr"
 
     @model_validator(mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import quote
@@ -97,11 +98,11 @@ class FunConnector:
     def stamped(self, report: Report, path: Path) -> Batch:
         """The report's batch with its watermarks: the file's digest (an unchanged kept file is
         not read twice) and who passed (no grade look-up for them)."""
-        return report.batch.model_copy(update={"watermarks": [
+        return replace(report.batch, watermarks=[
             Watermark(source=self.source_id, course=report.course, stream=f"file:{path.name}",
                       value=digest(path))] + [
             Watermark(source=self.source_id, course=report.course, stream=f"passed:{user}",
-                      value="report") for user in sorted(report.passed)]})
+                      value="report") for user in sorted(report.passed)])
 
     def settle(self, path: Path) -> bool:
         """After a successful import: delete the file, or keep it `report_retention_days` from

@@ -16,14 +16,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.errors import SourceError
-from bridge.model import Batch, Fact, FactKind, Identity, normalise_email
+from bridge.addresses import email_address
+from bridge.errors import InvalidAddress, SourceError
+from bridge.model import AttrValue, Batch, Fact, FactKind, Identity
 from connectors.fun.columns import FIELDS, SKIPPED, normal
 
 __all__ = ["Report", "ReportRefused", "read_report", "course_prefix", "course_of", "strip_email",
            "digest"]
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LANG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
 YES, NO = {"y", "yes", "o", "oui", "1", "true"}, {"n", "no", "non", "0", "false", ""}
 
 
@@ -139,18 +140,20 @@ def read_report(path: Path, course: str, *, source: str, columns: dict[str, str]
         def cell(field: str, row: list[str] = row) -> str:
             return row[cols[field]].strip() if field in cols else ""
 
-        user, email = cell("username"), normalise_email(cell("email"))
+        user = cell("username")
         if not user:
             problems.append((line, f"column {header[cols['username']]}: empty username"))
             continue
-        if email is not None and not _EMAIL.match(email):  # empty: a learner without address
+        try:  # empty: a learner without an address, as the platform may have
+            email = email_address(cell("email")) if cell("email") else None
+        except InvalidAddress as exc:
             problems.append((line, f"column {header[cols['email']]}: {cell('email')!r} is not an "
-                                   "email address"))
+                                   f"email address ({exc.reason})"))
             continue
-        lang = cell("language").lower()[:2]
+        lang = cell("language")  # free text in a Dogwood profile: kept only if it is a tag
         identities[user] = Identity(source=source, external_id=user, username=user, email=email,
                                     fullname=cell("name") or None,
-                                    lang=lang if lang in ("fr", "en") else default_lang)
+                                    lang=lang.lower() if _LANG.fullmatch(lang) else default_lang)
         if kind == "profiles":
             continue
         try:
@@ -166,7 +169,7 @@ def read_report(path: Path, course: str, *, source: str, columns: dict[str, str]
                 problems.append((line, f"column {header[cols[field]]}: {cell(field)!r} is not "
                                        "Y or N"))
             flags[field] = value in YES
-        attrs: dict[str, float | str] = {"track": cell("enrollment_track")}
+        attrs: dict[str, AttrValue] = {"track": cell("enrollment_track")}
         for i in sections:
             try:
                 attrs[f"section:{header[i].strip()}"] = _fraction(row[i]) if row[i].strip() else 0.0

@@ -11,6 +11,7 @@ per-learner calls run in a pool of at most `parallel` concurrent requests (defau
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Literal
@@ -300,7 +301,7 @@ class MoodleConnector:
             result = push_completion(self.client, self.source_id, attestation, int(target))
             # The override may have completed the course: read the learner back once.
             facts = self._read_learner(attestation.course, int(attestation.external_id), {"criteria": True})
-            return result.model_copy(update={"facts": facts}) if isinstance(facts, list) else result
+            return dataclasses.replace(result, facts=facts) if isinstance(facts, list) else result
         if kind == "attendance" and target.isdigit():
             taker = self.config.taker_id or self.site_info().userid
             return push_attendance(self.client, self.source_id, attestation, int(target), taker)

@@ -25,8 +25,9 @@ class OpenEdxConfig(HttpSourceConfig):
                                       "not throttled (alone it authenticates nobody)")
     courses: list[str] = Field(min_length=1, description="course keys: course-v1:ORG+NUMBER+RUN "
                                "(or ORG/NUMBER/RUN for older courses)")
-    default_lang: Literal["fr", "en"] = Field(
-        "en", description="the learners' language (the LMS does not give it to a staff reader)")
+    # The learners' language (the LMS does not give a staff reader their site language): any
+    # tag (de, pt-BR…); the catalogs decide what it is shown in (bridge.i18n.negotiate).
+    default_lang: str = "en"
     page_size: int = Field(1000, ge=1, le=10000, description="rows per page of grades and of "
                            "the aggregator (enrollment pages hold at most 100: the server's limit)")
     completion: bool = Field(True, description="read the completion-aggregator plugin "

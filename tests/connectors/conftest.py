@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,7 +38,7 @@ class FakeState:
     def keep(self, batch: Batch) -> None:
         """Remember what the store would: watermarks and identities."""
         self.marks.update({(w.course, w.stream): w.value for w in batch.watermarks})
-        self.known.update({i.external_id: i.model_dump() for i in batch.identities})
+        self.known.update({i.external_id: dataclasses.asdict(i) for i in batch.identities})
 
     def watermark(self, course: str, stream: str) -> str | None:
         return self.marks.get((course, stream))

@@ -90,9 +90,10 @@ def test_a_malformed_report_is_refused_whole_with_file_line_and_column(tmp_path:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ReportRefused) as exc:
         fun().read(path)
-    assert exc.value.lines() == [
-        f"{path}:3: column email: 'elodie.moreau' is not an email address",
-        f"{path}:4: column grade: '55%' is not a grade between 0 and 1"]
+    lines = exc.value.lines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{path}:3: column email: 'elodie.moreau' is not an email address (")
+    assert lines[1] == f"{path}:4: column grade: '55%' is not a grade between 0 and 1"
 
 
 def sync(store: Store, connector: Any) -> dict[str, Any]:
@@ -261,7 +262,7 @@ def test_erasing_a_learner_removes_them_from_kept_reports(tmp_path: Path) -> Non
     again = run_sync(config, store, steps=("pull",))
     assert imported.sources["fun"]["new_facts"] == 9 and kept.exists()
     assert erased.exit_code == 0, erased.output
-    assert "1 report rows" in erased.output
+    assert "1 report row\n" in erased.output
     text = kept.read_text(encoding="utf-8")
     assert "camille" not in text and "elodie.moreau@ac-nice.fr" in text
     assert again.sources["fun"]["batches"] == 1 and again.sources["fun"]["new_facts"] == 0
