@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from bridge.errors import PayloadError, SourceError
 from connectors.http import HttpClient
 
-__all__ = ["API_KEY_HEADER", "check_course_keys", "course_org", "get_json", "per_learner"]
+__all__ = ["API_KEY_HEADER", "check_course_keys", "get_json", "per_learner"]
 
 API_KEY_HEADER = "X-Edx-Api-Key"
 # opaque_keys: course-v1:ORG+NUMBER+RUN, or the ORG/NUMBER/RUN of courses created before it
@@ -30,11 +30,6 @@ def check_course_keys(keys: list[str]) -> list[str]:
         raise ValueError(f"not an Open edX course key (course-v1:ORG+NUMBER+RUN or "
                          f"ORG/NUMBER/RUN): {', '.join(bad)}")
     return keys
-
-
-def course_org(key: str) -> str:
-    return key[len("course-v1:"):].split("+")[0] if key.startswith("course-v1:") \
-        else key.split("/")[0]
 
 
 def get_json(http: HttpClient, url: str, model: Any, endpoint: str, **kwargs: Any) -> Any:
