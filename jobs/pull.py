@@ -25,6 +25,7 @@ class StoreState:
     def __init__(self, store: Store, source: str, run_id: int, full: bool = False) -> None:
         self.store, self.source, self.run_id, self.full = store, source, run_id, full
         self.errors: list[SourceError] = []
+        self.warnings: list[str] = []
 
     def watermark(self, course: str, stream: str) -> str | None:
         return self.store.watermark(self.source, course, stream)
@@ -42,6 +43,12 @@ class StoreState:
         log.warning("%s", error)
         self.errors.append(error)
         self.store.record_error(self.run_id, error)
+
+    def warn(self, warning: SourceError) -> None:
+        """Kept in the run's stats; the run stays `ok`."""
+        log.warning("%s", warning)
+        if str(warning) not in self.warnings:
+            self.warnings.append(str(warning))
 
 
 def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | None = None,
@@ -72,7 +79,10 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
                 connector.close()
         stats[source_id] = {
             "batches": batches, "new_facts": total.new_facts, "changed_facts": total.changed_facts,
-            "new_learners": total.new_learners, "learners_without_email": total.unresolved,
-            "errors": len(state.errors), "requests": requests,
+            "new_learners": total.new_learners,
+            # the whole source, not this run's newcomers: who still cannot be matched or awarded
+            "learners_without_email": sum(1 for i in store.identities(source_id).values()
+                                          if not i["email"]),
+            "errors": len(state.errors), "warnings": state.warnings, "requests": requests,
         }
     return stats

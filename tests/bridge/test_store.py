@@ -107,3 +107,27 @@ def test_processes_starting_together_migrate_once(db_url):
     with ThreadPoolExecutor(4) as pool:
         stores = list(pool.map(lambda _: Store(db_url), range(4)))
     assert {current_revision(s.engine) for s in stores} == {head_revision()}
+
+
+def test_a_platform_learner_who_gains_an_email_joins_the_sheets_learner(db_url):
+    """An Open edX learner first known without an address, then a sign-in sheet with it, then
+    the platform's address: one person, their facts from both sources together."""
+    store = Store(db_url)
+    run = store.begin_run(["lms", "sheet"])
+    fact = Fact(source="lms", external_id="camille_l", kind=FactKind.grade, course="c", value=0.9)
+    store.ingest(run, Batch(identities=[Identity(source="lms", external_id="camille_l")], facts=[fact]))
+    store.ingest(run, Batch(identities=[Identity(source="sheet", external_id="camille@ac-nice.fr",
+                                                 email="camille@ac-nice.fr")],
+                            facts=[Fact(source="sheet", external_id="camille@ac-nice.fr",
+                                        kind=FactKind.presence, course="", item="s1", value=1.0)]))
+    assert store.counts()["learners"] == 2
+    store.ingest(run, Batch(identities=[Identity(source="lms", external_id="camille_l",
+                                                 email="Camille@ac-nice.fr")]))
+    person = store.learner_by_email("camille@ac-nice.fr")
+    facts = store.facts_for([person["id"]])[person["id"]]
+    assert {(f.source, f.kind) for f in facts} == {("lms", FactKind.grade), ("sheet", FactKind.presence)}
+    assert person["id"] in store.pending_evaluations().values()  # evaluated with both
+    store.ingest(run, Batch(identities=[Identity(source="lms", external_id="dora_l")]))
+    store.ingest(run, Batch(identities=[Identity(source="lms", external_id="dora_l",
+                                                 email="dora@example.org")]))
+    assert store.learner_by_email("dora@example.org") is not None  # nobody held it: adopted

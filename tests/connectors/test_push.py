@@ -18,7 +18,7 @@ from connectors.openedx import OpenEdxConfig, OpenEdxConnector
 from jobs.pull import pull_sources
 from jobs.push import deliver_pushes, enqueue_attestations
 from sandbox import SandboxPlatform
-from sandbox.openedx import presence_block
+from sandbox.edx_blocks import presence_block
 
 NOW = 1_760_000_000
 
