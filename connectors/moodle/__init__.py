@@ -30,6 +30,7 @@ from connectors.moodle.detect import report_completions
 from connectors.moodle.payloads import Course, SiteInfo
 from connectors.moodle.push import push_attendance, push_completion
 from connectors.moodle.signals import CourseSignals, attendance_instances, read_signals
+from connectors.requirements import Requirement
 
 __all__ = ["MoodleConnector", "MoodleConfig"]
 
@@ -59,6 +60,12 @@ class MoodleConnector:
 
     kind: ClassVar[str] = "moodle"
     config_model: ClassVar[type[SourceConfig]] = MoodleConfig
+    requirements: ClassVar[tuple[Requirement, ...]] = needs.REQUIREMENTS
+
+    @classmethod
+    def push_target_refusal(cls, target: str, course: str) -> str | None:
+        """Why a push route's target cannot work on a Moodle source (None if it can)."""
+        return needs.target_refusal(target, course)
 
     def __init__(self, source_id: str, config: MoodleConfig, *, http: HttpClient | None = None,
                  clock: Callable[[], float] = time.time) -> None:

@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from connectors.moodle.config import MoodleConfig
+from connectors.requirements import Requirement
 
 __all__ = ["Capability", "Refusal", "Function", "CAPABILITIES", "FUNCTIONS", "GENERIC",
-           "needed_functions", "push_functions", "refusal", "grant"]
+           "REQUIREMENTS", "needed_functions", "push_functions", "refusal", "grant",
+           "target_refusal"]
 
 ROLES = "Site administration › Users › Permissions › Define roles"
 SERVICES = "Site administration › Server › Web services › External services"
@@ -184,7 +186,8 @@ def refusal(function: str, code: str) -> Refusal | None:
 def grant(capabilities: tuple[str, ...], user: str) -> str:
     """The fix for missing capabilities: what to grant, to whom, where."""
     what = capabilities[0] if len(capabilities) == 1 else " or ".join(capabilities)
-    return f"grant {what} to the role of web-service user {user or '(token user)'} ({ROLES})"
+    who = f"web-service user {user}" if user else "the token's web-service user"
+    return f"grant {what} to the role of {who} ({ROLES})"
 
 
 def needed_functions(config: MoodleConfig) -> dict[str, str]:
@@ -213,3 +216,45 @@ def push_functions(target: str) -> list[str]:
     if target.startswith("attendance:"):
         return ["mod_attendance_get_session", "mod_attendance_update_user_status"]
     return []
+
+
+def target_refusal(target: str, course: str) -> str | None:
+    """Why a push route's target cannot work on a Moodle source (None if it can)."""
+    kind, _, ident = target.partition(":")
+    if kind not in ("completion", "attendance") or not ident.isdigit():
+        return (f"a Moodle source takes completion:<cmid> or attendance:<sessionid>, not {target!r}")
+    if not course.isdigit():
+        return f"a Moodle course is its numeric id, not {course!r}"
+    return None
+
+
+def _requirements() -> tuple[Requirement, ...]:
+    """The same knowledge as `connectors.requirements` entries, for a setup probe to walk."""
+    caps = tuple(Requirement(
+        f"capability:{c.name}", "capability", c.name, c.lost,
+        f"{c.proof} answers without refusing{' and without leaving data out' if c.silent else ''}"
+        if c.proof else "not verifiable without writing",
+        grant((c.name,), "")) for c in CAPABILITIES.values())
+    functions = tuple(Requirement(
+        f"function:{f.name}", "function", f.name, f.use,
+        "core_webservice_get_site_info lists it in `functions`",
+        f"add {f.name} to the token's external service ({SERVICES} › Functions)"
+        + (f"; it comes with {f.plugin}" if f.plugin.startswith("mod_") else ""),
+        optional=f.name not in ("core_webservice_get_site_info", "core_enrol_get_enrolled_users",
+                                "core_user_get_users_by_field",
+                                "core_completion_get_course_completion_status"))
+        for f in FUNCTIONS.values())
+    return (Requirement("token", "credential", "web-service token", "pull, push",
+                        "core_webservice_get_site_info answers without invalidtoken",
+                        f"make a token for the web-service user ({TOKENS}) and set it as token"),
+            *functions, *caps,
+            Requirement("plugin:mod_attendance", "plugin", "mod_attendance", "attendance",
+                        "core_webservice_get_site_info lists mod_attendance_* functions",
+                        "install mod_attendance (moodle.org/plugins/mod_attendance)", optional=True),
+            Requirement("completion_report", "report", "custom report of completed participants",
+                        "completions made without learner activity, at the next run",
+                        "core_reportbuilder_retrieve_report answers rows with user and course links",
+                        "see docs/connectors.md, Completions no signal shows", optional=True))
+
+
+REQUIREMENTS = _requirements()

@@ -97,3 +97,39 @@ def test_each_capability_a_refusal_names_is_declared_with_what_is_lost() -> None
         "mod/attendance:changeattendances", "mod/attendance:manageattendances",  # take's peers
         "mod/<module>:view"}  # the activity's own, named by its type
     assert undeclared == set()
+
+
+def test_what_a_setup_probe_walks_covers_every_function_and_capability() -> None:
+    from connectors.moodle import MoodleConnector
+
+    keys = {r.key for r in MoodleConnector.requirements}
+    assert {f"function:{f}" for f in needs.FUNCTIONS} <= keys
+    assert {f"capability:{c}" for c in needs.CAPABILITIES} <= keys
+    proofs = {c.proof for c in needs.CAPABILITIES.values()} - {None}
+    assert proofs <= set(needs.FUNCTIONS)  # each proof is a read the connector knows
+    silent = {c.name for c in needs.CAPABILITIES.values() if c.silent}
+    assert silent >= {"moodle/site:viewuseridentity", "moodle/user:viewdetails",
+                      "moodle/user:viewalldetails"}
+
+
+def test_a_push_route_to_moodle_with_a_target_it_cannot_take_is_refused_at_load(write_config) -> None:
+    from bridge.errors import ConfigError
+    from connectors.registry import load
+
+    path = write_config('''
+[sources.campus]
+kind = "moodle"
+url = "https://moodle.example.org"
+token = "t"
+
+[sources.sheets]
+kind = "csv"
+path = "."
+
+[[sources.sheets.push]]
+to = "campus"
+course = "42"
+target = "block:block-v1:x+y+z+type@html+block@p"
+''')
+    with pytest.raises(ConfigError, match=r":14: sources.sheets.push\[0\].target: a Moodle source takes"):
+        load(path)
