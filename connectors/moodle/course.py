@@ -116,6 +116,7 @@ class CoursePull:
                  report: Report, *, signals: CourseSignals, completed: set[int] | None,
                  known: dict[str, dict[str, object]], now: int) -> None:
         self.client, self.config, self.course, self.report = client, config, course, report
+        self.warn = state.warn
         self.source = client.http.source_id
         self.signals, self.known, self.now = signals, known, now
         self.full = state.full
@@ -153,10 +154,11 @@ class CoursePull:
 
     def _silent_gaps(self) -> None:
         """What Moodle left out without an error, said once (see needs.CAPABILITIES, silent)."""
-        def gap(capabilities: tuple[str, ...], text: str, endpoint: str = ROSTER) -> None:
-            self.report(MissingCapability(text, capabilities=capabilities, source=self.source,
-                                          endpoint=endpoint, code="silent",
-                                          fix=needs.grant(capabilities, self.client.user)))
+        def gap(capabilities: tuple[str, ...], text: str, endpoint: str = ROSTER,
+                warning: bool = False) -> None:
+            (self.warn if warning else self.report)(MissingCapability(
+                text, capabilities=capabilities, source=self.source, endpoint=endpoint,
+                code="silent", fix=needs.grant(capabilities, self.client.user)))
         if not self.learners and self.signals.users and not self.signals.users & self.listed:
             gap(("moodle/user:viewdetails",), f"course {self.course}: the roster came back empty "
                 f"while the grade report or attendance lists {len(self.signals.users)} learners")
@@ -166,7 +168,8 @@ class CoursePull:
                 "without their email; they cannot receive badges")
         if self.without_lang:
             gap(("moodle/user:viewalldetails",), f"{self.without_lang} learners came without their "
-                "language; their emails use the default language", "core_user_get_users_by_field")
+                "language; their emails use the default language", "core_user_get_users_by_field",
+                warning=True)
 
     def _page(self, users: list[EnrolledUser], pool: ThreadPoolExecutor) -> Batch:
         self.learners += len(users)

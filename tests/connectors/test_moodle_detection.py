@@ -38,7 +38,8 @@ class Run:
         run = self.store.begin_run(["m"])
         stats = pull_sources(Config(file=Path("b.toml"), sources={"m": self.config}), self.store, run,
                              connectors={"m": conn}, full=full)["m"]
-        return {**stats, "calls": dict(conn.requests), "errors": self.store.run_errors(run)}
+        return {**stats, "calls": dict(conn.requests), "errors": self.store.run_errors(run)
+                + [{"message": w, "warning": True} for w in stats["warnings"]]}
 
     def complete(self) -> set[int]:
         return {int(e) for e in self.store.external_ids_with_fact("m", "42", FactKind.course_completion)}
