@@ -100,3 +100,15 @@ def test_sync_full_reads_every_learner_again(hybrid: dict[str, Any], bridge: Any
     b.calls()
     b.sync(full=True)
     assert reads(b.calls()) == 2 * 20
+
+
+def test_a_teachers_grade_is_stored_and_rereads_that_learner_only(
+        site: Any, hybrid: dict[str, Any], bridge: Any) -> None:
+    b = bridge(hybrid["courseid"], clock=Clock())
+    b.sync()
+    b.calls()
+    learner = hybrid["userids"]["not_started"][0]
+    site.op("grade", courseid=hybrid["courseid"], userid=learner, grade=15)  # out of 20
+    b.sync()
+    assert reads(b.calls()) == 2  # the grade moved this learner's signal, nobody else's
+    assert b.facts(FactKind.grade) == {learner: 0.75}  # the course total, as a fraction
