@@ -13,6 +13,7 @@ the site, and what each refusal means, is in `connectors.moodle.needs`.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import ClassVar
@@ -40,17 +41,20 @@ REQUIRED = ("core_enrol_get_enrolled_users", "core_user_get_users_by_field",
 
 
 class Once:
-    """Reports each problem once per run: the same refusal for every learner is one line."""
+    """Reports each problem once per run: the same refusal for every learner is one line.
+    Called from the per-learner pool too, hence the lock."""
 
     def __init__(self, report: Callable[[SourceError], None]) -> None:
-        self._report, self._seen = report, set[tuple[object, ...]]()
+        self._report, self._seen, self._lock = report, set[tuple[object, ...]](), threading.Lock()
 
     def __call__(self, error: SourceError) -> None:
         caps = getattr(error, "capabilities", ())
         # one missing capability is one line, whichever call met it first
         key = (type(error), caps, error.detail) if caps else (type(error), error.endpoint, error.code,
                                                                error.detail)
-        if key not in self._seen:
+        with self._lock:
+            if key in self._seen:
+                return
             self._seen.add(key)
             self._report(error)
 
