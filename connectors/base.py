@@ -16,11 +16,17 @@ from bridge.config import SourceConfig
 from bridge.errors import SourceError
 from bridge.model import Attestation, Batch, FactKind, PushResult
 
-__all__ = ["Connector", "SourceState"]
+__all__ = ["Connector", "SourceState", "REREAD"]
+
+# Learners a push may have changed on the platform are queued for a re-read: the stream
+# `reread:<external id>` of their course holds "1" from before the write until their facts are
+# stored. A connector reads them whatever their signals say, and sets the stream to "" in the
+# batch that stores what it read, so that a crash between a push and its read-back loses nothing.
+REREAD = "reread:"
 
 
 class SourceState(Protocol):
-    """What the store tells a connector about what it already pulled."""
+    """What the store tells a connector about what it already pulled (see REREAD)."""
 
     full: bool
     """Read every learner again whatever the signals say (`sync --full`)."""

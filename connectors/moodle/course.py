@@ -1,7 +1,7 @@
 """One Moodle course's pull: the roster page by page, who to read, and the facts they become.
 
 A learner is read (course and activity completion, 2 calls, in a pool of `parallel`) when seen
-for the first time; when their signal moved (`lastcourseaccess`, grades, attendance) and they
+for the first time; when a push queued them for a re-read (connectors.base.REREAD); when their signal moved (`lastcourseaccess`, grades, attendance) and they
 are not complete yet; when the completion report lists them as complete and the store does not;
 when their last read missed a part Moodle refused, once it no longer refuses; and by the rolling
 re-check, so that nobody who is not complete goes unread longer than `recheck`. `full` reads
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from bridge.errors import SourceError
 from bridge.model import Batch, Fact, FactKind, Identity, Watermark, utc
-from connectors.base import SourceState
+from connectors.base import REREAD, SourceState
 from connectors.moodle import needs
 from connectors.moodle.client import MissingCapability, MoodleClient, NoCriteria, NotEnrolled
 from connectors.moodle.config import MoodleConfig
@@ -122,6 +122,8 @@ class CoursePull:
         self.full = state.full
         self.complete = state.holding(course, FactKind.course_completion)
         self.marks = state.watermarks(course, "access:")
+        self.requeued = {int(s.removeprefix(REREAD)) for s, v in state.watermarks(course, REREAD).items()
+                         if v == "1" and s.removeprefix(REREAD).isdigit()}
         last = state.watermark(course, "pulled")
         self.elapsed = now - int(last) if last and last.isdigit() else 0
         self.reads = Reads(completed=completed)
@@ -187,7 +189,7 @@ class CoursePull:
         signal = {u.id: f"{u.lastcourseaccess or 0}|{self.signals.digest(u.id)}" for u in users}
         marks = {u.id: Mark.parse(self.marks.get(f"access:{u.id}")) for u in users}
         results = self._read_all(*self._to_read(users, signal, marks), pool)
-        watermarks = []
+        watermarks: list[Watermark] = []
         for u in users:
             old, result = marks[u.id], results.get(u.id)
             if isinstance(result, SourceError):
@@ -196,6 +198,9 @@ class CoursePull:
             if result is not None:
                 mark = Mark(signal[u.id], self.now, result.partial)
                 facts.extend(result.facts)
+                if u.id in self.requeued:  # read again after a push: no longer queued
+                    watermarks.append(Watermark(source=self.source, course=self.course,
+                                                stream=f"{REREAD}{u.id}", value=""))
             elif old is None or old.signal != signal[u.id]:
                 mark = Mark(signal[u.id], old.read_at if old else self.now, bool(old and old.partial))
             else:
@@ -212,7 +217,7 @@ class CoursePull:
         must, partial, rest = [], [], []
         for u in users:
             mark, done = marks[u.id], str(u.id) in self.complete
-            if self.full or (mark is None and not done):
+            if self.full or u.id in self.requeued or (mark is None and not done):
                 must.append(u.id)
             elif done or mark is None:
                 continue

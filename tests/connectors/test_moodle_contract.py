@@ -203,3 +203,17 @@ def test_a_push_for_a_learner_not_enrolled_is_refused_before_anything_is_written
     with pytest.raises(NotEnrolled, match="not enrolled"):
         connector().push(att)
     assert "core_completion_override_activity_completion_status" not in calls
+
+
+def test_a_learner_queued_after_a_push_is_read_again_and_unqueued(moodle_stub: Any) -> None:
+    calls = moodle_stub(recorded_site())
+    state = FakeState()
+    for b in connector().pull(state):
+        state.keep(b)
+    calls.clear()
+    state.marks[("42", "reread:102")] = "1"  # a push wrote to Moodle; its read-back was lost
+    batches = list(connector().pull(state))
+    read = {f.external_id for b in batches for f in b.facts if f.kind == FactKind.course_completion}
+    assert read == {"102"} and calls.count("core_completion_get_course_completion_status") == 1
+    assert [(w.stream, w.value) for b in batches for w in b.watermarks if w.stream.startswith("reread:")] \
+        == [("reread:102", "")]
