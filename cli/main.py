@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +18,9 @@ from bridge.config import Config
 from bridge.errors import NotFound
 
 from .common import config_option, handle_errors, load
+
+if TYPE_CHECKING:
+    from bridge.store import Award, Store
 
 __all__ = ["main"]
 
@@ -55,13 +59,13 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _award(config_path: Path | None, award_id: str) -> tuple[Config, Any, dict[str, Any]]:
+def _award(config_path: Path | None, award_id: str) -> tuple[Config, Store, Award]:
     """The config, the store and one award of it; a clear error if there is no such award."""
     from bridge.store import Store
 
     config = load(config_path)
     store = Store(config.bridge.db_url)
-    award = store.award(award_id)
+    award = store.awards.get(award_id)
     if award is None:
         raise NotFound(f"no award {award_id}")
     return config, store, award
@@ -134,9 +138,9 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
         from jobs.evaluate import candidates, decide
 
         decisions = decide(store, ruleset, candidates(store, ruleset, everyone=True)[0])
-        out = {"would_award": [{"email": d["email"], "badge": d["badge_id"], "period": d["period"]}
+        out = {"would_award": [{"email": d.email, "badge": d.badge_id, "period": d.period}
                                for d in decisions.to_award],
-               "no_longer_granted": decisions.no_longer_granted}
+               "no_longer_granted": [asdict(r) for r in decisions.no_longer_granted]}
         click.echo(json.dumps(out, indent=2) if as_json else "\n".join(
             [f"award  {a['email']}  {a['badge']}" for a in out["would_award"]]
             + [f"would no longer grant  {r['email']}  {r['badge_id']}  (award {r['award_id']})"
@@ -147,13 +151,13 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))
     else:
         for sid, st in report.sources.items():
-            click.echo(f"source {sid}: {st['new_facts']} new facts, {st['changed_facts']} changed, "
-                       f"{st['errors']} errors, {st['requests']} requests")
+            click.echo(f"source {sid}: {st.new_facts} new facts, {st.changed_facts} changed, "
+                       f"{st.errors} errors, {st.requests} requests")
         click.echo(f"run {report.run_id}: {report.status}; {report.awarded} awards issued; "
-                   f"emails sent {report.emails.get('sent', 0)}, to retry {report.emails.get('retry', 0)}, "
-                   f"failed {report.emails.get('failed', 0)}")
+                   f"emails sent {report.emails.sent}, to retry {report.emails.retry}, "
+                   f"failed {report.emails.failed}")
         for e in report.errors:
-            click.echo(f"  error: source {e['source']} {e['endpoint']}: {e['message']}", err=True)
+            click.echo(f"  error: source {e.source} {e.endpoint}: {e.message}", err=True)
     if report.status != "ok":
         sys.exit(4)
 
@@ -224,12 +228,11 @@ def awards() -> None:
 def awards_list(config_path: Path | None, as_json: bool, badge: str | None) -> None:
     """One line (or JSON object) per award: id, learner email, badge, issued at, status."""
     from bridge.store import Store
-    from bridge.web.app import award_status
+    from bridge.web.admin import award_line
 
     config = load(config_path)
-    for a in Store(config.bridge.db_url).list_awards(badge_id=badge):
-        row = {"id": a["id"], "email": a["learner_email"], "badge": a["badge_id"],
-               "issued_at": a["issued_at"].isoformat(), "status": award_status(a)}
+    for listed in Store(config.bridge.db_url).awards.listing(badge_id=badge):
+        row = award_line(listed)
         click.echo(json.dumps(row) if as_json else
                    f"{row['id']}  {row['email']}  {row['badge']}  {row['issued_at']}  {row['status']}")
 
@@ -242,7 +245,7 @@ def awards_list(config_path: Path | None, as_json: bool, badge: str | None) -> N
 def awards_revoke(config_path: Path | None, award_id: str, reason: str) -> None:
     """Revoke an award."""
     _, store, _ = _award(config_path, award_id)
-    click.echo("revoked" if store.revoke(award_id, reason) else "already revoked")
+    click.echo("revoked" if store.awards.revoke(award_id, reason) else "already revoked")
 
 
 @awards.command("show")
@@ -252,14 +255,14 @@ def awards_revoke(config_path: Path | None, award_id: str, reason: str) -> None:
 def awards_show(config_path: Path | None, award_id: str) -> None:
     """An award as JSON: learner, badge, dates, provenance, and what happened to its email."""
     from bridge.issuing.urls import Urls
-    from bridge.web.app import award_status
 
     config, store, award = _award(config_path, award_id)
-    doc = {k: v for k, v in award.items() if k not in ("salt",)}
-    doc["validity"] = award_status(award)
+    doc = {k: v for k, v in award.as_dict().items() if k not in ("salt", "status_slot")}
+    doc["validity"] = award.validity()
     doc["verification_page"] = Urls(config.bridge.public_url).verify_page(award_id)
-    doc["deliveries"] = [{k: i[k] for k in ("channel", "status", "attempts", "last_error", "sent_at")}
-                         for i in store.outbox_items() if i["award_id"] == award_id]
+    doc["deliveries"] = [{"channel": i.channel, "status": i.status, "attempts": i.attempts,
+                          "last_error": i.last_error, "sent_at": i.sent_at}
+                         for i in store.outbox.items(award_id=award_id)]
     click.echo(json.dumps(doc, indent=2, default=str))
 
 
@@ -272,12 +275,12 @@ def awards_resend(config_path: Path | None, award_id: str) -> None:
     from jobs.deliver import deliver_emails
 
     config, store, award = _award(config_path, award_id)
-    if award["status"] == "revoked":
+    if award.status == "revoked":
         raise click.ClickException(f"award {award_id} is revoked; nothing to send")
-    store.reset_outbox(f"email:{award_id}")
+    store.outbox.reset(f"email:{award_id}")
     counts = deliver_emails(config, store)
-    click.echo(f"sent {counts['sent']}, to retry {counts['retry']}, failed {counts['failed']}")
-    if counts["sent"] == 0:
+    click.echo(f"sent {counts.sent}, to retry {counts.retry}, failed {counts.failed}")
+    if counts.sent == 0:
         sys.exit(5)
 
 
@@ -300,7 +303,7 @@ def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
     store = Store(config.bridge.db_url)
     if not yes:
         click.confirm(f"Erase {email} and revoke all their badges? This cannot be undone", abort=True)
-    counts = store.erase_learner(email, "effacement à la demande de la personne (RGPD) / erased at the "
+    counts = store.erasure.erase(email, "effacement à la demande de la personne (RGPD) / erased at the "
                                         "learner's request (GDPR)")
     if counts is None:
         raise NotFound(f"no learner with email {email}")
@@ -337,10 +340,9 @@ def db() -> None:
 def db_upgrade(config_path: Path | None) -> None:
     """Apply the migrations (idempotent)."""
     from bridge.store import Store
-    from bridge.store.db import current_revision
 
     store = Store(load(config_path).bridge.db_url)
-    click.echo(f"schema at revision {current_revision(store.engine)}")
+    click.echo(f"schema at revision {store.revision()}")
 
 
 def _register_builtin() -> None:

@@ -49,9 +49,9 @@ def import_(file: Path, strict: bool, source_id: str | None, config_path: Path |
         click.echo(f"refused: {len(sheet.problems)} bad row(s); nothing imported", err=True)
         sys.exit(1)
     store = Store(config.bridge.db_url)
-    run_id = store.begin_run([source_id], "presence-import")
-    result = store.ingest(run_id, sheet.batch)
-    store.finish_run(run_id, "partial" if sheet.problems else "ok",
+    run_id = store.runs.begin([source_id], "presence-import")
+    result = store.facts.ingest(run_id, sheet.batch)
+    store.runs.finish(run_id, "partial" if sheet.problems else "ok",
                      {"file": str(file), "rows": len(sheet.batch.facts), "bad_rows": len(sheet.problems)})
     click.echo(f"imported {len(sheet.batch.facts)} presence row(s), {result.new_facts} new; "
                f"{len(sheet.problems)} bad row(s) skipped")

@@ -97,10 +97,10 @@ def explain(email: str, badge_id: str, config_path: Path | None, lang: str, as_j
     decision, awards = found
     if as_json:
         click.echo(json.dumps({**decision.to_dict(), "email": email.strip().lower(),
-                               "awards": awards}, indent=2, default=str))
+                               "awards": [a.as_dict() for a in awards]}, indent=2, default=str))
         return
     verdict = {"fr": ("ATTRIBUÉ", "NON ATTRIBUÉ"), "en": ("AWARDED", "NOT AWARDED")}[lang]
     click.echo(f"{email} — {badge_id}: {verdict[0] if decision.awarded else verdict[1]}")
     click.echo(render_tree(decision.tree, lang))
     for award in awards:
-        click.echo(f"award {award['id']}: {award['status']}, issued {award['issued_at']}")
+        click.echo(f"award {award.id}: {award.status}, issued {award.issued_at}")

@@ -1,4 +1,4 @@
-"""Step 1-2 of a run: pull each source and store what it sends, batch by batch.
+"""Step 1 of a run: pull each source and store what it sends, batch by batch.
 
 One broken source never stops the others: its error is recorded on the run.
 """
@@ -6,15 +6,17 @@ One broken source never stops the others: its error is recorded on the run.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
 
 from bridge.config import Config
 from bridge.errors import SourceError
-from bridge.model import FactKind
+from bridge.model import FactKind, Identity
 from bridge.store import IngestResult, Store
+from connectors.base import Connector
 from connectors.registry import REGISTRY
+from jobs.counts import Counts
 
-__all__ = ["StoreState", "pull_sources"]
+__all__ = ["StoreState", "SourceStats", "pull_sources"]
 
 log = logging.getLogger("badge_bridge.pull")
 
@@ -27,27 +29,40 @@ class StoreState:
         self.errors: list[SourceError] = []
 
     def watermark(self, course: str, stream: str) -> str | None:
-        return self.store.watermark(self.source, course, stream)
+        return self.store.facts.watermark(self.source, course, stream)
 
     def watermarks(self, course: str, prefix: str) -> dict[str, str]:
-        return self.store.watermarks(self.source, course, prefix)
+        return self.store.facts.watermarks(self.source, course, prefix)
 
     def holding(self, course: str, kind: FactKind, item: str = "") -> set[str]:
-        return self.store.external_ids_with_fact(self.source, course, kind, item)
+        return self.store.facts.holding(self.source, course, kind, item)
 
-    def known_identities(self) -> dict[str, dict[str, Any]]:
-        return self.store.identities(self.source)
+    def known_identities(self) -> dict[str, Identity]:
+        return self.store.facts.identities(self.source)
 
     def report(self, error: SourceError) -> None:
         log.warning("%s", error)
         self.errors.append(error)
-        self.store.record_error(self.run_id, error)
+        self.store.runs.record_error(self.run_id, error)
+
+
+@dataclass
+class SourceStats(Counts):
+    """What one source's pull brought in this run."""
+
+    batches: int = 0
+    new_facts: int = 0
+    changed_facts: int = 0
+    new_learners: int = 0
+    learners_without_email: int = 0
+    errors: int = 0
+    requests: int = 0
 
 
 def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | None = None,
-                 connectors: dict[str, Any] | None = None) -> dict[str, Any]:
+                 connectors: dict[str, Connector] | None = None) -> dict[str, SourceStats]:
     """Pull every enabled source (or `only` these); returns per-source stats."""
-    stats: dict[str, Any] = {}
+    stats: dict[str, SourceStats] = {}
     for source_id, source_cfg in config.sources.items():
         if (only and source_id not in only) or (not only and not source_cfg.enabled):
             continue
@@ -57,7 +72,7 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
         batches = 0
         try:
             for batch in connector.pull(state):
-                total.merge(store.ingest(run_id, batch))
+                total.merge(store.facts.ingest(run_id, batch))
                 batches += 1
         except SourceError as exc:
             state.report(exc)
@@ -69,9 +84,8 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
             requests = sum(connector.requests.values())
             if connectors is None or source_id not in connectors:
                 connector.close()
-        stats[source_id] = {
-            "batches": batches, "new_facts": total.new_facts, "changed_facts": total.changed_facts,
-            "new_learners": total.new_learners, "learners_without_email": total.unresolved,
-            "errors": len(state.errors), "requests": requests,
-        }
+        stats[source_id] = SourceStats(
+            batches=batches, new_facts=total.new_facts, changed_facts=total.changed_facts,
+            new_learners=total.new_learners, learners_without_email=total.unresolved,
+            errors=len(state.errors), requests=requests)
     return stats

@@ -6,7 +6,6 @@ Hosted URLs answer JSON-LD to machines and the human page to browsers (content n
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,27 +15,18 @@ from starlette.routing import Route
 
 from bridge.config import Config
 from bridge.delivery.templates import environment
-from bridge.errors import ConfigError
+from bridge.errors import ConfigError, NotFound
 from bridge.issuing import did, ob2
 from bridge.issuing.issuer import Format, Issuer
-from bridge.store import Store
+from bridge.store import Award, Store
 from bridge.web.admin import admin_routes
 from bridge.web.i18n import WORDS, pick_language
 from bridge.web.page import page_context
 
-__all__ = ["create_app", "award_status"]
+__all__ = ["create_app"]
 
 JSONLD = "application/ld+json"
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-def award_status(award: dict[str, Any], now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    if award["status"] == "revoked":
-        return "revoked"
-    if award.get("expires_at") and award["expires_at"] <= now:
-        return "expired"
-    return "valid"
 
 
 def _wants_html(request: Request) -> bool:
@@ -72,22 +62,22 @@ def create_app(config: Config, store: Store) -> Starlette:
                                 f"<h1>{WORDS[lang]['not_found']}</h1></html>", status_code=404)
         return JSONResponse({"error": "not found"}, status_code=404)
 
-    def with_award(handler: Callable[[Request, dict[str, Any]], Response]) -> Handler:
+    def with_award(handler: Callable[[Request, Award], Response]) -> Handler:
         async def endpoint(request: Request) -> Response:
-            award = store.award(request.path_params["award_id"])
-            if award is None or store.badge(award["badge_id"]) is None:
+            award = store.awards.get(request.path_params["award_id"])
+            if award is None or store.awards.badge(award.badge_id) is None:
                 return not_found(request)
-            if award.get("recipient_email") is None and handler is not verify:
+            if award.recipient_email is None and handler is not verify:
                 return erased(request, award)
             return handler(request, award)
         return endpoint
 
-    def erased(request: Request, award: dict[str, Any]) -> Response:
+    def erased(request: Request, award: Award) -> Response:
         """An award whose learner was erased: revoked, and nothing about the person is left."""
         if _wants_html(request):
             return verify_page(request, award)
-        return _json({"@context": ob2.OB2_CONTEXT, "type": "Assertion", "id": urls.assertion(award["id"]),
-                      "revoked": True, "revocationReason": award.get("revocation_reason") or ""}, 410)
+        return _json({"@context": ob2.OB2_CONTEXT, "type": "Assertion", "id": urls.assertion(award.id),
+                      "revoked": True, "revocationReason": award.revocation_reason or ""}, 410)
 
     async def healthz(request: Request) -> Response:
         store.counts()
@@ -118,50 +108,50 @@ def create_app(config: Config, store: Store) -> Starlette:
         return _json(ob2.cryptographic_key(urls, key)) if key else not_found(request)
 
     async def badge_class(request: Request) -> Response:
-        badge = store.badge(request.path_params["badge_id"])
+        badge = store.awards.badge(request.path_params["badge_id"])
         if badge is None:
             return not_found(request)
-        return _json(ob2.badge_class(urls, badge["id"], badge["definition"], default_lang))
+        return _json(ob2.badge_class(urls, badge.id, badge.definition, default_lang))
 
     async def achievement(request: Request) -> Response:
         try:
             return _json(issuer.achievement(request.path_params["badge_id"]))
-        except KeyError:
+        except NotFound:
             return not_found(request)
 
     async def badge_image(request: Request) -> Response:
-        badge = store.badge(request.path_params["badge_id"])
-        if badge is None or badge["image"] is None:
+        badge = store.awards.badge(request.path_params["badge_id"])
+        if badge is None or badge.image is None:
             return not_found(request)
-        return Response(badge["image"], media_type=badge["image_type"],
+        return Response(badge.image, media_type=badge.image_type,
                         headers={"Cache-Control": "public, max-age=3600"})
 
-    def assertion(request: Request, award: dict[str, Any]) -> Response:
+    def assertion(request: Request, award: Award) -> Response:
         if _wants_html(request):
             return verify_page(request, award)
         # The OB 2.0 hosted-verification convention: a revoked assertion answers 410 Gone.
-        return _json(issuer.ob2_hosted(award), 410 if award["status"] == "revoked" else 200)
+        return _json(issuer.ob2_hosted(award), 410 if award.status == "revoked" else 200)
 
-    def signed(request: Request, award: dict[str, Any]) -> Response:
+    def signed(request: Request, award: Award) -> Response:
         return PlainTextResponse(issuer.ob2_signed(award), headers={"Access-Control-Allow-Origin": "*"})
 
-    def credential(request: Request, award: dict[str, Any]) -> Response:
+    def credential(request: Request, award: Award) -> Response:
         if _wants_html(request):
             return verify_page(request, award)
         return _json(issuer.ob3_credential(award), media_type="application/vc+ld+json")
 
-    def credential_jwt(request: Request, award: dict[str, Any]) -> Response:
+    def credential_jwt(request: Request, award: Award) -> Response:
         return PlainTextResponse(issuer.ob3_jwt(award), media_type="application/vc+jwt",
                                  headers={"Access-Control-Allow-Origin": "*"})
 
     def baked(fmt: Format) -> Handler:
-        def handler(request: Request, award: dict[str, Any]) -> Response:
+        def handler(request: Request, award: Award) -> Response:
             try:
                 data = issuer.baked(award, fmt)
-            except ValueError:
+            except NotFound:
                 return not_found(request)
             kind, ext = fmt.split(".")
-            return _image(data, ext, f"badge-{award['id']}-{kind}")
+            return _image(data, ext, f"badge-{award.id}-{kind}")
         return with_award(handler)
 
     async def revocations(request: Request) -> Response:
@@ -171,12 +161,12 @@ def create_app(config: Config, store: Store) -> Starlette:
         list_id = request.path_params["list_id"]
         return _json(issuer.status_list_credential(list_id), media_type="application/vc+ld+json")
 
-    def verify(request: Request, award: dict[str, Any]) -> Response:
+    def verify(request: Request, award: Award) -> Response:
         return verify_page(request, award)
 
-    def verify_page(request: Request, award: dict[str, Any]) -> Response:
+    def verify_page(request: Request, award: Award) -> Response:
         lang = lang_of(request)
-        ctx = page_context(issuer, award, lang, award_status(award))
+        ctx = page_context(issuer, award, lang, award.validity())
         html = env.get_template("web/verify.html.j2").render(w=WORDS[lang], **ctx)
         return HTMLResponse(html, headers={"Content-Language": lang, "Vary": "Accept, Accept-Language"})
 

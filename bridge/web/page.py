@@ -11,13 +11,14 @@ from typing import Any
 from bridge.issuing import ob2
 from bridge.issuing.issuer import Issuer
 from bridge.issuing.ob2 import localized
+from bridge.store import Award
 
 __all__ = ["page_context"]
 
 
-def page_context(issuer: Issuer, award: dict[str, Any], lang: str, status: str) -> dict[str, Any]:
+def page_context(issuer: Issuer, award: Award, lang: str, status: str) -> dict[str, Any]:
     urls, config = issuer.urls, issuer.config
-    definition = issuer.badge(award["badge_id"])["definition"]
+    definition = issuer.badge(award.badge_id).definition
 
     def day(value: datetime | None) -> str | None:
         return value.strftime("%d/%m/%Y" if lang == "fr" else "%Y-%m-%d") if value else None
@@ -25,25 +26,25 @@ def page_context(issuer: Issuer, award: dict[str, Any], lang: str, status: str) 
     def iso(value: datetime | None) -> str:
         return value.isoformat() if value else ""
 
-    hide = config.bridge.hide_recipient_name or not award.get("recipient_name")
-    aid = award["id"]
+    hide = config.bridge.hide_recipient_name or not award.recipient_name
+    aid = award.id
     return dict(
         lang=lang, other_lang="en" if lang == "fr" else "fr",
         badge_name=localized(definition, "name", lang),
         criteria=localized(definition, "criteria", lang) or localized(definition, "description", lang),
         description=localized(definition, "description", lang),
-        image_url=urls.badge_image(award["badge_id"]), og_image=urls.baked_png(aid),
+        image_url=urls.badge_image(award.badge_id), og_image=urls.baked_png(aid),
         page_url=urls.verify_page(aid), assertion_url=urls.assertion(aid),
         downloads=[("png", urls.baked_png(aid), "image/png"), ("svg", urls.baked_svg(aid), "image/svg+xml"),
                    ("json", urls.assertion(aid), "application/ld+json"),
                    ("ob3", urls.credential(aid), "application/vc+ld+json"),
                    ("ob3_png", urls.credential_png(aid), "image/png")],
-        status=status, recipient_name=None if hide else award["recipient_name"],
+        status=status, recipient_name=None if hide else award.recipient_name,
         issuer_name=config.issuer.name, issuer_url=config.issuer.url,
-        issued_on=day(award["issued_at"]), issued_iso=iso(award["issued_at"]),
-        expires_on=day(award.get("expires_at")), expires_iso=iso(award.get("expires_at")),
-        revoked_on=day(award.get("revoked_at")), revoked_iso=iso(award.get("revoked_at")),
-        revocation_reason=award.get("revocation_reason"),
+        issued_on=day(award.issued_at), issued_iso=iso(award.issued_at),
+        expires_on=day(award.expires_at), expires_iso=iso(award.expires_at),
+        revoked_on=day(award.revoked_at), revoked_iso=iso(award.revoked_at),
+        revocation_reason=award.revocation_reason,
         evidence=[e["narrative"] for e in ob2.evidence(urls, award, lang)],
         alignments=definition.get("alignments") or [],
     )

@@ -12,7 +12,7 @@ per-learner calls run in a pool of at most `parallel` concurrent requests (defau
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Literal
 
@@ -170,7 +170,7 @@ class MoodleConnector:
                 state.report(exc)
 
     def _pull_course(self, course: str, state: SourceState,
-                     known: dict[str, dict[str, object]]) -> Iterator[Batch]:
+                     known: Mapping[str, Identity]) -> Iterator[Batch]:
         complete = state.holding(course, FactKind.course_completion)
         last_read = state.watermarks(course, "access:")
         signals = self._signals(course, state)
@@ -214,7 +214,7 @@ class MoodleConnector:
             state.report(exc)
             return CourseSignals()
 
-    def _page_batch(self, course: str, users: list[EnrolledUser], known: dict[str, dict[str, object]],
+    def _page_batch(self, course: str, users: list[EnrolledUser], known: Mapping[str, Identity],
                     complete: set[str], last_read: dict[str, str], signals: CourseSignals,
                     ctx: dict[str, bool], pool: ThreadPoolExecutor, state: SourceState) -> Batch:
         langs = self._languages([u.id for u in users if str(u.id) not in known])
@@ -222,7 +222,7 @@ class MoodleConnector:
         facts: list[Fact] = []
         for u in users:
             ext = str(u.id)
-            lang = langs.get(u.id) or (known.get(ext) or {}).get("lang")
+            lang = langs.get(u.id) or (known[ext].lang if ext in known else None)
             identities.append(Identity(source=self.source_id, external_id=ext, username=u.username,
                                        email=u.email, fullname=u.fullname,
                                        lang=str(lang) if lang else None))

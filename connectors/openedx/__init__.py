@@ -10,7 +10,7 @@ A no-change run costs the three paged passes per course run and nothing per lear
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -129,7 +129,7 @@ class OpenEdxConnector:
             except SourceError as exc:
                 state.report(exc)
 
-    def _pull_course(self, course: str, state: SourceState, known: dict[str, dict[str, Any]]) -> Batch:
+    def _pull_course(self, course: str, state: SourceState, known: Mapping[str, Identity]) -> Batch:
         enrolled: dict[str, bool] = {}
         for page in self._pages("/api/enrollment/v1/enrollments",
                                 {"course_id": course, "page_size": self.config.page_size},
@@ -148,8 +148,9 @@ class OpenEdxConnector:
             done = completion.get(user)
             identities.append(Identity(
                 source=self.source_id, external_id=user, username=user,
-                email=g.email if g else (known.get(user) or {}).get("email"),
-                lang=langs.get(user) or (known.get(user) or {}).get("lang") or self.config.default_lang))
+                email=g.email if g else (known[user].email if user in known else None),
+                lang=langs.get(user) or (known[user].lang if user in known else None)
+                or self.config.default_lang))
             sig = f"{int(active)}|{g.percent if g else ''}|{int(g.passed) if g else ''}|{done}"
             if last.get(f"sig:{user}") == sig:
                 continue

@@ -35,9 +35,9 @@ def make(dialect: str, sb: SandboxPlatform, **extra: Any) -> Any:
 
 def sync(store: Store, connector: Any) -> dict[str, Any]:
     config = Config(file=Path("bridge.toml"), sources={"src": connector.config})
-    run = store.begin_run(["src"])
-    return pull_sources(config, store, run, connectors={"src": connector})["src"] | {
-        "run_errors": store.run_errors(run)}
+    run = store.runs.begin(["src"])
+    return pull_sources(config, store, run, connectors={"src": connector})["src"].as_dict() | {
+        "run_errors": store.runs.errors(run)}
 
 
 def all_facts(store: Store) -> set[tuple[Any, ...]]:
