@@ -1,33 +1,39 @@
 # Quick start: `make demo` runs the whole pipeline on the embedded default,
-# `make test` runs the suite. Both create .venv on first use.
+# `make test` runs the suite. Both create .venv on first use; the demo installs only what a
+# single host needs, the tests add the extras (postgres, celery) and the test tools.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+APP    := $(VENV)/.installed-app
+TESTS  := $(VENV)/.installed-test
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-
-$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+$(APP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(APP)
+
+$(TESTS): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(APP) $(TESTS)
+
+demo: $(APP)
 	$(BIN)/badge-bridge demo $(DEMO_ARGS)
 
-test: $(STAMP)
+test: $(TESTS)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(TESTS)
 	$(BIN)/ruff check bridge connectors badge_rules jobs cli sandbox tests bench
 	$(BIN)/mypy bridge connectors badge_rules jobs cli sandbox
 	$(BIN)/lint-imports
 
-bench: $(STAMP)
+bench: $(TESTS)
 	$(BIN)/python bench/sync.py
 
 clean:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from bridge.model import Fact, FactKind
 
@@ -125,12 +126,17 @@ def _grade(node: Grade, index: FactIndex, window: Window | None) -> ExplainNode:
 
 def _session_moment(fact: Fact) -> datetime | None:
     raw = fact.attrs.get("session_date")
-    if not isinstance(raw, str):
-        return fact.occurred_at
+    moment = _moment(raw) if isinstance(raw, str) else None
+    return fact.occurred_at if moment is None else moment
+
+
+@lru_cache(maxsize=4096)
+def _moment(raw: str) -> datetime | None:
+    """A session date as written in a fact's attributes (a few hundred distinct values)."""
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        return fact.occurred_at
+        return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

@@ -16,6 +16,7 @@ from bridge.model import Fact
 from .badge import BadgeDef
 from .evaluate import FactIndex, evaluate_node
 from .explain import Decision, provenance
+from .fast import Check, compile_condition
 from .parser import ParsedFile, Problem, parse_file
 
 __all__ = ["RuleSet", "load_rules", "rule_files"]
@@ -34,6 +35,7 @@ class RuleSet:
 
     def __init__(self, badges: Mapping[str, BadgeDef], requires: Mapping[str, set[str]]) -> None:
         self.badges: dict[str, BadgeDef] = dict(badges)
+        self._checks: dict[str, Check] = {b: compile_condition(d.condition) for b, d in badges.items()}
         self._dependents: dict[str, set[str]] = {b: set() for b in badges}
         for badge, needs in requires.items():
             for need in needs:
@@ -42,6 +44,13 @@ class RuleSet:
     def dependents(self, badge_id: str) -> set[str]:
         """Badges whose badge_held names `badge_id` directly: re-evaluate them when it changes."""
         return set(self._dependents.get(badge_id, ()))
+
+    def holds(self, badge_id: str, facts: Sequence[Fact] | FactIndex, held: Mapping[str, datetime],
+              *, since: datetime | None = None) -> bool:
+        """The verdict of `evaluate` without its explanation: what a run asks of most learners.
+        `facts` may be a FactIndex built once for several badges (then `since` is its own)."""
+        index = facts if isinstance(facts, FactIndex) else FactIndex(facts, since)
+        return self._checks[badge_id](index, held)
 
     def evaluate(self, badge_id: str, facts: Sequence[Fact], held: Mapping[str, datetime], *,
                  since: datetime | None = None) -> Decision:

@@ -16,6 +16,7 @@ __all__ = [
     "PermanentDeliveryError",
     "StoreError",
     "NotFound",
+    "InvalidAddress",
     "CapacityError",
     "PayloadError",
     "EXIT_CODES",
@@ -112,6 +113,14 @@ class StoreError(BridgeError):
 
 class NotFound(BridgeError):
     """A thing named by the caller does not exist: an award, a learner, a badge, a source kind."""
+
+
+class InvalidAddress(BridgeError):
+    """Text that is not one email address; `address` is the text, `reason` why not."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        self.address, self.reason = address, reason
+        super().__init__(f"{address!r} is not an email address: {reason}")
 
 
 class CapacityError(BridgeError):

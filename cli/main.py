@@ -205,6 +205,7 @@ def daemon(config_path: Path | None, every: int, serve: bool, max_runs: int | No
 @click.option("--concurrency", default=2, show_default=True, help="Worker processes.")
 @click.option("--queue", default="celery", show_default=True, help="Queue to consume.")
 @click.option("--hostname", default=None, help="Worker name (default: Celery's).")
+@handle_errors
 def worker(broker: str, concurrency: int, queue: str, hostname: str | None) -> None:
     """Run a Celery worker for the sync and delivery tasks (several machines, one PostgreSQL)."""
     from jobs.tasks import configure

@@ -19,30 +19,40 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from bridge.addresses import email_address
 from bridge.config import SourceConfig
-from bridge.errors import PermanentSourceError, SourceError
-from bridge.model import (
-    Attestation,
-    Batch,
-    Fact,
-    FactKind,
-    Identity,
-    PushResult,
-    Watermark,
-    normalise_email,
-)
+from bridge.errors import InvalidAddress, PermanentSourceError, SourceError
+from bridge.model import Attestation, Batch, Fact, FactKind, Identity, PushResult, Watermark
 from connectors.base import SourceState
 from connectors.push_route import PushRoute
 
-__all__ = ["CsvConfig", "CsvConnector", "Sheet", "parse_sheet"]
+__all__ = ["CsvConfig", "CsvConnector", "Sheet", "parse_sheet", "decode"]
 
-PRESENT = {"present", "présent", "présente", "p", "1", "yes", "oui", "x", "late", "l", "en retard"}
-ABSENT = {"absent", "absente", "a", "0", "no", "non", "excused", "excusé", "excusée", "e", ""}
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ALIASES = {"email": ("email", "e-mail", "mail", "courriel"), "name": ("name", "nom", "fullname"),
-            "session": ("session", "session_id", "séance"), "date": ("date", "session_date"),
-            "place": ("place", "lieu"), "status": ("status", "statut", "présence", "presence"),
-            "tags": ("tags", "étiquettes"), "title": ("title", "titre")}
+# Header words as organisers write them, French and English, compared without accents, case
+# or punctuation ("Présent·e" and "present-e" are the same header).
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "email": ("email", "e-mail", "mail", "courriel", "adresse-e-mail", "adresse-email",
+              "adresse-mail", "adresse-electronique", "adresse-courriel", "email-address"),
+    "name": ("name", "full-name", "fullname", "nom-complet", "nom-et-prenom", "nom-prenom",
+             "prenom-nom", "participant", "participante", "participant-e"),
+    "last_name": ("nom", "last-name", "lastname", "surname", "family-name", "nom-de-famille"),
+    "first_name": ("prenom", "first-name", "firstname", "given-name"),
+    "status": ("status", "statut", "presence", "present", "presente", "present-e", "emargement",
+               "attendance", "attended"),
+    "date": ("date", "session-date", "date-de-la-seance", "date-de-seance", "jour", "day"),
+    "place": ("place", "lieu", "location", "venue", "tiers-lieu"),
+    "session": ("session", "session-id", "seance", "id-seance", "identifiant-de-seance"),
+    "tags": ("tags", "etiquettes", "mots-cles"),
+    "title": ("title", "titre", "intitule", "theme"),
+}
+PRESENT = {"present", "presente", "present-e", "p", "x", "1", "yes", "y", "oui", "o", "vrai",
+           "true", "late", "l", "en-retard", "retard"}
+ABSENT = {"absent", "absente", "absent-e", "a", "0", "no", "n", "non", "faux", "false", "excused",
+          "e", "excuse", "excusee", "excuse-e", ""}
+_TICKS = {"✓", "✔", "☑", "✅", "☒"}
+_LIMITS = {"name": 300, "place": 200, "session": 200, "title": 300, "tags": 100}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_YEARS = (2000, 2100)
 
 
 class CsvConfig(SourceConfig):
@@ -68,63 +78,132 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_).strip("-")
 
 
+def _clean(text: str) -> str:
+    """A cell as one line of text: control characters (line breaks, NUL…) become spaces."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
 def _date(text: str) -> datetime:
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M"):
+    """A session date or time as organisers write it; ValueError saying what is accepted."""
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M",
+                "%d/%m/%Y %H:%M", "%d/%m/%Y %Hh%M", "%d.%m.%Y"):
         try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+            moment = datetime.strptime(text, fmt).replace(tzinfo=UTC)
+            break
         except ValueError:
             continue
-    return datetime.fromisoformat(text).astimezone(UTC)  # raises ValueError with a clear text
+    else:
+        try:
+            moment = datetime.fromisoformat(text)
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise ValueError(f"date {text!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)") from None
+    if not _YEARS[0] <= moment.year < _YEARS[1]:
+        raise ValueError(f"date {text!r} is outside {_YEARS[0]}-{_YEARS[1] - 1}")
+    return moment
+
+
+def decode(raw: bytes) -> str:
+    """UTF-8 (with or without BOM), else Windows-1252, which French Excel writes."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _columns(fieldnames: list[str]) -> tuple[dict[str, str], str | None]:
+    """Role -> header as written; or the problem with the header, naming what it found."""
+    found: dict[str, str] = {}
+    for header in fieldnames:
+        slug = _slug(header or "")
+        role = next((r for r, names in _COLUMNS.items() if slug in names), None)
+        if role and role not in found:
+            found[role] = header
+    missing = [what for what, ok in (
+        ("email (email, courriel, e-mail)", "email" in found),
+        ("presence (présent, statut, présence, status)", "status" in found),
+        ("session or date (séance, session, date)", "session" in found or "date" in found),
+    ) if not ok]
+    if missing:
+        return found, (f"header: no column for {'; '.join(missing)}; found: "
+                       f"{', '.join(h for h in fieldnames if h) or 'nothing'}")
+    return found, None
 
 
 def parse_sheet(text: str, source: str, config: CsvConfig) -> Sheet:
-    """Rows -> identities and presence facts; every bad row is one (line, reason) problem."""
+    """Rows -> identities and presence facts; every bad row is one (line, reason) problem.
+
+    Never raises on what a file holds: an unreadable line ends the sheet with its reason."""
+    lines = text.splitlines()
     try:
-        dialect: type[csv.Dialect] = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
+        dialect: type[csv.Dialect] = csv.Sniffer().sniff(lines[0] if lines else "", delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    header = {(h or "").strip().lower(): h for h in reader.fieldnames or []}
-    cols = {k: next((header[a] for a in names if a in header), None) for k, names in _ALIASES.items()}
-    if cols["email"] is None or cols["status"] is None or (cols["session"] is None and cols["date"] is None):
-        return Sheet(Batch(), [(1, "header must name email, status, and session or date (+ place)")])
+    reader = csv.DictReader(io.StringIO("\n".join(lines)), dialect=dialect)
+    try:
+        fieldnames = [_clean(h or "") for h in reader.fieldnames or []]
+    except csv.Error as exc:
+        return Sheet(Batch(), [(1, f"header: unreadable CSV ({exc})")])
+    cols, problem = _columns(fieldnames)
+    if problem:
+        return Sheet(Batch(), [(1, problem)])
+    reader.fieldnames = fieldnames
     identities: dict[str, Identity] = {}
     facts: dict[tuple[str, str], Fact] = {}
     problems: list[tuple[int, str]] = []
-    for row in reader:
-        line = reader.line_num
-
-        def cell(key: str, row: dict[str, str | None] = row) -> str:
-            col = cols[key]
-            return (row.get(col) or "").strip() if col else ""
-
-        email = normalise_email(cell("email"))
-        status = cell("status").lower()
-        if not email or not _EMAIL.match(email):
-            problems.append((line, f"email {cell('email')!r} is not an email address"))
-            continue
-        if status not in PRESENT | ABSENT:
-            problems.append((line, f"status {cell('status')!r} is not one of present/absent (P/A, oui/non, 1/0)"))
-            continue
+    while True:
         try:
-            when = _date(cell("date")) if cell("date") else None
-        except ValueError:
-            problems.append((line, f"date {cell('date')!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)"))
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append((reader.line_num, f"unreadable CSV ({exc}); the rest of the file was not read"))
+            break
+        line = reader.line_num
+        try:
+            identity, fact = _row(row, cols, source, config)
+        except ValueError as exc:
+            problems.append((line, str(exc)))
             continue
-        session = cell("session") or (f"{when:%Y-%m-%d}@{_slug(cell('place'))}" if when else "")
-        if not session:
-            problems.append((line, "no session id and no date"))
-            continue
-        tags = sorted({*config.tags, *(t.strip().lower() for t in cell("tags").split(",") if t.strip())})
-        identities[email] = Identity(source=source, external_id=email, email=email,
-                                     fullname=cell("name") or None)
-        present = status in PRESENT
-        facts[(email, session)] = Fact(
-            source=source, external_id=email, kind=FactKind.presence, course=config.course,
-            item=session, value=1.0 if present else 0.0, status="present" if present else "absent",
-            occurred_at=when, attrs={"session_date": when.isoformat() if when else "",
-                                     "place": cell("place"), "tags": tags, "title": cell("title")})
+        identities[identity.external_id] = identity
+        facts[(fact.external_id, fact.item)] = fact
     return Sheet(Batch(identities=list(identities.values()), facts=list(facts.values())), problems)
+
+
+def _row(row: dict[str, str | None], cols: dict[str, str], source: str,
+         config: CsvConfig) -> tuple[Identity, Fact]:
+    """One row as an identity and a presence fact; ValueError naming the column otherwise."""
+    def cell(role: str) -> str:
+        header = cols.get(role)
+        value = row.get(header) if header else None
+        text = _clean(value if isinstance(value, str) else "")
+        if role in _LIMITS and len(text) > _LIMITS[role]:
+            raise ValueError(f"{header}: longer than {_LIMITS[role]} characters")
+        return text
+
+    try:
+        email = email_address(cell("email"))
+    except InvalidAddress as exc:
+        raise ValueError(f"email {cell('email')!r} is not an email address ({exc.reason})") from None
+    raw_status = cell("status")
+    status = "present" if raw_status in _TICKS else _slug(raw_status)
+    if status not in PRESENT | ABSENT:
+        raise ValueError(f"presence {raw_status!r} is not one of présent/absent "
+                         "(P/A, oui/non, x, 1/0)")
+    when = _date(cell("date")) if cell("date") else None
+    session = cell("session") or (f"{when:%Y-%m-%d}@{_slug(cell('place'))}" if when else "")
+    if not session:
+        raise ValueError("no session and no date")
+    tags = sorted({*config.tags, *(t.strip().lower() for t in cell("tags").split(",") if t.strip())})
+    name = " ".join(p for p in (cell("first_name"), cell("last_name")) if p) or cell("name")
+    present = status in PRESENT
+    identity = Identity(source=source, external_id=email, email=email, fullname=name or None)
+    fact = Fact(source=source, external_id=email, kind=FactKind.presence, course=config.course,
+                item=session, value=1.0 if present else 0.0,
+                status="present" if present else "absent", occurred_at=when,
+                attrs={"session_date": when.isoformat() if when else "", "place": cell("place"),
+                       "tags": tags, "title": cell("title")})
+    return identity, fact
 
 
 class CsvConnector:
@@ -155,7 +234,7 @@ class CsvConnector:
         except OSError as exc:
             raise PermanentSourceError(f"cannot read: {exc.strerror}", source=self.source_id,
                                        endpoint=str(path)) from None
-        sheet = parse_sheet(raw.decode("utf-8-sig", errors="replace"), self.source_id, self.config)
+        sheet = parse_sheet(decode(raw), self.source_id, self.config)
         if sheet.problems and (self.config.strict if strict is None else strict):
             sheet = Sheet(Batch(), sheet.problems)
         return sheet, hashlib.sha256(raw).hexdigest()

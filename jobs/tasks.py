@@ -9,7 +9,13 @@ import os
 import threading
 from typing import Any
 
-from celery import Celery
+from bridge.errors import ConfigError
+
+try:
+    from celery import Celery
+except ImportError:  # a single host needs no broker; only the worker and `daemon --enqueue` do
+    raise ConfigError("several machines (worker, daemon --enqueue) need Celery: "
+                      "pip install 'badge-bridge[celery]'") from None
 
 from bridge.store import Store
 from connectors.registry import load as load_config

@@ -1,7 +1,8 @@
-"""Data Integrity proofs with the `eddsa-rdfc-2022` cryptosuite, canonicalised with pyld.
+"""Data Integrity proofs with the `eddsa-rdfc-2022` cryptosuite.
 
-Contexts come from the bundled copies (no network). The proof options' canonical form is
-computed once per (context, key) and reused with the `created` time substituted.
+Contexts come from the bundled copies (no network); canonical N-Quads come from
+`bridge.issuing.rdfc` (a template per document shape, pyoxigraph for RDFC-1.0). The proof
+options' canonical form is computed once per (context, key) with `created` substituted.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import base58
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from pyld import jsonld
+
+from bridge.issuing.rdfc import Canonicalizer
 
 __all__ = ["canonicalize", "sign", "verify", "document_loader"]
 
@@ -40,10 +43,12 @@ def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str
             "document": doc}
 
 
+_CANONICALIZER = Canonicalizer(document_loader)
+
+
 def canonicalize(doc: dict[str, Any]) -> str:
     """RDFC-1.0 (URDNA2015) N-Quads of a JSON-LD document."""
-    return jsonld.normalize(doc, {"algorithm": "URDNA2015", "format": "application/n-quads",
-                                  "documentLoader": document_loader})
+    return _CANONICALIZER.canonicalize(doc)
 
 
 @lru_cache(maxsize=64)

@@ -38,7 +38,10 @@ def open_engine(url: str) -> Engine:
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(url, future=True, pool_pre_ping=True)
-    except (SQLAlchemyError, ImportError) as exc:
+    except ImportError as exc:
+        extra = " (pip install 'badge-bridge[postgres]')" if "psycopg" in str(exc) else ""
+        raise StoreError(f"cannot open database {_redact(url)}: {exc}{extra}") from None
+    except SQLAlchemyError as exc:
         raise StoreError(f"cannot open database {_redact(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from badge_rules.evaluate import FactIndex, evaluate_node
+from badge_rules.fast import compile_condition
 from badge_rules.nodes import (
     ActivityCompleted,
     All,
@@ -117,3 +118,23 @@ def test_same_facts_in_any_order_give_the_same_explanation(node: Node, found: li
     first = evaluate_node(node, FactIndex(found), HELD)
     again = evaluate_node(node, FactIndex(shuffled), HELD)
     assert first.to_dict() == again.to_dict()
+
+
+@given(trees, fact_lists, st.sampled_from([{}, HELD]))
+def test_the_compiled_verdict_is_the_explained_one(node: Node, found: list[Fact],
+                                                   held: dict[str, datetime]) -> None:
+    """What a run decides (compiled, short-circuiting) is what `rules explain` shows."""
+    index = FactIndex(found)
+    assert compile_condition(node)(index, held) is evaluate_node(node, index, held).value
+
+
+def test_nested_windows_intersect_in_both_evaluators() -> None:
+    inner = Window(START + timedelta(days=10), START + timedelta(days=100))
+    outer = Window(START + timedelta(days=50), START + timedelta(days=200))
+    node = FactBetween(outer, FactBetween(inner, CourseCompleted("fun", "1")))
+    for day, expected in ((20, False), (60, True), (150, False)):
+        found = [Fact(source="fun", external_id="u", kind=FactKind.course_completion, course="1",
+                      value=1.0, occurred_at=START + timedelta(days=day))]
+        index = FactIndex(found)
+        assert evaluate_node(node, index, {}).value is expected
+        assert compile_condition(node)(index, {}) is expected

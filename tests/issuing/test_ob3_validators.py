@@ -157,3 +157,19 @@ def test_expired_vc_jwt_is_refused(served, fetch) -> None:
     key = _resolve_did_web(fetch, served.issuer, jwt.get_unverified_header(token)["kid"])
     with pytest.raises(jwt.ExpiredSignatureError):
         jwt.decode(token, key, algorithms=["EdDSA"])
+
+
+def test_texts_with_line_breaks_tabs_and_control_characters_still_verify(kit, served, tmp_path) -> None:
+    """Canonical N-Quads escape them as RDFC-1.0 says (\\b, \\f, \\u0001…), as both verifiers'
+    rdf-canonize does: a criteria text pasted with odd characters still verifies."""
+    from tests.issuing.conftest import DEFINITION
+
+    odd = {**DEFINITION, "criteria": {"fr": "Ligne 1\nLigne\t2 « x » \x08\x0c\x01\x7f \\ fin",
+                                      "en": "Line"}}
+    served.store.upsert_badge("snt-mediator", "v2", odd, served.store.badge("snt-mediator")["image"],
+                              "image/png")
+    cred = served.issuer.ob3_credential(served.award())
+    assert "\x01" in cred["credentialSubject"]["achievement"]["criteria"]["narrative"]
+    for tool in ("ob3-verify", "ob3-verify-dcc"):
+        code, out = kit.run(tool, save(tmp_path, f"{tool}.json", cred))
+        assert code == 0, out
