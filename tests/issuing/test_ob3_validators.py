@@ -166,8 +166,8 @@ def test_texts_with_line_breaks_tabs_and_control_characters_still_verify(kit, se
 
     odd = {**DEFINITION, "criteria": {"fr": "Ligne 1\nLigne\t2 « x » \x08\x0c\x01\x7f \\ fin",
                                       "en": "Line"}}
-    served.store.upsert_badge("snt-mediator", "v2", odd, served.store.badge("snt-mediator")["image"],
-                              "image/png")
+    served.store.awards.publish_badge("snt-mediator", "v2", odd,
+                                      served.store.awards.badge("snt-mediator").image, "image/png")
     cred = served.issuer.ob3_credential(served.award())
     assert "\x01" in cred["credentialSubject"]["achievement"]["criteria"]["narrative"]
     for tool in ("ob3-verify", "ob3-verify-dcc"):
