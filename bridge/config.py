@@ -19,7 +19,7 @@ from pydantic import (
     field_validator,
 )
 
-from bridge.errors import ConfigError, NotFound
+from bridge.errors import ConfigError, NotFound, TomlError
 from bridge.tomlloc import Locator, load_toml
 
 __all__ = [
@@ -189,8 +189,8 @@ def load_config(path: str | Path | None, kinds: SourceKinds) -> Config:
         raise ConfigError("file not found", file=file) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    except TomlError as exc:
+        raise ConfigError(exc.detail, file=exc.file, line=exc.line) from None
     base = path.resolve().parent
     data = _resolve_secrets(data, base, file, locator, ())
     sources_raw = data.pop("sources", {}) or {}

@@ -18,7 +18,7 @@ from bridge.errors import PermanentSourceError, SourceError
 from bridge.model import Attestation, Batch, Fact, PushResult
 from bridge.store import IngestResult, NewOutboxItem, OutboxItem, Presence, Store
 from connectors.base import Connector
-from connectors.push_route import PushRoute
+from connectors.push_route import PushRoute, RoutedSource
 from connectors.registry import REGISTRY
 from jobs.counts import Counts
 
@@ -50,8 +50,8 @@ class PushStats(Counts):
 
 def _routes(config: Config) -> dict[str, list[PushRoute]]:
     """The push routes of each source that has some (the connectors' configs declare them)."""
-    return {sid: list(routes) for sid, src in config.sources.items()
-            if (routes := getattr(src, "push", None))}
+    return {sid: list(src.push) for sid, src in config.sources.items()
+            if isinstance(src, RoutedSource) and src.push}
 
 
 def _fingerprint(routes: list[PushRoute]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -21,6 +22,7 @@ from bridge.issuing.issuer import Format, Issuer
 from bridge.store import Award, Store
 from bridge.web.admin import admin_routes
 from bridge.web.i18n import WORDS, pick_language
+from bridge.web.metrics import metrics_registry
 from bridge.web.page import page_context
 
 __all__ = ["create_app"]
@@ -83,10 +85,10 @@ def create_app(config: Config, store: Store) -> Starlette:
         store.counts()
         return JSONResponse({"status": "ok"})
 
+    registry = metrics_registry(store)
+
     async def metrics(request: Request) -> Response:
-        counts = store.counts()
-        lines = [f"# TYPE badge_bridge_{k} gauge\nbadge_bridge_{k} {v}" for k, v in counts.items()]
-        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     async def did_document(request: Request) -> Response:
         if request.url.path != did.did_document_path(config.bridge.public_url):
