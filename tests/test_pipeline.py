@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from click.testing import CliRunner
 
 from bridge.delivery.catcher import MailCatcher
 from bridge.issuing.bake import unbake_png
 from bridge.store import Store
 from bridge.web.server import BackgroundServer, free_port
+from cli import main
 from cli.demo import demo_rules_dir, run_demo, write_demo_config
 from connectors.registry import load as load_config
 from jobs.run import run_sync
@@ -166,9 +168,16 @@ def test_a_crash_in_the_middle_of_delivery_leaves_the_rest_for_the_next_run(conf
     assert len(ids) == len(set(ids)) == len(expected_emails(platform.world))
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _process(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`badge-bridge ARGS` as a real process: the console entry, exit codes and stderr as a shell sees them."""
     return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=timeout)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The same command run in this process (CliRunner): the CLI's logic without a Python start-up."""
+    result = CliRunner(catch_exceptions=False).invoke(main, list(args))
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
 
 
 def test_malformed_rules_file_gives_one_line_with_file_and_line_and_writes_nothing(tmp_path, config):
@@ -180,7 +189,7 @@ def test_malformed_rules_file_gives_one_line_with_file_and_line_and_writes_nothi
     line = next(i for i, row in enumerate(bad.read_text().splitlines(), 1) if "course_complete" in row)
     cfg = Path(config.file)
     cfg.write_text(cfg.read_text().replace(f'rules_dir = "{demo_rules_dir()}"', f'rules_dir = "{rules}"'))
-    proc = _cli("sync", "--config", str(cfg), "--once")
+    proc = _process("sync", "--config", str(cfg), "--once")
     assert proc.returncode == 3
     errors = proc.stderr.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith(f"error: {bad}:{line}: ")
@@ -261,9 +270,7 @@ def test_rule_edit_never_revokes_silently_dry_run_lists_what_it_would_no_longer_
 
 
 def test_daemon_runs_on_schedule_and_a_second_run_adds_nothing(config, platform, mailbox):
-    proc = subprocess.run([sys.executable, "-m", "cli", "daemon", "--config", str(config.file),
-                           "--every", "10", "--max-runs", "2"], capture_output=True, text=True,
-                          timeout=120)
+    proc = _process("daemon", "--config", str(config.file), "--every", "10", "--max-runs", "2")
     assert proc.returncode == 0, proc.stderr
     assert "stopped after 2 run(s)" in proc.stdout
     store = Store(config.bridge.db_url)
