@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -21,7 +20,8 @@ _DIR = click.argument("rules_dir", required=False, metavar="[DIR]",
                       type=click.Path(file_okay=False, path_type=str))
 
 
-def _target(rules_dir: str | None, config_path: Path | None) -> tuple[str, Any]:
+def _target(rules_dir: str | None,
+            config_path: Path | None) -> tuple[str, dict[str, set[str] | None] | None]:
     """The rules folder (DIR, else the config's rules_dir, else ./rules) and the configured
     sources to check the rules against."""
     if config_path:

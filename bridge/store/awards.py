@@ -98,7 +98,7 @@ class Awards:
                 if attempt == 4:
                     raise StoreError(f"cannot write award {award.id}: {exc.orig}") from None
                 continue  # another writer took the same slot meanwhile: draw again
-            return self.get(award.id)
+            return Award(**asdict(award), status="issued", status_slot=slot)
         raise AssertionError("unreachable")
 
     def _exists(self, award: NewAward) -> bool:
