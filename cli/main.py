@@ -229,11 +229,10 @@ def awards() -> None:
 def awards_list(config_path: Path | None, as_json: bool, badge: str | None) -> None:
     """One line (or JSON object) per award: id, learner email, badge, issued at, status."""
     from bridge.store import Store
-    from bridge.web.admin import award_line
 
     config = load(config_path)
     for listed in Store(config.bridge.db_url).awards.listing(badge_id=badge):
-        row = award_line(listed)
+        row = listed.summary()
         click.echo(json.dumps(row) if as_json else
                    f"{row['id']}  {row['email']}  {row['badge']}  {row['issued_at']}  {row['status']}")
 

@@ -120,6 +120,11 @@ class ListedAward(NamedTuple):
     award: Award
     email: str | None
 
+    def summary(self) -> dict[str, Any]:
+        """One line of a listing (the admin API, `awards list --json`)."""
+        return {"id": self.award.id, "email": self.email, "badge": self.award.badge_id,
+                "issued_at": self.award.issued_at.isoformat(), "status": self.award.validity()}
+
 
 @dataclass(frozen=True, slots=True)
 class NewOutboxItem:

@@ -15,16 +15,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bridge.config import Config
-from bridge.store import ListedAward, Store
+from bridge.store import Store
 
 __all__ = ["admin_routes"]
-
-
-def award_line(listed: ListedAward) -> dict[str, Any]:
-    """One award as the admin API and `awards list --json` show it."""
-    award = listed.award
-    return {"id": award.id, "email": listed.email, "badge": award.badge_id,
-            "issued_at": award.issued_at.isoformat(), "status": award.validity()}
 
 
 def admin_routes(config: Config, store: Store) -> list[Route]:
@@ -52,7 +45,7 @@ def admin_routes(config: Config, store: Store) -> list[Route]:
     async def awards(request: Request) -> Response:
         rows = store.awards.listing(badge_id=request.query_params.get("badge"),
                                     email=request.query_params.get("email"))
-        return JSONResponse([award_line(a) for a in rows])
+        return JSONResponse([a.summary() for a in rows])
 
     async def revoke(request: Request) -> Response:
         award_id = request.path_params["award_id"]
