@@ -8,7 +8,7 @@ APP    := $(VENV)/.installed-app
 TESTS  := $(VENV)/.installed-test
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +38,16 @@ bench: $(TESTS)
 
 clean:
 	rm -rf $(VENV) .badge-bridge-demo build *.egg-info
+
+# The catalogs: extract the texts of the code and templates (babel.cfg), then bring each
+# bridge/locale/<lang>/LC_MESSAGES/messages.po up to date; translate what is new or fuzzy.
+# English is the language of the code: its catalog only rewords, so it gets no fuzzy guesses.
+POT := build/messages.pot
+messages: $(STAMP)
+	mkdir -p build
+	$(BIN)/pybabel extract -F babel.cfg --sort-output --add-location=file --no-wrap \
+	    --project=badge-bridge --version=$$($(BIN)/python -c "import importlib.metadata as m; print(m.version('badge-bridge'))") \
+	    --copyright-holder="badge-bridge contributors" -o $(POT) .
+	$(BIN)/pybabel update -i $(POT) -d bridge/locale -l en --no-wrap --ignore-obsolete --no-fuzzy-matching
+	for lang in $$(ls bridge/locale | grep -vx en); do \
+	    $(BIN)/pybabel update -i $(POT) -d bridge/locale -l $$lang --no-wrap --ignore-obsolete; done

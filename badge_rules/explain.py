@@ -1,14 +1,28 @@
 """Why a badge was or was not awarded: the evaluated tree, its provenance, and its words.
 
-Texts are built only when asked for (render, to_dict), so evaluation itself formats nothing.
+Texts come from the catalogs (bridge.i18n), built only when asked for (render, to_dict) in the
+language asked for, or the one in force: evaluation itself formats nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from bridge.i18n import (
+    format_date,
+    format_datetime,
+    format_list,
+    format_percent,
+    language,
+    languages,
+    ngettext,
+    npgettext,
+)
+from bridge.i18n import gettext as _
 
 from .nodes import (
     ActivityCompleted,
@@ -67,7 +81,8 @@ class ExplainNode:
     """One evaluated node: its truth, the facts behind it, and what was observed.
 
     `observed` is the count of matching sessions, held badges or true children, or the best
-    grade; `label(lang)` and `missing(lang)` turn node and observation into a sentence.
+    grade; `label(lang)` and `missing(lang)` turn node and observation into a sentence (in
+    the language in force when `lang` is None).
     """
 
     node: Node
@@ -76,12 +91,16 @@ class ExplainNode:
     children: tuple[ExplainNode, ...] = ()
     observed: float | None = None
 
-    def label(self, lang: str = "en") -> str:
-        return _label(self.node, _lang(lang))
+    def label(self, lang: str | None = None) -> str:
+        with _in(lang):
+            return _label(self.node)
 
-    def missing(self, lang: str = "en") -> str | None:
+    def missing(self, lang: str | None = None) -> str | None:
         """What is lacking for this node to be true; None when it is true."""
-        return None if self.value else _missing(self, _lang(lang))
+        if self.value:
+            return None
+        with _in(lang):
+            return _missing(self)
 
     def walk(self) -> Iterator[ExplainNode]:
         yield self
@@ -89,9 +108,9 @@ class ExplainNode:
             yield from child.walk()
 
     def to_dict(self) -> dict[str, Any]:
-        missing = None if self.value else {lang: _missing(self, lang) for lang in ("fr", "en")}
+        missing = None if self.value else {lang: self.missing(lang) for lang in languages()}
         return {"type": type(self.node).__name__, "value": self.value,
-                "label": {lang: _label(self.node, lang) for lang in ("fr", "en")},
+                "label": {lang: self.label(lang) for lang in languages()},
                 "missing": missing, "observed": self.observed,
                 "facts": [f.to_dict() for f in self.facts],
                 "children": [c.to_dict() for c in self.children]}
@@ -133,7 +152,7 @@ def provenance(tree: ExplainNode) -> list[FactRef]:
     return sorted(found, key=FactRef.sort_key)
 
 
-def render_tree(tree: ExplainNode, lang: str = "en") -> str:
+def render_tree(tree: ExplainNode, lang: str | None = None) -> str:
     """A readable, indented explanation: ✓/✗ per node, what is missing, the facts behind it."""
     lines: list[str] = []
 
@@ -150,18 +169,23 @@ def render_tree(tree: ExplainNode, lang: str = "en") -> str:
     return "\n".join(lines)
 
 
-def describe(node: Node, lang: str = "en") -> str:
+def describe(node: Node, lang: str | None = None) -> str:
     """The condition as a Markdown bullet list: the default criteria narrative of a badge."""
-    lang = _lang(lang)
     lines: list[str] = []
 
     def visit(current: Node, depth: int) -> None:
-        lines.append(f"{'  ' * depth}- {_label(current, lang)}")
+        lines.append(f"{'  ' * depth}- {_label(current)}")
         for child in _children(current):
             visit(child, depth + 1)
 
-    visit(node, 0)
+    with _in(lang):
+        visit(node, 0)
     return "\n".join(lines)
+
+
+def _in(lang: str | None) -> AbstractContextManager[object]:
+    """`lang` for the block, or the language already in force."""
+    return language(lang) if lang else nullcontext()
 
 
 def _children(node: Node) -> tuple[Node, ...]:
@@ -172,134 +196,118 @@ def _children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
-def _lang(lang: str) -> str:
-    return "fr" if lang.lower().startswith("fr") else "en"
-
-
-def _pct(value: float, lang: str) -> str:
-    text = f"{round(value * 100, 1):g}"
-    return f"{text.replace('.', ',')} %" if lang == "fr" else f"{text}%"
-
-
 def _day(moment: datetime, end: bool) -> str:
     # An end bound at midnight came from an inclusive `until` date: show that day.
     if moment.time() == datetime.min.time() and moment.tzinfo in (None, UTC):
-        return (moment - timedelta(days=1) if end else moment).date().isoformat()
-    return moment.isoformat()
+        return format_date(moment - timedelta(days=1) if end else moment)
+    return format_datetime(moment)
 
 
-def _window(window: Window, lang: str) -> str:
+def _window(window: Window) -> str:
     start = _day(window.start, False) if window.start else None
     end = _day(window.end, True) if window.end else None
-    fr = lang == "fr"
     if start and end:
-        return f"entre le {start} et le {end}" if fr else f"between {start} and {end}"
+        return _("between {start} and {end}").format(start=start, end=end)
     if start:
-        return f"à partir du {start}" if fr else f"from {start}"
-    return f"jusqu'au {end}" if fr else f"until {end}"
+        return _("from {start}").format(start=start)
+    return _("until {end}").format(end=end)
 
 
-def _presence_filters(node: Presence, lang: str) -> str:
-    fr = lang == "fr"
+def _presence_filters(node: Presence) -> str:
     bits = []
     if node.sessions:
-        bits.append(("aux sessions " if fr else "at sessions ") + ", ".join(node.sessions))
-    if node.tags:
-        bits.append(("étiquetées " if fr else "tagged ") + (" ou " if fr else " or ").join(node.tags))
+        bits.append(_("at sessions {sessions}").format(sessions=format_list(node.sessions, "or")))
+    if node.tags:  # agrees with the number of presences in languages that inflect it
+        bits.append(ngettext("tagged {tags}", "tagged {tags}", node.at_least).format(
+            tags=format_list(node.tags, "or")))
     if node.places:
-        bits.append(("à " if fr else "at ") + (" ou " if fr else " or ").join(node.places))
+        bits.append(_("at {places}").format(places=format_list(node.places, "or")))
     if node.window:
-        bits.append(_window(node.window, lang))
+        bits.append(_window(node.window))
     return "".join(" " + b for b in bits)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'s' if count > 1 else ''}"
-
-
-def _label(node: Node, lang: str) -> str:
-    fr = lang == "fr"
-    where = ""
-    if isinstance(node, _COURSE_NODES):
-        where = (f" au cours {node.course} sur {node.source}" if fr
-                 else f" in course {node.course} on {node.source}")
+def _label(node: Node) -> str:
     match node:
         case All():
-            return "toutes les conditions suivantes" if fr else "all of the following"
+            return _("all of the following")
         case AnyOf():
-            return "au moins une des conditions suivantes" if fr else "any of the following"
+            return _("any of the following")
         case AtLeast(count=n):
-            return (f"au moins {n} des conditions suivantes" if fr
-                    else f"at least {n} of the following")
+            return _("at least {count} of the following").format(count=n)
         case Not():
-            return "pas la condition suivante" if fr else "not the following"
+            return _("not the following")
         case FactBetween(window=w):
-            return _window(w, lang)
+            return _window(w)
         case CourseCompleted(source, course):
-            return (f"cours {course} terminé sur {source}" if fr
-                    else f"completed course {course} on {source}")
-        case ActivityCompleted(activity=a):
-            return f"activité {a} terminée{where}" if fr else f"activity {a} completed{where}"
-        case CertificateEarned():
-            return f"attestation obtenue{where}" if fr else f"certificate earned{where}"
-        case Enrolled():
-            return f"inscrit{where}" if fr else f"enrolled{where}"
-        case Grade(op=op, threshold=t, activity=a):
-            what = (f"note de l'activité {a}" if a else "note") if fr else (
-                f"grade of activity {a}" if a else "grade")
-            return f"{what} {_OPS[op]} {_pct(t, lang)}{where}"
-        case Presence(at_least=n):
-            at = "au moins " if fr else "at least "
-            return f"{at}{_plural(n, 'présence' if fr else 'presence')}{_presence_filters(node, lang)}{where}"
+            return _("completed course {course} on {source}").format(course=course, source=source)
+        case ActivityCompleted(source, course, activity):
+            return _("activity {activity} completed in course {course} on {source}").format(
+                activity=activity, course=course, source=source)
+        case CertificateEarned(source, course):
+            return _("certificate earned in course {course} on {source}").format(
+                course=course, source=source)
+        case Enrolled(source, course):
+            return _("enrolled in course {course} on {source}").format(course=course, source=source)
+        case Grade(source, course, op=op, threshold=t, activity=a):
+            text = (_("grade of activity {activity} {op} {threshold} in course {course} on {source}")
+                    if a else _("grade {op} {threshold} in course {course} on {source}"))
+            return text.format(activity=a, op=_OPS[op], threshold=format_percent(t), course=course, source=source)
+        case Presence(source, course, at_least=n):
+            return ngettext("at least {count} presence{filters} in course {course} on {source}",
+                            "at least {count} presences{filters} in course {course} on {source}",
+                            n).format(count=n, filters=_presence_filters(node), course=course,
+                                      source=source)
         case BadgeHeld(badges=(one,)):
-            return f"détient le badge {one}" if fr else f"holds badge {one}"
+            return _("holds badge {badge}").format(badge=one)
         case BadgeHeld(badges=many, at_least=n):
-            names = ", ".join(many)
-            return (f"détient au moins {n} des badges {names}" if fr
-                    else f"holds at least {n} of the badges {names}")
+            return _("holds at least {count} of the badges {badges}").format(
+                count=n, badges=format_list(many))
     raise TypeError(node)
 
 
-def _missing(result: ExplainNode, lang: str) -> str:
-    fr = lang == "fr"
+def _lacks(needed: str, observed: str) -> str:
+    """What a condition needs, then what was found: "needs 2 presences, has 1"."""
+    return _("{needed}, {observed}").format(needed=needed, observed=observed)
+
+
+def _missing(result: ExplainNode) -> str:
     node, seen = result.node, int(result.observed or 0)
+    met = npgettext("conditions", "has {count}", "has {count}", seen).format(count=seen)
     match node:
         case All(children=c):
-            return (f"toutes les {len(c)} requises, {seen} remplie{'s' if seen > 1 else ''}"
-                    if fr else f"needs all {len(c)}, has {seen}")
+            return _lacks(ngettext("needs all {total}", "needs all {total}", len(c)).format(
+                total=len(c)), met)
         case AnyOf(children=c) | AtLeast(children=c):
             need = getattr(node, "count", 1)
-            return (f"{need} sur {len(c)} requise{'s' if need > 1 else ''}, "
-                    f"{seen} remplie{'s' if seen > 1 else ''}" if fr
-                    else f"needs {need} of {len(c)}, has {seen}")
+            return _lacks(ngettext("needs {count} of {total}", "needs {count} of {total}", need)
+                          .format(count=need, total=len(c)), met)
         case Not():
-            return "la condition est remplie" if fr else "the condition is met"
+            return _("the condition is met")
         case FactBetween():
-            return "rien dans ces dates" if fr else "nothing within these dates"
+            return _("nothing within these dates")
         case CourseCompleted() | ActivityCompleted():
-            return "aucun achèvement enregistré" if fr else "no completion recorded"
+            return _("no completion recorded")
         case CertificateEarned():
-            return "aucune attestation enregistrée" if fr else "no certificate recorded"
+            return _("no certificate recorded")
         case Enrolled():
-            return "aucune inscription enregistrée" if fr else "no enrolment recorded"
+            return _("no enrolment recorded")
         case Grade(op=op, threshold=t):
             if result.observed is None:
-                return "aucune note enregistrée" if fr else "no grade recorded"
-            got = _pct(result.observed, lang)
-            return (f"note requise {_OPS[op]} {_pct(t, lang)}, obtenue {got}" if fr
-                    else f"needs a grade {_OPS[op]} {_pct(t, lang)}, has {got}")
+                return _("no grade recorded")
+            return _("needs a grade {op} {threshold}, has {grade}").format(
+                op=_OPS[op], threshold=format_percent(t), grade=format_percent(result.observed))
         case Presence(at_least=n):
-            if fr:
-                return (f"{_plural(n, 'présence')} requise{'s' if n > 1 else ''}, "
-                        f"{seen} enregistrée{'s' if seen > 1 else ''}")
-            return f"needs {_plural(n, 'presence')}{_presence_filters(node, lang)}, has {seen}"
+            return _lacks(ngettext("needs {count} presence{filters}", "needs {count} presences{filters}",
+                                   n).format(count=n, filters=_presence_filters(node)),
+                          npgettext("presences", "has {count}", "has {count}", seen).format(count=seen))
         case BadgeHeld(badges=(one,)):
-            return f"badge {one} non détenu" if fr else f"does not hold badge {one}"
+            return _("does not hold badge {badge}").format(badge=one)
         case BadgeHeld(at_least=n):
-            return (f"{n} de ces badges requis, {seen} détenu{'s' if seen > 1 else ''}" if fr
-                    else f"needs {n} of these badges, holds {seen}")
+            return _lacks(ngettext("needs {count} of these badges", "needs {count} of these badges",
+                                   n).format(count=n),
+                          npgettext("badges", "holds {count}", "holds {count}", seen).format(count=seen))
     raise TypeError(node)
 
 
-_COURSE_NODES = (CourseCompleted, ActivityCompleted, CertificateEarned, Enrolled, Grade, Presence)
 _OPS = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}

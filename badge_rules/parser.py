@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import TomlError
+from bridge.i18n import format_list, format_percent, ngettext
+from bridge.i18n import gettext as _
 from bridge.tomlloc import Locator, loads_toml
 
 from .badge import LANGS, Alignment, BadgeDef, Duration
@@ -75,7 +77,7 @@ def read_toml(path: Path) -> TomlFile | Problem:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        return (str(path), None, "expected UTF-8 text")
+        return (str(path), None, _("expected UTF-8 text"))
     try:
         data, locator = loads_toml(text, str(path))
     except TomlError as exc:
@@ -101,7 +103,7 @@ def dotted(path: Path_) -> str:
 
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return " (" + _("did you mean '{word}'?").format(word=close[0]) + ")" if close else ""
 
 
 class _Reader:
@@ -119,7 +121,8 @@ class _Reader:
     def table(self, value: Any, path: Path_, example: str) -> dict[str, Any] | None:
         if isinstance(value, dict):
             return value
-        self.fail(path, f"expected a table such as {example}, got {shown(value)}")
+        self.fail(path, _("expected a table such as {example}, got {value}").format(
+            example=example, value=shown(value)))
         return None
 
     def keys(self, table: dict[str, Any], path: Path_, allowed: tuple[str, ...],
@@ -127,12 +130,12 @@ class _Reader:
         ok = True
         for key in table:
             if key not in allowed:
-                self.fail(path + (key,), f"unknown key '{key}'{_suggest(key, allowed)}; "
-                                         f"expected one of: {', '.join(allowed)}")
+                self.fail(path + (key,), _("unknown key '{key}'{hint}; expected one of: {allowed}")
+                          .format(key=key, hint=_suggest(key, allowed), allowed=", ".join(allowed)))
                 ok = False
         for key in required:
             if key not in table:
-                self.fail(path, f"missing key '{key}'")
+                self.fail(path, _("missing key '{key}'").format(key=key))
                 ok = False
         return ok
 
@@ -142,13 +145,14 @@ class _Reader:
             return str(value)
         if isinstance(value, str) and value.strip():
             return value.strip()
-        self.fail(path, f"expected an id such as \"42\", got {shown(value)}")
+        self.fail(path, _("expected an id such as {example}, got {value}").format(
+            example='"42"', value=shown(value)))
         return None
 
     def count(self, value: Any, path: Path_) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
             return value
-        self.fail(path, f"expected a whole number of at least 1, got {shown(value)}")
+        self.fail(path, _("expected a whole number of at least 1, got {value}").format(value=shown(value)))
         return None
 
     def words(self, value: Any, path: Path_) -> tuple[str, ...] | None:
@@ -157,7 +161,7 @@ class _Reader:
             one = self.ident(value, path)
             return None if one is None else (one,)
         if not value:
-            self.fail(path, "expected at least one value")
+            self.fail(path, _("expected at least one value"))
         ids = [self.ident(v, path + (i,)) for i, v in enumerate(value)]
         return None if not ids or None in ids else tuple(i for i in ids if i is not None)
 
@@ -165,7 +169,7 @@ class _Reader:
         try:
             return reader(value)
         except ValueError as exc:
-            self.fail(path, f"{exc}, got {shown(value)}")
+            self.fail(path, _("{expected}, got {value}").format(expected=exc, value=shown(value)))
             return None
 
     def window(self, table: dict[str, Any], path: Path_) -> Window | None:
@@ -176,7 +180,7 @@ class _Reader:
             end = self.convert(lambda v: read_moment(v, end=True), table["until"],
                                path + ("until",))
         if start is not None and end is not None and start >= end:
-            self.fail(path + ("until",), "expected a date after 'from'")
+            self.fail(path + ("until",), _("expected a date after '{key}'").format(key="from"))
             return None
         return Window(start, end) if start or end else None
 
@@ -185,7 +189,8 @@ class _Reader:
         self.keys(data, (), ("badge", "condition"))
         if "badge" not in data or "condition" not in data:
             missing = [k for k in ("badge", "condition") if k not in data]
-            self.fail((), "missing " + " and ".join(f"[{k}]" for k in missing) + " table")
+            self.fail((), ngettext("missing {tables} table", "missing {tables} tables", len(missing))
+                      .format(tables=format_list([f"[{k}]" for k in missing])))
             return
         condition = self.node(data["condition"], ("condition",))
         badge = self.table(data["badge"], ("badge",), '[badge] with id = "snt-mooc"')
@@ -204,8 +209,9 @@ class _Reader:
         self.keys(badge, p, _BADGE_KEYS, ("id", "name", "description"))
         badge_id = badge.get("id")
         if "id" in badge and not (isinstance(badge_id, str) and _BADGE_ID.fullmatch(badge_id)):
-            self.fail(p + ("id",), "expected an id of lower-case letters, digits, '-' or '_' "
-                                   f"such as \"snt-mooc\", got {shown(badge_id)}")
+            self.fail(p + ("id",), _("expected an id of lower-case letters, digits, {signs} such as "
+                                     "{example}, got {value}").format(
+                signs=format_list(["'-'", "'_'"], "or"), example='"snt-mooc"', value=shown(badge_id)))
         texts = {key: self.convert(read_texts, badge[key], p + (key,)) if key in badge else None
                  for key in ("name", "description", "criteria")}
         expires: Duration | None = None
@@ -213,9 +219,11 @@ class _Reader:
             expires = self.convert(read_duration, badge["expires_after"], p + ("expires_after",))
         renewable = badge.get("renewable", False)
         if not isinstance(renewable, bool):
-            self.fail(p + ("renewable",), f"expected true or false, got {shown(renewable)}")
+            self.fail(p + ("renewable",), _("expected true or false, got {value}").format(
+                value=shown(renewable)))
         elif renewable and "expires_after" not in badge:
-            self.fail(p + ("renewable",), "a renewable badge needs expires_after (when to renew)")
+            self.fail(p + ("renewable",), _("a renewable badge needs {key} (when to renew)").format(
+                key="expires_after"))
         tags = self.words(badge["tags"], p + ("tags",)) if "tags" in badge else ()
         return {"id": badge_id, **texts, "image": self.image(badge.get("image")),
                 "tags": tags or (), "alignments": self.alignments(badge.get("alignment", [])),
@@ -226,17 +234,19 @@ class _Reader:
             return None
         p: Path_ = ("badge", "image")
         if not isinstance(value, str) or Path(value).suffix.lower() not in _IMAGE_TYPES:
-            self.fail(p, f"expected the path of a .png or .svg file, got {shown(value)}")
+            self.fail(p, _("expected the path of a .png or .svg file, got {value}").format(
+                value=shown(value)))
             return None
         image = (self.path.parent / value).resolve()
         if not image.is_file():
-            self.fail(p, f"image file not found: {value} (relative to this rules file)")
+            self.fail(p, _("image file not found: {path} (relative to this rules file)").format(
+                path=value))
         return image
 
     def alignments(self, value: Any) -> tuple[Alignment, ...]:
         p: Path_ = ("badge", "alignment")
         if not isinstance(value, list):
-            self.fail(p, "expected [[badge.alignment]] tables")
+            self.fail(p, _("expected {tables} tables").format(tables="[[badge.alignment]]"))
             return ()
         found = []
         for i, item in enumerate(value):
@@ -245,10 +255,11 @@ class _Reader:
                 continue
             bad = [k for k in _ALIGNMENT_KEYS if k in table and not isinstance(table[k], str)]
             for key in bad:
-                self.fail(p + (i, key), f"expected text, got {shown(table[key])}")
+                self.fail(p + (i, key), _("expected text, got {value}").format(value=shown(table[key])))
             if not str(table["url"]).startswith(("https://", "http://")):
-                self.fail(p + (i, "url"), f"expected a web address starting with https://, "
-                                          f"got {shown(table['url'])}")
+                self.fail(p + (i, "url"), _("expected a web address starting with {scheme}, got "
+                                            "{value}").format(scheme="https://",
+                                                              value=shown(table["url"])))
             elif not bad:
                 found.append(Alignment(**table))
         return tuple(found)
@@ -261,9 +272,10 @@ class _Reader:
         if "of" in table or ("at_least" in table and len(table) > 1):
             return self.at_least(table, path)
         if len(table) != 1:
-            found = ", ".join(table) or "nothing"
-            self.fail(path, f"expected one condition ({', '.join(NODE_KEYS)}), got {found}; "
-                            "put several conditions in all = [ … ]")
+            self.fail(path, _("expected one condition ({conditions}), got {found}; put several "
+                              "conditions in {example}").format(
+                conditions=", ".join(NODE_KEYS), found=", ".join(table) or _("nothing"),
+                example="all = [ … ]"))
             return None
         ((key, inner),) = table.items()
         p = path + (key,)
@@ -276,19 +288,21 @@ class _Reader:
             child = self.node(inner, p)
             return None if child is None else Not(child)
         if key == "at_least":
-            self.fail(path, "at_least needs 'of', the list of conditions to count")
+            self.fail(path, _("{key} needs '{of}', the list of conditions to count").format(
+                key="at_least", of="of"))
             return None
         reader = _PREDICATE_READERS.get(key)
         if reader is None:
-            self.fail(p, f"unknown condition '{key}'{_suggest(key, NODE_KEYS)}; "
-                         f"expected one of: {', '.join(NODE_KEYS)}")
+            self.fail(p, _("unknown condition '{key}'{hint}; expected one of: {allowed}").format(
+                key=key, hint=_suggest(key, NODE_KEYS), allowed=", ".join(NODE_KEYS)))
             return None
         args = self.table(inner, p, f'{key} = {{ source = "moodle", course = "42" }}')
         return None if args is None else reader(self, args, p)
 
     def children(self, value: Any, path: Path_) -> tuple[Node, ...] | None:
         if not isinstance(value, list) or not value:
-            self.fail(path, f"expected a list of conditions [ {{ … }}, {{ … }} ], got {shown(value)}")
+            self.fail(path, _("expected a list of conditions {example}, got {value}").format(
+                example="[ { … }, { … } ]", value=shown(value)))
             return None
         nodes = [self.node(v, path + (i,)) for i, v in enumerate(value)]
         return None if None in nodes else tuple(n for n in nodes if n is not None)
@@ -301,8 +315,10 @@ class _Reader:
         if count is None or children is None:
             return None
         if count > len(children):
-            self.fail(path + ("at_least",),
-                      f"{count} is more than the {len(children)} conditions in 'of'")
+            self.fail(path + ("at_least",), ngettext(
+                "{count} is more than the {total} condition in '{of}'",
+                "{count} is more than the {total} conditions in '{of}'", len(children)).format(
+                count=count, total=len(children), of="of"))
             return None
         return AtLeast(count, children)
 
@@ -313,15 +329,17 @@ class _Reader:
             return None
         if self.sources is not None:
             if source not in self.sources:
-                self.fail(path + ("source",), f"unknown source '{source}'"
-                          f"{_suggest(source, sorted(self.sources))}; configured sources: "
-                          f"{', '.join(sorted(self.sources)) or 'none'}")
+                self.fail(path + ("source",), _("unknown source '{source}'{hint}; configured "
+                                                "sources: {known}").format(
+                    source=source, hint=_suggest(source, sorted(self.sources)),
+                    known=", ".join(sorted(self.sources)) or _("none")))
                 return None
             known = self.sources[source]
             if known is not None and course not in known:
                 listed = ", ".join(sorted(known)[:10]) + (", …" if len(known) > 10 else "")
-                self.fail(path + ("course",), f"unknown course '{course}' on source '{source}'; "
-                                              f"known courses: {listed or 'none'}")
+                self.fail(path + ("course",), _("unknown course '{course}' on source '{source}'; "
+                                                "known courses: {known}").format(
+                    course=course, source=source, known=listed or _("none")))
                 return None
         return source, course
 
@@ -345,14 +363,16 @@ class _Reader:
                        ("source", "course"))
         ops = [k for k in args if k in COMPARISONS]
         if len(ops) != 1:
-            self.fail(path, f"expected exactly one comparison among {', '.join(COMPARISONS)}, "
-                            'such as ">=" = 0.7')
+            self.fail(path, _("expected exactly one comparison among {comparisons}, such as "
+                              "{example}").format(comparisons=", ".join(COMPARISONS),
+                                                  example='">=" = 0.7'))
             return None
         threshold = args[ops[0]]
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not (
                 0 <= threshold <= 1):
-            self.fail(path + (ops[0],), "expected a fraction between 0 and 1 (0.7 for 70%), "
-                                        f"got {shown(threshold)}")
+            self.fail(path + (ops[0],), _("expected a fraction between 0 and 1 (0.7 for {percent}), "
+                                          "got {value}").format(percent=format_percent(0.7),
+                                                                value=shown(threshold)))
             return None
         activity = self.ident(args["activity"], path + ("activity",)) if "activity" in args else ""
         where = self.where(args, path) if ok else None
@@ -381,7 +401,8 @@ class _Reader:
         if not self.keys(args, path, ("badge", "badges", "at_least")):
             return None
         if ("badge" in args) == ("badges" in args):
-            self.fail(path, "expected either badge = \"id\" or badges = [\"id\", …]")
+            self.fail(path, _("expected either {one} or {many}").format(
+                one='badge = "id"', many='badges = ["id", …]'))
             return None
         key = "badge" if "badge" in args else "badges"
         badges = self.words(args[key], path + (key,))
@@ -389,7 +410,10 @@ class _Reader:
         if badges is None or at_least is None:
             return None
         if at_least > len(badges):
-            self.fail(path + ("at_least",), f"{at_least} is more than the {len(badges)} badges listed")
+            self.fail(path + ("at_least",), ngettext(
+                "{count} is more than the {total} badge listed",
+                "{count} is more than the {total} badges listed", len(badges)).format(
+                count=at_least, total=len(badges)))
             return None
         for i, badge in enumerate(badges):
             ref_path = path + (key, i) if isinstance(args[key], list) else path + (key,)
@@ -400,7 +424,8 @@ class _Reader:
         inner = {k: v for k, v in args.items() if k not in ("from", "until")}
         window = self.window(args, path)
         if window is None and "from" not in args and "until" not in args:
-            self.fail(path, "expected from = 2025-09-01 and/or until = 2026-06-30")
+            self.fail(path, _("expected {start} and/or {end}").format(
+                start="from = 2025-09-01", end="until = 2026-06-30"))
         child = self.node(inner, path)
         return None if window is None or child is None else FactBetween(window, child)
 

@@ -12,6 +12,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from bridge.errors import RuleError
+from bridge.i18n import gettext as _
 from bridge.model import Fact
 
 from .badge import BadgeDef
@@ -90,7 +91,7 @@ def load_rules(rules_dir: str | Path,
     """
     rules_dir = Path(rules_dir)
     if not rules_dir.is_dir():
-        raise RuleError([(str(rules_dir), None, "rules directory not found")])
+        raise RuleError([(str(rules_dir), None, _("rules directory not found"))])
     parsed = [parse_file(p, sources) for p in rule_files(rules_dir)]
     problems = [problem for p in parsed for problem in p.problems]
     badges: dict[str, ParsedFile] = {}
@@ -99,8 +100,8 @@ def load_rules(rules_dir: str | Path,
             continue
         first = badges.get(p.badge.id)
         if first is not None:
-            problems.append((p.file, p.id_line, f"badge.id: '{p.badge.id}' is already defined in "
-                                                f"{first.file}:{first.id_line}"))
+            problems.append((p.file, p.id_line, "badge.id: " + _("'{id}' is already defined in {where}")
+                             .format(id=p.badge.id, where=f"{first.file}:{first.id_line}")))
         else:
             badges[p.badge.id] = p
     problems += _unknown_refs(parsed, badges)
@@ -109,7 +110,8 @@ def load_rules(rules_dir: str | Path,
     if problems:
         raise RuleError(problems)
     if not parsed:
-        raise RuleError([(str(rules_dir), None, "no badge rules (*.toml) in this directory")])
+        raise RuleError([(str(rules_dir), None, _("no badge rules ({pattern}) in this directory")
+                          .format(pattern="*.toml"))])
     requires = {b: {ref for ref, _, _ in badges[b].refs} for b in order}
     return RuleSet({b: _badge(badges[b]) for b in order}, requires)
 
@@ -126,9 +128,10 @@ def _unknown_refs(parsed: list[ParsedFile], badges: Mapping[str, ParsedFile]) ->
         for ref, line, where in p.refs:
             if ref not in badges:
                 close = difflib.get_close_matches(ref, known, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                problems.append((p.file, line, f"{where}: unknown badge '{ref}'{hint}; "
-                                               f"known badges: {', '.join(known) or 'none'}"))
+                hint = " (" + _("did you mean '{word}'?").format(word=close[0]) + ")" if close else ""
+                problems.append((p.file, line, f"{where}: " + _(
+                    "unknown badge '{badge}'{hint}; known badges: {known}").format(
+                    badge=ref, hint=hint, known=", ".join(known) or _("none"))))
     return problems
 
 
@@ -144,8 +147,8 @@ def _dependency_order(badges: Mapping[str, ParsedFile]) -> tuple[list[str], list
             loop = _as_needs(exc.args[1])
             parsed = badges[loop[0]]
             line, where = next((ln, w) for r, ln, w in parsed.refs if r == loop[1])
-            problems.append((parsed.file, line, f"{where}: cycle between badges "
-                                                f"{' -> '.join(loop)}"))
+            problems.append((parsed.file, line, f"{where}: " + _("cycle between badges {cycle}")
+                             .format(cycle=" -> ".join(loop))))
             needs[loop[0]].discard(loop[1])  # broken here, so that the next cycle shows
             continue
         order: list[str] = []

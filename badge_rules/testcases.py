@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import RuleError
+from bridge.i18n import gettext as _
 from bridge.model import AttrValue, Fact, FactKind
 from bridge.tomlloc import Locator
 
@@ -84,14 +85,16 @@ def _run(case: _Case, rules: RuleSet) -> TestResult:
 
 
 def _message(decision: Decision, expected: bool) -> str:
-    got = "awarded" if decision.awarded else "not awarded"
+    """The verdict, and when it is not the expected one, why (in the language in force)."""
     if decision.awarded == expected:
-        return got
+        return _("awarded") if decision.awarded else _("not awarded")
     if decision.awarded:
-        return f"expected not awarded, but awarded by: {'; '.join(map(str, decision.provenance))}"
-    lacking = [f"{n.label()}: {n.missing()}" for n in decision.tree.walk()
-               if not n.value and not n.children]
-    return f"expected awarded, got not awarded: {'; '.join(lacking) or 'a negation holds'}"
+        return _("expected not awarded, but awarded by: {facts}").format(
+            facts="; ".join(map(str, decision.provenance)))
+    lacking = [_("{condition}: {missing}").format(condition=n.label(), missing=n.missing())
+               for n in decision.tree.walk() if not n.value and not n.children]
+    return _("expected awarded, got not awarded: {lacking}").format(
+        lacking="; ".join(lacking) or _("a negation holds"))
 
 
 class _CaseReader:
@@ -103,23 +106,31 @@ class _CaseReader:
         prefix = f"{dotted(path)}: " if path else ""
         self.problems.append((self.file, self.locator.line(path), prefix + message))
 
+    def unknown_key(self, path: tuple[str | int, ...], key: str, allowed: tuple[str, ...]) -> None:
+        self.fail(path, _("unknown key '{key}'{hint}; expected one of: {allowed}").format(
+            key=key, hint="", allowed=", ".join(allowed)))
+
+    def unknown_badge(self, path: tuple[str | int, ...], badge: Any) -> None:
+        self.fail(path, _("unknown badge '{badge}'{hint}; known badges: {known}").format(
+            badge=badge, hint="", known=", ".join(self.rules.badges) or _("none")))
+
     def case(self, raw: Any, i: int) -> _Case | None:
         p: tuple[str | int, ...] = ("case", i)
         if not isinstance(raw, dict):
-            self.fail(p, "expected a [[case]] table")
+            self.fail(p, _("expected a {table} table").format(table="[[case]]"))
             return None
         before = len(self.problems)
         for key in raw:
             if key not in _CASE_KEYS:
-                self.fail(p + (key,), f"unknown key '{key}'; expected one of: {', '.join(_CASE_KEYS)}")
+                self.unknown_key(p + (key,), key, _CASE_KEYS)
         for key in ("name", "badge", "expect"):
             if key not in raw:
-                self.fail(p, f"missing key '{key}'")
+                self.fail(p, _("missing key '{key}'").format(key=key))
         if raw.get("badge") is not None and raw.get("badge") not in self.rules.badges:
-            self.fail(p + ("badge",), f"unknown badge {shown(raw['badge'])}; known badges: "
-                                      f"{', '.join(self.rules.badges)}")
+            self.unknown_badge(p + ("badge",), raw["badge"])
         if "expect" in raw and raw["expect"] not in _EXPECT:
-            self.fail(p + ("expect",), f"expected \"awarded\" or \"not_awarded\", got {shown(raw['expect'])}")
+            self.fail(p + ("expect",), _("expected {one} or {other}, got {value}").format(
+                one='"awarded"', other='"not_awarded"', value=shown(raw["expect"])))
         held = self.held(raw.get("held", []), p + ("held",))
         since = self.moment(raw["since"], p + ("since",)) if "since" in raw else None
         facts = self.facts(raw.get("facts", []), p + ("facts",))
@@ -132,7 +143,7 @@ class _CaseReader:
         try:
             return read_moment(value)
         except ValueError as exc:
-            self.fail(path, f"{exc}, got {shown(value)}")
+            self.fail(path, _("{expected}, got {value}").format(expected=exc, value=shown(value)))
             return None
 
     def held(self, value: Any, path: tuple[str | int, ...]) -> dict[str, datetime] | None:
@@ -140,12 +151,13 @@ class _CaseReader:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             value = dict.fromkeys(value, "0001-01-01")
         if not isinstance(value, dict):
-            self.fail(path, 'expected a list of badge ids, or a table { badge-id = 2025-06-01 }')
+            self.fail(path, _("expected a list of badge ids, or a table {example}").format(
+                example="{ badge-id = 2025-06-01 }"))
             return None
         held = {}
         for badge, date in value.items():
             if badge not in self.rules.badges:
-                self.fail(path, f"unknown badge '{badge}'")
+                self.unknown_badge(path, badge)
             moment = self.moment(date, path + (badge,))
             if moment is not None:
                 held[badge] = moment
@@ -153,40 +165,44 @@ class _CaseReader:
 
     def facts(self, value: Any, path: tuple[str | int, ...]) -> tuple[Fact, ...] | None:
         if not isinstance(value, list):
-            self.fail(path, "expected a list of facts [ { kind = \"…\", … }, … ]")
+            self.fail(path, _("expected a list of facts {example}").format(
+                example='[ { kind = "…", … }, … ]'))
             return None
         facts = [self.fact(v, path + (i,)) for i, v in enumerate(value)]
         return None if None in facts else tuple(f for f in facts if f is not None)
 
     def fact(self, raw: Any, path: tuple[str | int, ...]) -> Fact | None:
         if not isinstance(raw, dict):
-            self.fail(path, "expected a fact such as { kind = \"course_completed\", "
-                            "source = \"moodle\", course = \"42\" }")
+            self.fail(path, _("expected a fact such as {example}").format(
+                example='{ kind = "course_completed", source = "moodle", course = "42" }'))
             return None
         before = len(self.problems)
         for key in raw:
             if key not in _FACT_KEYS:
-                self.fail(path + (key,), f"unknown key '{key}'; expected one of: {', '.join(_FACT_KEYS)}")
+                self.unknown_key(path + (key,), key, _FACT_KEYS)
         for key in ("kind", "source", "course"):
             if key not in raw:
-                self.fail(path, f"missing key '{key}'")
+                self.fail(path, _("missing key '{key}'").format(key=key))
         kind = FACT_KINDS.get(str(raw.get("kind")))
         if "kind" in raw and kind is None:
-            self.fail(path + ("kind",), f"unknown kind {shown(raw['kind'])}; expected one of: "
-                                        f"{', '.join(list(FACT_KINDS)[:6])}")
+            self.fail(path + ("kind",), _("unknown kind {kind}; expected one of: {allowed}").format(
+                kind=shown(raw["kind"]), allowed=", ".join(list(FACT_KINDS)[:6])))
         if kind is FactKind.grade and "value" not in raw:
-            self.fail(path, "a grade needs value = 0.0 … 1.0")
+            self.fail(path, _("a grade needs {example}").format(example="value = 0.0 … 1.0"))
         date = self.moment(raw["date"], path + ("date",)) if "date" in raw else None
         value = raw.get("value", 1.0)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(path + ("value",), f"invalid fact: value {shown(value)} is not a number")
+            self.fail(path + ("value",), _("invalid fact: {key} {value} is not a number").format(
+                key="value", value=shown(value)))
         for key in ("status", "place", "title"):
             if key in raw and not isinstance(raw[key], str):
-                self.fail(path + (key,), f"invalid fact: {key} {shown(raw[key])} is not a string")
+                self.fail(path + (key,), _("invalid fact: {key} {value} is not a string").format(
+                    key=key, value=shown(raw[key])))
         tags = raw.get("tags", [])
         if not isinstance(tags, str) and not (isinstance(tags, list)
                                               and all(isinstance(t, str) for t in tags)):
-            self.fail(path + ("tags",), f"invalid fact: tags {shown(tags)} is not a list of words")
+            self.fail(path + ("tags",), _("invalid fact: {key} {value} is not a list of words").format(
+                key="tags", value=shown(tags)))
         if len(self.problems) > before or kind is None:
             return None
         attrs: dict[str, AttrValue] = {k: raw[k] for k in ("tags", "place", "title") if k in raw}
@@ -207,7 +223,7 @@ def _read_cases(path: Path, rules: RuleSet, cases: list[_Case], problems: list[P
     reader = _CaseReader(path, read.locator, rules, problems)
     raw_cases = data.get("case")
     if set(data) - {"case"} or not isinstance(raw_cases, list):
-        reader.fail((), "expected only [[case]] tables")
+        reader.fail((), _("expected only {tables} tables").format(tables="[[case]]"))
         return
     for i, raw in enumerate(raw_cases):
         case = reader.case(raw, i)

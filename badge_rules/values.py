@@ -9,6 +9,9 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from bridge.i18n import format_list
+from bridge.i18n import gettext as _
+
 from .badge import LANGS, Duration
 
 __all__ = ["read_moment", "read_duration", "read_texts", "shown"]
@@ -23,9 +26,9 @@ def shown(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):
-        return "a table"
+        return _("a table")
     if isinstance(value, list):
-        return "a list"
+        return _("a list")
     return str(value)
 
 
@@ -42,7 +45,7 @@ def read_moment(value: Any, end: bool = False) -> datetime:
     if isinstance(value, date):
         moment = datetime.combine(value, time.min, tzinfo=UTC)
         return moment + timedelta(days=1) if end else moment
-    raise ValueError("expected a date such as 2025-09-01 (year-month-day)")
+    raise ValueError(_("expected a date such as {example} (year-month-day)").format(example="2025-09-01"))
 
 
 def read_duration(value: Any) -> Duration:
@@ -54,8 +57,8 @@ def read_duration(value: Any) -> Duration:
         years, months, weeks, days = (int(g or 0) for g in match.groups())
         if years or months or weeks or days:
             return Duration(years, months, days + 7 * weeks)
-    raise ValueError('expected an ISO-8601 duration such as "P2Y", "P6M" or "P90D", '
-                     "or a number of days")
+    raise ValueError(_("expected an ISO-8601 duration such as {examples}, or a number of days").format(
+        examples=format_list(['"P2Y"', '"P6M"', '"P90D"'], "or")))
 
 
 def read_texts(value: Any) -> dict[str, str]:
@@ -65,4 +68,5 @@ def read_texts(value: Any) -> dict[str, str]:
     if (isinstance(value, dict) and value and set(value) <= set(LANGS)
             and all(isinstance(v, str) and v.strip() for v in value.values())):
         return {lang: text.strip() for lang, text in value.items()}
-    raise ValueError('expected text, or a table such as { fr = "…", en = "…" }')
+    raise ValueError(_("expected text, or a table such as {example}").format(
+        example='{ fr = "…", en = "…" }'))

@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
 )
 
+from bridge import i18n
 from bridge.errors import ConfigError, NotFound, TomlError
 from bridge.tomlloc import Locator, load_toml
 
@@ -62,11 +63,19 @@ class BridgeSettings(_Model):
     data_dir: Path = Path(".badge-bridge")
     database_url: str | None = None
     rules_dir: Path = Path("rules")
-    default_language: Literal["fr", "en"] = "fr"
+    default_language: str = Field("fr", description="a language with a catalog (bridge.i18n)")
     templates_dir: Path | None = None
     keys_dir: Path | None = Field(None, description="signing keys; default DATA_DIR/keys")
     ob3_issuer: Literal["did:web", "did:key"] = "did:web"
     hide_recipient_name: bool = False
+
+    @field_validator("default_language")
+    @classmethod
+    def _has_catalog(cls, v: str) -> str:
+        if v not in i18n.languages():
+            raise ValueError(f"no catalog for {v!r}; languages with one: {', '.join(i18n.languages())} "
+                             f"(docs/translating.md says how to add one)")
+        return v
 
     @field_validator("public_url")
     @classmethod

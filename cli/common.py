@@ -1,10 +1,15 @@
-"""What every command shares: the `--config` option, loading the config with the connector
-registry, and the one place where errors become a line on stderr and the README's exit code.
+"""What every command shares: the `--config` and `--lang` options, loading the config with the
+connector registry, and the one place where errors become a line on stderr and the README's
+exit code.
+
+A command speaks `--lang`, else the config's `default_language` (when the file sets one), else
+the language of the environment (LC_ALL, LC_MESSAGES, LANG), else English.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,10 +17,13 @@ from typing import Any, TypeVar
 
 import click
 
+from bridge import i18n
 from bridge.config import Config
 from bridge.errors import BridgeError, RuleError, exit_code
+from bridge.i18n import gettext as _
 
-__all__ = ["config_option", "handle_errors", "load", "fail"]
+__all__ = ["config_option", "lang_option", "speak_environment_language", "handle_errors", "load",
+           "fail"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,20 +32,53 @@ config_option = click.option(
     envvar="BADGE_BRIDGE_CONFIG", help="Config file (default: $BADGE_BRIDGE_CONFIG).")
 
 
+_CHOSEN = "badge_bridge.lang"  # ctx.meta: the language --lang chose, shared by the subcommands
+
+
+def _speak(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    known = i18n.languages()
+    lang = i18n.negotiate([value], "")
+    if not lang:
+        raise click.BadParameter(_("no catalog for '{lang}'; languages with one: {known}").format(
+            lang=value, known=", ".join(known)), ctx=ctx, param=param)
+    ctx.meta[_CHOSEN] = lang
+    ctx.with_resource(i18n.language(lang))  # undone when the command ends
+
+
+lang_option = click.option(
+    "--lang", metavar="LANG", callback=_speak, expose_value=False, is_eager=True,
+    help="Language of the messages and texts shown (fr, en…; default: the config's "
+         "default_language, else $LANG).")
+
+
+def speak_environment_language(ctx: click.Context) -> None:
+    """The language of the environment, until --lang or a config says otherwise."""
+    if _CHOSEN not in ctx.meta:
+        tags = [os.environ.get(name, "").split(".")[0].split("@")[0]
+                for name in ("LC_ALL", "LC_MESSAGES", "LANG")]
+        ctx.with_resource(i18n.language(i18n.negotiate(tags, i18n.SOURCE)))
+
+
 def load(config_path: Path | str | None) -> Config:
-    """The config, each source validated by its connector's model."""
+    """The config, each source validated by its connector's model; its default_language is
+    spoken from now on if the file sets one and --lang did not choose."""
     from connectors.registry import load as load_with_connectors
 
-    return load_with_connectors(config_path)
+    config = load_with_connectors(config_path)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and _CHOSEN not in ctx.meta and "default_language" in config.bridge.model_fields_set:
+        ctx.with_resource(i18n.language(config.bridge.default_language))
+    return config
 
 
 def fail(exc: BaseException) -> None:
     """Print a BridgeError as `error: …` lines (a rule error, one per problem) and exit."""
-    if isinstance(exc, RuleError):
-        for problem in exc.problems:
-            click.echo(f"error: {RuleError.format_one(problem)}", err=True)
-    else:
-        click.echo(f"error: {exc}", err=True)
+    problems = ([RuleError.format_one(p) for p in exc.problems] if isinstance(exc, RuleError)
+                else [str(exc)])
+    for problem in problems:
+        click.echo(_("error: {problem}").format(problem=problem), err=True)
     sys.exit(exit_code(exc))
 
 

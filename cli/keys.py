@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from bridge.i18n import gettext as _
 from bridge.issuing.keys import KINDS, KeyKind, generate_key, load_keyring
 
 from .common import config_option, handle_errors, load
@@ -41,10 +42,11 @@ def generate(config_path: Path | None, kind: str) -> None:
     ring = load_keyring(folder)
     for k in _kinds(kind):
         if ring.of(k):
-            click.echo(f"{k}: already present ({ring.current(k).kid}); use `keys rotate` for a new one")
+            click.echo(_("{kind}: already present ({kid}); use `keys rotate` for a new one").format(
+                kind=k, kid=ring.current(k).kid))
             continue
         key = generate_key(folder, k)
-        click.echo(f"{k}: generated {key.kid} in {folder}")
+        click.echo(_("{kind}: generated {kid} in {folder}").format(kind=k, kid=key.kid, folder=folder))
 
 
 @keys.command()
@@ -56,7 +58,8 @@ def rotate(config_path: Path | None, kind: str) -> None:
     folder = _keys_dir(config_path)
     for k in _kinds(kind):
         key = generate_key(folder, k)
-        click.echo(f"{k}: now signing with {key.kid} ({len(load_keyring(folder).of(k))} published)")
+        click.echo(_("{kind}: now signing with {kid} ({count} published)").format(
+            kind=k, kid=key.kid, count=len(load_keyring(folder).of(k))))
 
 
 @keys.command("list")
@@ -66,5 +69,5 @@ def list_keys(config_path: Path | None) -> None:
     """Key ids, kinds and creation times; the newest of each kind signs."""
     ring = load_keyring(_keys_dir(config_path))
     for key in ring.keys:
-        current = " (signing)" if ring.current(key.kind) is key else ""
+        current = " " + _("(signing)") if ring.current(key.kind) is key else ""
         click.echo(f"{key.kind}\t{key.kid}\t{key.created}{current}")

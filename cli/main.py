@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from bridge import i18n
 from bridge.config import Config
 from bridge.errors import NotFound
+from bridge.i18n import gettext as _
+from bridge.i18n import ngettext
 
-from .common import config_option, handle_errors, load
+from .common import config_option, handle_errors, lang_option, load, speak_environment_language
 
 if TYPE_CHECKING:
     from bridge.store import Award, Store
@@ -67,15 +70,18 @@ def _award(config_path: Path | None, award_id: str) -> tuple[Config, Store, Awar
     store = Store(config.bridge.db_url)
     award = store.awards.get(award_id)
     if award is None:
-        raise NotFound(f"no award {award_id}")
+        raise NotFound(_("no award {award_id}").format(award_id=award_id))
     return config, store, award
 
 
 @click.group(cls=Commands)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+@lang_option
 @click.version_option(package_name="badge-bridge")
-def main(verbose: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """badge-bridge: learning-platform activity and presence → verifiable Open Badges."""
+    speak_environment_language(ctx)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -95,26 +101,27 @@ def demo(port: int, once: bool, output: Path | None, data_dir: Path, learners: i
     from .demo import run_demo
 
     if not once and not _port_free("127.0.0.1", port):
-        raise click.ClickException(f"port {port} on 127.0.0.1 is in use; pass --port with a free one")
+        raise click.ClickException(_("port {port} on 127.0.0.1 is in use; pass --port with a free one")
+                                   .format(port=port))
 
     result = run_demo(data_dir, port=port, output=output, learners=learners, seed=seed)
-    rows = [("learners", result.learners), ("awards issued this run", result.new_awards),
-            ("awards in total", result.total_awards), ("emails sent this run", result.emails_sent),
-            ("presences pushed back (in total)", result.pushes),
-            ("source errors", len(result.report.errors))]
+    rows: list[tuple[str, object]] = [(_("learners"), result.learners), (_("awards issued this run"), result.new_awards),
+            (_("awards in total"), result.total_awards), (_("emails sent this run"), result.emails_sent),
+            (_("presences pushed back (in total)"), result.pushes),
+            (_("source errors"), len(result.report.errors))]
+    if result.verify_url:
+        rows.append((_("verification page"), result.verify_url))
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
-        click.echo(f"{label:<{width}}  {value}")
-    if result.verify_url:
-        click.echo(f"{'verification page':<{width}}  {result.verify_url}")
+        click.echo(f"{label:<{width}}  {i18n.format_decimal(value) if isinstance(value, int) else value}")
     if result.new_awards == 0 and result.emails_sent == 0:
-        click.echo("nothing new: every award was already issued and sent (same data dir)")
+        click.echo(_("nothing new: every award was already issued and sent (same data dir)"))
     if once:
         return
     from bridge.store import Store
     from bridge.web.server import serve
 
-    click.echo(f"serving on http://127.0.0.1:{port}/ — Ctrl-C to stop")
+    click.echo(_("serving on {url} — Ctrl-C to stop").format(url=f"http://127.0.0.1:{port}/"))
     serve(result.config, Store(result.config.bridge.db_url), "127.0.0.1", port)
 
 
@@ -142,22 +149,26 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
                                for d in decisions.to_award],
                "no_longer_granted": [asdict(r) for r in decisions.no_longer_granted]}
         click.echo(json.dumps(out, indent=2) if as_json else "\n".join(
-            [f"award  {a['email']}  {a['badge']}" for a in out["would_award"]]
-            + [f"would no longer grant  {r['email']}  {r['badge_id']}  (award {r['award_id']})"
-               for r in out["no_longer_granted"]]) or "nothing would change")
+            [_("award  {email}  {badge}").format(**a) for a in out["would_award"]]
+            + [_("would no longer grant  {email}  {badge_id}  (award {award_id})").format(**r)
+               for r in out["no_longer_granted"]]) or _("nothing would change"))
         return
     report = run_sync(config, store, ruleset=ruleset, sources=list(sources) or None)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))
     else:
         for sid, st in report.sources.items():
-            click.echo(f"source {sid}: {st.new_facts} new facts, {st.changed_facts} changed, "
-                       f"{st.errors} errors, {st.requests} requests")
-        click.echo(f"run {report.run_id}: {report.status}; {report.awarded} awards issued; "
-                   f"emails sent {report.emails.sent}, to retry {report.emails.retry}, "
-                   f"failed {report.emails.failed}")
+            counts = {k: i18n.format_decimal(getattr(st, k)) for k in (
+                "new_facts", "changed_facts", "errors", "requests")}
+            click.echo(_("source {source}: {new_facts} new facts, {changed_facts} changed, "
+                         "{errors} errors, {requests} requests").format(source=sid, **counts))
+        click.echo(_("run {run}: {status}; {awarded} awards issued; emails sent {sent}, to retry "
+                     "{retry}, failed {failed}").format(
+            run=report.run_id, status=report.status, awarded=report.awarded,
+            sent=report.emails.sent, retry=report.emails.retry, failed=report.emails.failed))
         for e in report.errors:
-            click.echo(f"  error: source {e.source} {e.endpoint}: {e.message}", err=True)
+            click.echo("  " + _("error: {problem}").format(
+                problem=f"source {e.source} {e.endpoint}: {e.message}"), err=True)
     if report.status != "ok":
         sys.exit(4)
 
@@ -196,7 +207,7 @@ def daemon(config_path: Path | None, every: int, serve: bool, max_runs: int | No
     load_ruleset(config)  # refuse to start on broken rules
     runs = run_daemon(config, Store(config.bridge.db_url), every, serve=serve, max_runs=max_runs,
                       broker=broker)
-    click.echo(f"stopped after {runs} run(s)")
+    click.echo(ngettext("stopped after {runs} run", "stopped after {runs} runs", runs).format(runs=runs))
 
 
 @main.command()
@@ -244,8 +255,8 @@ def awards_list(config_path: Path | None, as_json: bool, badge: str | None) -> N
 @handle_errors
 def awards_revoke(config_path: Path | None, award_id: str, reason: str) -> None:
     """Revoke an award."""
-    _, store, _ = _award(config_path, award_id)
-    click.echo("revoked" if store.awards.revoke(award_id, reason) else "already revoked")
+    store = _award(config_path, award_id)[1]
+    click.echo(_("revoked") if store.awards.revoke(award_id, reason) else _("already revoked"))
 
 
 @awards.command("show")
@@ -276,10 +287,11 @@ def awards_resend(config_path: Path | None, award_id: str) -> None:
 
     config, store, award = _award(config_path, award_id)
     if award.status == "revoked":
-        raise click.ClickException(f"award {award_id} is revoked; nothing to send")
+        raise click.ClickException(_("award {award_id} is revoked; nothing to send")
+                                   .format(award_id=award_id))
     store.outbox.reset(f"email:{award_id}")
     counts = deliver_emails(config, store)
-    click.echo(f"sent {counts.sent}, to retry {counts.retry}, failed {counts.failed}")
+    click.echo(_("sent {sent}, to retry {retry}, failed {failed}").format(**counts.as_dict()))
     if counts.sent == 0:
         sys.exit(5)
 
@@ -302,12 +314,22 @@ def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
     config = load(config_path)
     store = Store(config.bridge.db_url)
     if not yes:
-        click.confirm(f"Erase {email} and revoke all their badges? This cannot be undone", abort=True)
-    counts = store.erasure.erase(email, "effacement à la demande de la personne (RGPD) / erased at the "
-                                        "learner's request (GDPR)")
+        click.confirm(_("Erase {email} and revoke all their badges? This cannot be undone").format(
+            email=email), abort=True)
+    # The reason shows on the badges' pages: in the issuer's language, not the command's.
+    with i18n.language(config.bridge.default_language):
+        reason = _("erased at the learner's request (GDPR)")
+    counts = store.erasure.erase(email, reason)
     if counts is None:
-        raise NotFound(f"no learner with email {email}")
-    click.echo("erased: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
+        raise NotFound(_("no learner with email {email}").format(email=email))
+    facts, idents, cancelled, revoked = (counts[k] for k in (
+        "facts", "identities", "deliveries_cancelled", "awards_revoked"))
+    click.echo(_("erased: {counts}").format(counts=", ".join([
+        ngettext("{count} fact", "{count} facts", facts).format(count=facts),
+        ngettext("{count} identity", "{count} identities", idents).format(count=idents),
+        ngettext("{count} delivery cancelled", "{count} deliveries cancelled", cancelled).format(
+            count=cancelled),
+        ngettext("{count} award revoked", "{count} awards revoked", revoked).format(count=revoked)])))
 
 
 @main.group("config")
@@ -321,12 +343,13 @@ def config_group() -> None:
 def config_check(file: Path | None) -> None:
     """Validate FILE (default: $BADGE_BRIDGE_CONFIG) and print a summary without secrets."""
     config = load(file)
-    click.echo(f"{config.file}: ok")
+    click.echo(_("{file}: ok").format(file=config.file))
     click.echo(f"  public_url  {config.bridge.public_url}")
     click.echo(f"  database    {config.bridge.db_url.split('@')[-1]}")
     click.echo(f"  rules_dir   {config.bridge.rules_dir}")
     for sid, src in config.sources.items():
-        click.echo(f"  source {sid}: kind {src.kind}{'' if src.enabled else ' (disabled)'}")
+        click.echo("  " + (_("source {source}: kind {kind}") if src.enabled else
+                           _("source {source}: kind {kind} (disabled)")).format(source=sid, kind=src.kind))
 
 
 @main.group()
@@ -342,7 +365,7 @@ def db_upgrade(config_path: Path | None) -> None:
     from bridge.store import Store
 
     store = Store(load(config_path).bridge.db_url)
-    click.echo(f"schema at revision {store.revision()}")
+    click.echo(_("schema at revision {revision}").format(revision=store.revision()))
 
 
 def _register_builtin() -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 
 from bridge.errors import ConfigError
+from bridge.i18n import gettext as _
+from bridge.i18n import ngettext
 
 from .common import config_option, handle_errors, load
 
@@ -36,22 +38,26 @@ def import_(file: Path, strict: bool, source_id: str | None, config_path: Path |
     config = load(config_path)
     csv_sources = {sid: s for sid, s in config.sources.items() if isinstance(s, CsvConfig)}
     if source_id is None and len(csv_sources) != 1:
-        raise ConfigError("pass --source: the config has "
-                          f"{len(csv_sources) or 'no'} csv sources", key="sources")
+        raise ConfigError(ngettext("pass --source: the config has {count} csv source",
+                                   "pass --source: the config has {count} csv sources",
+                                   len(csv_sources)).format(count=len(csv_sources)), key="sources")
     source_id = source_id or next(iter(csv_sources))
     if source_id not in csv_sources:
-        raise ConfigError(f"{source_id} is not a csv source", key=f"sources.{source_id}")
+        raise ConfigError(_("{source} is not a csv source").format(source=source_id),
+                          key=f"sources.{source_id}")
     connector = CsvConnector(source_id, csv_sources[source_id].model_copy(update={"path": file}))
-    sheet, _ = connector.read(file, strict=strict or None)
+    sheet = connector.read(file, strict=strict or None)[0]
     for line, reason in sheet.problems:
         click.echo(f"{file}:{line}: {reason}", err=True)
     if sheet.problems and (strict or csv_sources[source_id].strict):
-        click.echo(f"refused: {len(sheet.problems)} bad row(s); nothing imported", err=True)
+        click.echo(ngettext("refused: {count} bad row; nothing imported",
+                            "refused: {count} bad rows; nothing imported",
+                            len(sheet.problems)).format(count=len(sheet.problems)), err=True)
         sys.exit(1)
     store = Store(config.bridge.db_url)
     run_id = store.runs.begin([source_id], "presence-import")
     result = store.facts.ingest(run_id, sheet.batch)
     store.runs.finish(run_id, "partial" if sheet.problems else "ok",
                      {"file": str(file), "rows": len(sheet.batch.facts), "bad_rows": len(sheet.problems)})
-    click.echo(f"imported {len(sheet.batch.facts)} presence row(s), {result.new_facts} new; "
-               f"{len(sheet.problems)} bad row(s) skipped")
+    click.echo(_("imported {rows} presence row(s), {new} new; {bad} bad row(s) skipped").format(
+        rows=len(sheet.batch.facts), new=result.new_facts, bad=len(sheet.problems)))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from bridge import i18n
 from bridge.config import Config
 from bridge.delivery.mail import AwardMail, Mailer, compose
 from bridge.errors import DeliveryError, NotFound
@@ -34,9 +35,8 @@ def award_mail(config: Config, store: Store, award: Award,
     urls = issuer.urls
     badge = issuer.badge(award.badge_id)
     definition = badge.definition
-    lang = award.lang if award.lang in ("fr", "en") else config.bridge.default_language
+    lang = i18n.negotiate([award.lang], config.bridge.default_language)
     svg = badge.image_type == "image/svg+xml"
-    expires = award.expires_at
     if award.recipient_email is None:
         raise NotFound(f"award {award.id}: its learner was erased")
     return AwardMail(
@@ -49,7 +49,7 @@ def award_mail(config: Config, store: Store, award: Award,
         baked_png=issuer.baked(award, "ob2.svg" if svg else "ob2.png"),
         image_subtype="svg+xml" if svg else "png",
         issued_year=award.issued_at.year, issued_month=award.issued_at.month,
-        expires_on=(expires.strftime("%d/%m/%Y" if lang == "fr" else "%Y-%m-%d") if expires else None),
+        expires_at=award.expires_at,
         wallet_url=urls.credential(award.id))
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from badge_rules import BadgeDef, Decision, RuleSet
+from bridge import i18n
 from bridge.issuing.images import badge_image
 from bridge.issuing.ob2 import new_salt
 from bridge.store import Award, NewAward, NewOutboxItem, Store
@@ -166,7 +167,7 @@ def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
             id=award_id, learner_id=d.learner_id, badge_id=d.badge_id, period=d.period,
             issued_at=issued_at, expires_at=d.badge.expiry_from(issued_at), salt=new_salt(),
             recipient_email=d.email, recipient_name=d.fullname,
-            lang=d.lang if d.lang in ("fr", "en") else default_lang,
+            lang=i18n.negotiate([d.lang], default_lang),  # fr_CA → fr; no catalog → the default
             rule_version=d.badge.version, provenance=d.provenance,
             previous_award_id=d.previous_award_id, run_id=run_id)
         item = NewOutboxItem(key=f"email:{award_id}", channel="email", payload={"award_id": award_id})

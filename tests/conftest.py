@@ -22,6 +22,16 @@ settings.register_profile("under-load", deadline=None, suppress_health_check=[He
 settings.load_profile("under-load")
 
 
+@pytest.fixture(autouse=True)
+def english_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands started without --lang or a config's default_language speak the environment's
+    language: the same (English) for every test, whatever the machine's locale. No catalogs
+    beyond the built-in ones unless a test adds some."""
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    for name in ("LC_ALL", "LC_MESSAGES", "BADGE_BRIDGE_LOCALE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def require_services() -> bool:
     return os.environ.get("BADGE_BRIDGE_REQUIRE_SERVICES") == "1"
 

@@ -192,7 +192,8 @@ def test_malformed_rules_file_gives_one_line_with_file_and_line_and_writes_nothi
     proc = _process("sync", "--config", str(cfg), "--once")
     assert proc.returncode == 3
     errors = proc.stderr.strip().splitlines()
-    assert len(errors) == 1 and errors[0].startswith(f"error: {bad}:{line}: ")
+    # The demo config's default_language is fr: the command speaks French around the diagnostic.
+    assert len(errors) == 1 and errors[0].startswith(f"erreur\u00a0: {bad}:{line}: ")
     assert not (tmp_path / "state" / "bridge.db").exists()
 
 
@@ -272,7 +273,7 @@ def test_rule_edit_never_revokes_silently_dry_run_lists_what_it_would_no_longer_
 def test_daemon_runs_on_schedule_and_a_second_run_adds_nothing(config, platform, mailbox):
     proc = _process("daemon", "--config", str(config.file), "--every", "10", "--max-runs", "2")
     assert proc.returncode == 0, proc.stderr
-    assert "stopped after 2 run(s)" in proc.stdout
+    assert "arrêté après 2 exécutions" in proc.stdout
     store = Store(config.bridge.db_url)
     runs = store.runs.last(10)
     assert [r.trigger for r in runs] == ["schedule", "schedule"]
@@ -292,7 +293,7 @@ def test_awards_show_and_resend_send_the_same_badge_again(config, platform, mail
     assert len(mailbox.raw) == before + 1
     assert mailbox.messages[-1]["X-Badge-Bridge-Award"] == award.id
     proc = _cli("awards", "revoke", award.id, "--reason", "erreur de saisie", "--config", str(config.file))
-    assert proc.returncode == 0 and "revoked" in proc.stdout
+    assert proc.returncode == 0 and proc.stdout == "révoquée\n"
     assert _cli("awards", "resend", award.id, "--config", str(config.file)).returncode == 1
 
 
@@ -302,7 +303,7 @@ def test_erasing_a_learner_revokes_strips_and_keeps_them_out_of_later_syncs(conf
     award, email = store.awards.listing()[0]
     proc = _cli("learners", "erase", email, "--yes", "--config", str(config.file))
     assert proc.returncode == 0, proc.stderr
-    assert "1 awards revoked" in proc.stdout
+    assert "1 attribution révoquée" in proc.stdout
     assert store.facts.learner_by_email(email) is None
     erased = store.awards.get(award.id)
     assert erased.status == "revoked" and erased.recipient_email is None
@@ -380,7 +381,7 @@ backoff = 0
 ''')
     proc = _cli("sync", "--config", str(cfg), "--once")
     assert proc.returncode == 4  # the run finished, partially
-    assert "error: source moodle-down core_webservice_get_site_info: connection failed" in proc.stderr
+    assert "erreur\u00a0: source moodle-down core_webservice_get_site_info: connection failed" in proc.stderr
     store = Store(load_config(cfg).bridge.db_url)
     assert {a.email for a in store.awards.listing()} == expected_emails(platform.world)
     last = store.runs.last(1)[0]

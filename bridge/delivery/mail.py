@@ -9,14 +9,16 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from pathlib import Path
 from urllib.parse import urlencode
 
+from bridge import i18n
 from bridge.config import SmtpSettings
-from bridge.delivery.templates import environment
+from bridge.delivery.templates import render
 from bridge.errors import DeliveryError, PermanentDeliveryError
 
 __all__ = ["AwardMail", "Mailer", "compose", "send", "linkedin_url"]
@@ -27,7 +29,7 @@ class AwardMail:
     award_id: str
     to_email: str
     learner_name: str | None
-    lang: str
+    lang: str  # a language with a catalog: the texts, and the dates' format
     badge_name: str
     criteria: str
     issuer_name: str
@@ -36,7 +38,7 @@ class AwardMail:
     baked_png: bytes
     issued_year: int
     issued_month: int
-    expires_on: str | None = None
+    expires_at: datetime | None = None
     wallet_url: str | None = None  # the OB 3.0 credential, for wallets that take a URL
     image_subtype: str = "png"  # "svg+xml" when the badge's own image is an SVG
 
@@ -51,24 +53,27 @@ def linkedin_url(mail: AwardMail) -> str:
 
 
 def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = None) -> EmailMessage:
-    env = environment(templates_dir)
-    lang = mail.lang if mail.lang in ("fr", "en") else "fr"
+    lang = i18n.negotiate([mail.lang], i18n.SOURCE)
     cid = make_msgid(domain="badge-bridge")
     ctx = dict(badge_name=mail.badge_name, issuer_name=mail.issuer_name, issuer_url=mail.issuer_url,
                learner_name=mail.learner_name, criteria=mail.criteria, verify_url=mail.verify_url,
-               linkedin_url=linkedin_url(mail), image_cid=cid[1:-1], expires_on=mail.expires_on,
+               linkedin_url=linkedin_url(mail), image_cid=cid[1:-1], expires_at=mail.expires_at,
                wallet_url=mail.wallet_url)
+
+    def part(kind: str) -> str:
+        return render(f"email/award.{kind}.j2", lang, templates_dir, **ctx)
+
     # Folding at 78 columns drops the space between two encoded words of a non-ASCII subject
     # (CPython's header folder): lines up to 998, as RFC 5322 allows, keep it in one piece.
     msg = EmailMessage(policy=policy.default.clone(max_line_length=998))
-    msg["Subject"] = env.get_template(f"email/award.{lang}.subject.j2").render(ctx).strip()
+    msg["Subject"] = part("subject").strip()
     msg["From"] = formataddr((smtp.from_name, smtp.from_address))
     msg["To"] = formataddr((mail.learner_name or "", mail.to_email))
     # One Message-ID per award: a re-send after a crash is recognisable as the same message.
     msg["Message-ID"] = f"<award-{mail.award_id}@badge-bridge>"
     msg["X-Badge-Bridge-Award"] = mail.award_id
-    msg.set_content(env.get_template(f"email/award.{lang}.txt.j2").render(ctx))
-    msg.add_alternative(env.get_template(f"email/award.{lang}.html.j2").render(ctx), subtype="html")
+    msg.set_content(part("txt"))
+    msg.add_alternative(part("html"), subtype="html")
     html_part = msg.get_body(("html",))
     assert isinstance(html_part, EmailMessage)
     ext = "png" if mail.image_subtype == "png" else "svg"

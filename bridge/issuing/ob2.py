@@ -15,6 +15,7 @@ import jwt
 
 from bridge.config import IssuerSettings
 from bridge.errors import NotFound
+from bridge.i18n import N_, SOURCE, format_date, format_percent, gettext, language
 from bridge.issuing.keys import Key
 from bridge.issuing.urls import Urls
 from bridge.store import Award
@@ -136,33 +137,34 @@ def signed_assertion(urls: Urls, award: Award, key: Key) -> str:
                               headers={"kid": key.kid})
 
 
-_WORDS = {
-    "fr": {"presence": "Présent·e à la séance {item} ({course})",
-           "course_completion": "Cours {course} terminé", "activity_completion": "Activité {item} terminée ({course})",
-           "grade": "Note {value} en {course}", "certificate": "Certificat obtenu : {course}",
-           "enrolment": "Inscrit·e à {course}", "other": "{kind} : {course} {item}"},
-    "en": {"presence": "Attended session {item} ({course})",
-           "course_completion": "Completed the course {course}", "activity_completion": "Completed {item} ({course})",
-           "grade": "Grade {value} in {course}", "certificate": "Certificate earned: {course}",
-           "enrolment": "Enrolled in {course}", "other": "{kind}: {course} {item}"},
+# What each kind of fact proves, as a sentence of the evidence list (the catalogs translate it).
+_EVIDENCE = {
+    "presence": N_("Attended session {item} ({course})"),
+    "course_completion": N_("Completed the course {course}"),
+    "activity_completion": N_("Completed {item} ({course})"),
+    "grade": N_("Grade {value} in {course}"),
+    "certificate": N_("Certificate earned: {course}"),
+    "enrolment": N_("Enrolled in {course}"),
 }
+_OTHER = N_("{kind}: {course} {item}")
 
 
 def evidence(urls: Urls, award: Award, lang: str | None = None) -> list[dict[str, Any]]:
-    """One Evidence per fact behind the award (in the learner's language unless `lang`)."""
-    words = _WORDS.get(lang or award.lang or "fr", _WORDS["fr"])
+    """One Evidence per fact behind the award (in the award's language unless `lang`)."""
     out = []
-    for i, fact in enumerate(award.provenance, 1):
-        value = fact.get("value")
-        line = words.get(str(fact.get("kind")), words["other"]).format(
-            kind=str(fact.get("kind", "")).replace("_", " "), course=fact.get("course", ""),
-            item=fact.get("item") or "", value=f"{value:.0%}" if isinstance(value, float) else value,
-        ).strip()
-        if fact.get("occurred_at"):
-            line += f" — {str(fact['occurred_at'])[:10]}"
-        out.append({"id": f"{urls.verify_page(award.id)}#evidence-{i}",
-                    "name": f"{fact.get('source', '')}: {fact.get('course', '')}",
-                    "narrative": line})
+    with language(lang or award.lang or SOURCE):
+        for i, fact in enumerate(award.provenance, 1):
+            value = fact.get("value")
+            kind = str(fact.get("kind", ""))
+            line = gettext(_EVIDENCE.get(kind, _OTHER)).format(
+                kind=kind.replace("_", " "), course=fact.get("course", ""), item=fact.get("item") or "",
+                value=format_percent(value) if isinstance(value, float) else value,
+            ).strip()
+            if fact.get("occurred_at"):
+                line += f" — {format_date(datetime.fromisoformat(str(fact['occurred_at'])))}"
+            out.append({"id": f"{urls.verify_page(award.id)}#evidence-{i}",
+                        "name": f"{fact.get('source', '')}: {fact.get('course', '')}",
+                        "narrative": line})
     return out
 
 

@@ -14,14 +14,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bridge import i18n
 from bridge.config import Config
-from bridge.delivery.templates import environment
+from bridge.delivery.templates import render
 from bridge.errors import ConfigError, NotFound
 from bridge.issuing import did, ob2
 from bridge.issuing.issuer import Format, Issuer
 from bridge.store import Award, Store
 from bridge.web.admin import admin_routes
-from bridge.web.i18n import WORDS, pick_language
 from bridge.web.metrics import metrics_registry
 from bridge.web.page import page_context
 
@@ -50,18 +50,23 @@ def _image(data: bytes, ext: str, name: str) -> Response:
 def create_app(config: Config, store: Store) -> Starlette:
     issuer = Issuer(config, store)
     urls = issuer.urls
-    env = environment(config.bridge.templates_dir)
+    templates = config.bridge.templates_dir
     default_lang = config.bridge.default_language
 
     def lang_of(request: Request) -> str:
-        return pick_language(request.query_params.get("lang"), request.headers.get("accept-language"),
-                             default_lang)
+        """`?lang=` if a catalog has it, else the best of Accept-Language, else the default."""
+        return i18n.negotiate([request.query_params.get("lang"),
+                               *i18n.accept_language(request.headers.get("accept-language"))],
+                              default_lang)
 
-    def not_found(request: Request) -> Response:
+    def html(template: str, lang: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(render(template, lang, templates, **context), status_code=status_code,
+                            headers={"Content-Language": lang, "Vary": "Accept, Accept-Language"})
+
+    def not_found(request: Request, badge: bool = True) -> Response:
         if _wants_html(request):
-            lang = lang_of(request)
-            return HTMLResponse(f"<!doctype html><html lang=\"{lang}\"><title>404</title>"
-                                f"<h1>{WORDS[lang]['not_found']}</h1></html>", status_code=404)
+            return html("web/not_found.html.j2", lang_of(request), 404, badge=badge,
+                        issuer_name=config.issuer.name, issuer_url=config.issuer.url)
         return JSONResponse({"error": "not found"}, status_code=404)
 
     def with_award(handler: Callable[[Request, Award], Response]) -> Handler:
@@ -168,12 +173,13 @@ def create_app(config: Config, store: Store) -> Starlette:
 
     def verify_page(request: Request, award: Award) -> Response:
         lang = lang_of(request)
-        ctx = page_context(issuer, award, lang, award.validity())
-        html = env.get_template("web/verify.html.j2").render(w=WORDS[lang], **ctx)
-        return HTMLResponse(html, headers={"Content-Language": lang, "Vary": "Accept, Accept-Language"})
+        return html("web/verify.html.j2", lang, **page_context(issuer, award, lang, award.validity()))
 
     async def no_key(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=503)
+
+    async def no_route(request: Request, exc: Exception) -> Response:
+        return not_found(request, badge=False)  # a path no route serves
 
     return Starlette(routes=[
         Route("/healthz", healthz),
@@ -200,4 +206,4 @@ def create_app(config: Config, store: Store) -> Starlette:
         Route("/ob3/status/{list_id:int}", status_list),
         Route("/v/{award_id}", with_award(verify)),
         *admin_routes(config, store),
-    ], exception_handlers={ConfigError: no_key})
+    ], exception_handlers={ConfigError: no_key, 404: no_route})

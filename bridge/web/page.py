@@ -1,13 +1,14 @@
 """What the verification page shows about one award, in one language.
 
-Plain values only: the template escapes every one of them (autoescape is on for .html.j2).
+Plain values only: the template escapes every one of them (autoescape is on for .html.j2) and
+formats the dates in the page's language.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
+from bridge import i18n
 from bridge.issuing import ob2
 from bridge.issuing.issuer import Issuer
 from bridge.issuing.ob2 import localized
@@ -19,17 +20,11 @@ __all__ = ["page_context"]
 def page_context(issuer: Issuer, award: Award, lang: str, status: str) -> dict[str, Any]:
     urls, config = issuer.urls, issuer.config
     definition = issuer.badge(award.badge_id).definition
-
-    def day(value: datetime | None) -> str | None:
-        return value.strftime("%d/%m/%Y" if lang == "fr" else "%Y-%m-%d") if value else None
-
-    def iso(value: datetime | None) -> str:
-        return value.isoformat() if value else ""
-
     hide = config.bridge.hide_recipient_name or not award.recipient_name
     aid = award.id
     return dict(
-        lang=lang, other_lang="en" if lang == "fr" else "fr",
+        og_locale=i18n.territory_locale(lang),
+        other_languages=[(code, i18n.display_name(code)) for code in i18n.languages() if code != lang],
         badge_name=localized(definition, "name", lang),
         criteria=localized(definition, "criteria", lang) or localized(definition, "description", lang),
         description=localized(definition, "description", lang),
@@ -41,10 +36,8 @@ def page_context(issuer: Issuer, award: Award, lang: str, status: str) -> dict[s
                    ("ob3_png", urls.credential_png(aid), "image/png")],
         status=status, recipient_name=None if hide else award.recipient_name,
         issuer_name=config.issuer.name, issuer_url=config.issuer.url,
-        issued_on=day(award.issued_at), issued_iso=iso(award.issued_at),
-        expires_on=day(award.expires_at), expires_iso=iso(award.expires_at),
-        revoked_on=day(award.revoked_at), revoked_iso=iso(award.revoked_at),
-        revocation_reason=award.revocation_reason,
+        issued_at=award.issued_at, expires_at=award.expires_at,
+        revoked_at=award.revoked_at, revocation_reason=award.revocation_reason,
         evidence=[e["narrative"] for e in ob2.evidence(urls, award, lang)],
         alignments=definition.get("alignments") or [],
     )

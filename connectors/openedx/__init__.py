@@ -45,7 +45,9 @@ class OpenEdxConfig(HttpSourceConfig):
     client_secret: SecretStr
     api_key: SecretStr | None = Field(None, description="X-Edx-Api-Key instead of OAuth2 (older instances)")
     courses: list[str] = Field(min_length=1, description="course run keys, e.g. course-v1:ORG+NUM+RUN")
-    default_lang: Literal["fr", "en"] = "en"
+    # The platform's language for learners whose profile names none: any tag (de, pt-BR…); the
+    # catalogs decide what it is shown in (bridge.i18n.negotiate).
+    default_lang: str = "en"
     page_size: int = Field(100, ge=1, le=100)
     completion: bool = Field(True, description="read the completion-aggregator plugin if installed")
     certificates: bool = True
@@ -60,7 +62,7 @@ class FunConfig(OpenEdxConfig):
 
     kind: Literal["fun"] = "fun"  # type: ignore[assignment]
     url: str = "https://lms.fun-mooc.fr"
-    default_lang: Literal["fr", "en"] = "fr"
+    default_lang: str = "fr"
 
     @field_validator("courses")
     @classmethod

@@ -132,7 +132,7 @@ def test_bad_duration_and_renewable_without_expiry(tmp_path: Path) -> None:
     write(tmp_path, "c.toml", '[condition]\nenrolled = { source = "fun", course = "x" }\n',
           badge_id="c", extra="renewable = true\n")
     assert problems(tmp_path) == [
-        'b.toml:5: badge.expires_after: expected an ISO-8601 duration such as "P2Y", "P6M" '
+        'b.toml:5: badge.expires_after: expected an ISO-8601 duration such as "P2Y", "P6M", '
         'or "P90D", or a number of days, got "2 years"',
         "c.toml:5: badge.renewable: a renewable badge needs expires_after (when to renew)"]
 

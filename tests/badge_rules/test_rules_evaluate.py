@@ -37,7 +37,8 @@ def test_grade_threshold_is_inclusive_and_explained(tmp_path: Path) -> None:
     decision = rs.evaluate("b", [fact(FactKind.grade, value=0.55)], {})
     assert not decision.awarded
     assert render_tree(decision.tree, "fr") == (
-        "✗ note ≥ 70 % au cours 42 sur moodle — note requise ≥ 70 %, obtenue 55 %\n"
+        # French: a non-breaking space before the percent sign, as CLDR writes it.
+        "✗ note ≥ 70\u00a0% au cours 42 sur moodle — note requise ≥ 70\u00a0%, obtenue 55\u00a0%\n"
         "    · moodle · grade · 42 · 0.55 · 2025-11-01")
 
 
@@ -64,8 +65,8 @@ until = 2025-12-31
         decision = rs.evaluate("b", [good[0], spoiler], {})
         assert not decision.awarded
         assert decision.tree.missing("en") == (
-            "needs 2 presences tagged meetup at la fabrique or le lab between 2025-09-01 and "
-            "2025-12-31, has 1")
+            "needs 2 presences tagged meetup at la fabrique or le lab between Sep 1, 2025 and "
+            "Dec 31, 2025, has 1")
 
 
 def test_provenance_lists_supporting_facts_only_in_a_stable_order(tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ def test_cli_check_lists_each_badge_on_one_line() -> None:
     assert result.exit_code == 0
     assert result.output.splitlines() == [
         f"snt-hybride  «Hybrid SNT: pathway completed»  never expires  {EXAMPLES}/demo/snt-hybride.toml",
-        "1 badge(s) OK"]
+        "1 badge OK"]
 
 
 def test_cli_check_exits_3_with_every_problem(tmp_path: Path) -> None:

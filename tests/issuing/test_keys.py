@@ -17,7 +17,8 @@ def test_generate_writes_owner_only_files_and_never_prints_them(world, tmp_path:
     folder = world.config.bridge.keys_path
     result = CliRunner().invoke(keys, ["generate", "--config", str(world.config.file)])
     assert result.exit_code == 0, result.output
-    assert "already present" in result.output  # the fixture generated both kinds
+    # The fixture generated both kinds; the config's default_language (fr) is spoken.
+    assert "rsa\u00a0: déjà présente" in result.output
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     for pem in folder.glob("*.pem"):
         assert stat.S_IMODE(pem.stat().st_mode) == 0o600

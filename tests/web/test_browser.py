@@ -66,7 +66,7 @@ def test_page_renders_the_live_status_and_switches_language(browser, served, cas
         assert page.locator("#revocation-reason").inner_text() == "Erreur de saisie"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"verify-{case}-fr.png"), full_page=True)
-    page.locator("#lang-switch").focus()
+    page.locator("#lang-en").focus()
     page.keyboard.press("Enter")  # keyboard, not mouse: the switch must be reachable
     page.wait_for_url("**?lang=en")
     assert page.locator("html").get_attribute("lang") == "en"

@@ -39,7 +39,7 @@ def deliver(served, catcher, award):
 
 
 @pytest.mark.parametrize("lang, subject, words", [
-    ("fr", "Votre badge « Médiateur SNT <hybride> »", "vous décerne le badge"),
+    ("fr", "Votre badge «\u00a0Médiateur SNT <hybride>\u00a0»", "vous décerne le badge"),
     ("en", 'Your badge "SNT hybrid mediator"', "awards you the badge"),
 ])
 def test_the_learner_receives_a_baked_badge_in_their_language(served, catcher, fetch, lang, subject,
@@ -78,8 +78,8 @@ def test_linkedin_link_carries_the_certification_fields(served, catcher) -> None
 def test_an_administrator_template_overrides_the_built_in_one(served, catcher, tmp_path) -> None:
     folder = tmp_path / "templates" / "email"
     folder.mkdir(parents=True)
-    (folder / "award.fr.subject.j2").write_text("Bravo {{ learner_name }} !")
+    (folder / "award.subject.j2").write_text("Bravo {{ learner_name }}\u202f!")
     award = served.award(lang="fr", name="Zoé")
     smtp = served.config.smtp.model_copy(update={"host": catcher.host, "port": catcher.port})
     send(compose(award_mail(served.config, served.store, award), smtp, tmp_path / "templates"), smtp)
-    assert catcher.messages[-1]["Subject"] == "Bravo Zoé !"
+    assert catcher.messages[-1]["Subject"] == "Bravo Zoé\u202f!"

@@ -22,6 +22,9 @@ make_world, world, served, port, fetch = (fixtures.make_world, fixtures.world, f
                                           fixtures.port, fixtures.fetch)
 
 HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+# French abbreviated months, as CLDR writes them in a medium date (« 29 nov. 2026 »).
+FR_MONTHS = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
+             "nov.", "déc."]
 
 
 def page(fetch, served, award, lang: str | None = None, accept_language: str = "") -> str:
@@ -46,13 +49,25 @@ def test_status_is_computed_live_valid_then_revoked_with_reason_and_date(served,
     html = page(fetch, served, award, "fr")
     assert status_of(html) == "revoked" and "Révoqué" in html
     assert "Fraude &lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
-    assert datetime.now(UTC).strftime("%d/%m/%Y") in html
+    today = datetime.now(UTC)
+    assert f'id="revoked-on">{today.day} {FR_MONTHS[today.month - 1]} {today.year}</time>' in html
 
 
 def test_an_expired_badge_says_expired(served, fetch) -> None:
     award = served.award(issued=datetime.now(UTC) - timedelta(days=40), expires=timedelta(days=30))
     html = page(fetch, served, award, "en")
     assert status_of(html) == "expired" and ">Expired<" in html and 'id="expires"' in html
+
+
+def test_dates_and_punctuation_follow_the_language(served, fetch) -> None:
+    award = served.award(issued=datetime(2026, 11, 29, 9, tzinfo=UTC), expires=timedelta(days=365))
+    fr, en = page(fetch, served, award, "fr"), page(fetch, served, award, "en")
+    assert 'datetime="2026-11-29T09:00:00+00:00" id="issued-on">29 nov. 2026<' in fr
+    assert 'id="issued-on">Nov 29, 2026<' in en and 'id="expires">Nov 29, 2027<' in en
+    # French puts a non-breaking space before a colon; English puts none.
+    assert "Statut\u00a0: <span" in fr and "Status: <span" in en
+    assert "Image du badge\u00a0: Médiateur" in fr and "l’instant" in fr  # typographic apostrophe
+    assert "'" not in fr.split("<body>", 1)[1]
 
 
 def test_language_from_accept_language_and_the_switch(served, fetch) -> None:
@@ -109,6 +124,30 @@ def test_hosted_urls_negotiate_json_for_machines_and_the_page_for_browsers(serve
 def test_unknown_award_is_a_404_in_both_forms(served, fetch) -> None:
     assert fetch(served.issuer.urls.verify_page("nope"), HTML)[0] == 404
     assert fetch(served.issuer.urls.assertion("nope"))[0] == 404
+
+
+@pytest.mark.parametrize(("path", "lang", "words"), [
+    ("/v/nope", "fr", "Ce badge n’existe pas."),
+    ("/v/nope", "en", "This badge does not exist."),
+    ("/nowhere", "fr", "Il n’y a pas de page à cette adresse."),
+    ("/nowhere", "en", "There is no page at this address."),
+])
+def test_a_person_gets_a_404_page_in_their_language(served, path, lang, words) -> None:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(served.config.bridge.public_url + path,
+                                     headers={"Accept": HTML, "Accept-Language": lang})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request)
+    html = caught.value.read().decode()
+    assert caught.value.code == 404 and caught.value.headers["Content-Language"] == lang
+    assert f'<html lang="{lang}">' in html and f"<h1>{words}</h1>" in html
+
+
+def test_a_machine_gets_a_404_in_json_for_a_path_no_route_serves(served, fetch) -> None:
+    status, body = fetch(served.config.bridge.public_url + "/nowhere")
+    assert status == 404 and json.loads(body) == {"error": "not found"}
 
 
 @pytest.mark.parametrize("path", ["/.well-known/did.json", "/ob2/issuer", "/ob3/status/1"])
