@@ -41,13 +41,18 @@ def _award(r: Any) -> Award:
         status_slot=None if r.list_id is None else StatusSlot(r.list_id, r.list_index))
 
 
+def _random_slot() -> StatusSlot:
+    """A random position, so that neighbouring indexes do not reveal issuing order."""
+    return StatusSlot(STATUS_LIST_ID, secrets.randbelow(STATUS_LIST_BITS))
+
+
 def _free_slot(conn: Connection) -> StatusSlot:
-    """A random free position, so that neighbouring indexes do not reveal issuing order."""
+    """A random position known to be free; CapacityError when none is."""
     taken = select(ob3_status.c.award_id).where(ob3_status.c.list_id == STATUS_LIST_ID)
     for _ in range(_DRAWS):
-        index = secrets.randbelow(STATUS_LIST_BITS)
-        if conn.execute(taken.where(ob3_status.c.list_index == index)).first() is None:
-            return StatusSlot(STATUS_LIST_ID, index)
+        slot = _random_slot()
+        if conn.execute(taken.where(ob3_status.c.list_index == slot.list_index)).first() is None:
+            return slot
     used = conn.execute(select(func.count()).select_from(ob3_status)).scalar_one()
     if used >= STATUS_LIST_BITS:
         raise CapacityError(f"the OB 3.0 status list is full ({STATUS_LIST_BITS} awards)")
@@ -84,7 +89,8 @@ class Awards:
             try:
                 with self.engine.begin() as conn:
                     conn.execute(insert(awards).values(**asdict(award), status="issued"))
-                    slot = _free_slot(conn)
+                    # A random position; after a collision, one checked free (the list may be full).
+                    slot = _free_slot(conn) if attempt else _random_slot()
                     conn.execute(insert(ob3_status).values(award_id=award.id, list_id=slot.list_id,
                                                            list_index=slot.list_index))
                     for item in items:
