@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, func, select
 
-from bridge.store import db
+from bridge.store import db, schema
 from bridge.store.awards import STATUS_LIST_BITS, STATUS_LIST_ID, Awards
 from bridge.store.erasure import Erasure
 from bridge.store.facts import Facts, LearnerQueue
@@ -28,7 +28,6 @@ from bridge.store.rows import (
     Validity,
 )
 from bridge.store.runs import Runs
-from bridge.store.schema import awards, facts, learners, outbox
 
 __all__ = [
     "Store", "Runs", "Facts", "LearnerQueue", "Awards", "Outbox", "Erasure", "IngestResult",
@@ -62,11 +61,12 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         """What /metrics and the demo report: learners, facts, awards, emails sent."""
+        outbox = schema.outbox
         with self.engine.connect() as conn:
             return {
-                "learners": conn.execute(select(func.count()).select_from(learners)).scalar_one(),
-                "facts": conn.execute(select(func.count()).select_from(facts)).scalar_one(),
-                "awards": conn.execute(select(func.count()).select_from(awards)).scalar_one(),
+                "learners": conn.execute(select(func.count()).select_from(schema.learners)).scalar_one(),
+                "facts": conn.execute(select(func.count()).select_from(schema.facts)).scalar_one(),
+                "awards": conn.execute(select(func.count()).select_from(schema.awards)).scalar_one(),
                 "emails_sent": conn.execute(select(func.count()).select_from(outbox).where(
                     outbox.c.channel == "email", outbox.c.status == "sent")).scalar_one(),
             }

@@ -130,3 +130,25 @@ def test_processes_starting_together_migrate_once(db_url):
     with ThreadPoolExecutor(4) as pool:
         stores = list(pool.map(lambda _: Store(db_url), range(4)))
     assert {current_revision(s.engine) for s in stores} == {head_revision()}
+
+
+def test_a_full_status_list_refuses_the_award_whole(db_url, monkeypatch):
+    from bridge.errors import CapacityError
+    from bridge.store import awards
+
+    monkeypatch.setattr(awards, "STATUS_LIST_BITS", 4)  # collisions at nearly every draw
+    store = Store(db_url)
+    store.facts.ingest(store.runs.begin(["m"]), _batch(5))
+    store.awards.publish_badge("b1", "v1", {"name": {"fr": "B"}}, b"png", "image/png")
+    ids = sorted(store.facts.learner_ids())
+
+    def award(n: int) -> NewAward:
+        return NewAward(id=f"a-{n}", learner_id=ids[n], badge_id="b1", period="1",
+                        issued_at=datetime.now(UTC), salt="s", recipient_email=f"learner{n}@example.org",
+                        recipient_name=None, lang="fr", rule_version="v1", provenance=[])
+
+    written = [store.awards.create(award(n), [NewOutboxItem(f"email:a-{n}", "email", {})]) for n in range(4)]
+    assert sorted(a.status_slot.list_index for a in written) == [0, 1, 2, 3]
+    with pytest.raises(CapacityError, match="status list is full"):
+        store.awards.create(award(4), [NewOutboxItem("email:a-4", "email", {})])
+    assert store.awards.get("a-4") is None and len(store.outbox.items()) == 4
