@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,10 +85,11 @@ class Awards:
         None if the learner already has this badge for this period (nothing is written then).
         """
         now = datetime.now(UTC)
+        columns = {f.name: getattr(award, f.name) for f in fields(award)}  # asdict would deep-copy
         for attempt in range(5):
             try:
                 with self.engine.begin() as conn:
-                    conn.execute(insert(awards).values(**asdict(award), status="issued"))
+                    conn.execute(insert(awards).values(**columns, status="issued"))
                     # A random position; after a collision, one checked free (the list may be full).
                     slot = _free_slot(conn) if attempt else _random_slot()
                     conn.execute(insert(ob3_status).values(award_id=award.id, list_id=slot.list_id,
@@ -104,7 +105,7 @@ class Awards:
                 if attempt == 4:
                     raise StoreError(f"cannot write award {award.id}: {exc.orig}") from None
                 continue  # another writer took the same slot meanwhile: draw again
-            return Award(**asdict(award), status="issued", status_slot=slot)
+            return Award(**columns, status="issued", status_slot=slot)
         raise AssertionError("unreachable")
 
     def _exists(self, award: NewAward) -> bool:
