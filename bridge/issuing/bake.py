@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import struct
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -42,7 +41,9 @@ def as_svg(image: bytes, media_type: str) -> bytes:
     """The badge image as SVG: itself, or a PNG wrapped in an SVG `<image>` of the same size."""
     if media_type == "image/svg+xml":
         return image
-    width, height = struct.unpack(">II", image[16:24])
+    header = png.Reader(bytes=image)
+    header.preamble()  # the chunks before the image data: IHDR gives the size
+    width, height = header.width, header.height
     data = base64.b64encode(image).decode()
     return (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
