@@ -27,7 +27,7 @@ from bridge.store import Store  # noqa: E402
 from connectors.registry import load as load_config  # noqa: E402
 from jobs.run import run_sync  # noqa: E402
 from sandbox import SandboxPlatform  # noqa: E402
-from sandbox.openedx import presence_block  # noqa: E402
+from sandbox.edx_blocks import presence_block  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -42,9 +42,13 @@ def digest(lines: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
 
 
-def write_rules(folder: Path, courses: list[str]) -> None:
-    """One badge a course: 'course completed on the sandbox'."""
+def write_rules(folder: Path, courses: list[str], dialect: str) -> None:
+    """One badge a course: 'course completed on the sandbox' (FUN's reports carry no completion:
+    'passed' there)."""
     folder.mkdir(parents=True)
+    condition = ('grade = {{ source = "sandbox", course = "{course}", ">=" = 0.5 }}'
+                 if dialect == "fun" else
+                 'course_completed = {{ source = "sandbox", course = "{course}" }}')
     for n, course in enumerate(courses):
         (folder / f"course-{n}.toml").write_text(f'''[badge]
 id = "course-{n}"
@@ -52,7 +56,7 @@ name = {{ fr = "Cours {course} terminé", en = "Course {course} completed" }}
 description = {{ fr = "A terminé le cours {course}.", en = "Completed course {course}." }}
 
 [condition]
-course_completed = {{ source = "sandbox", course = "{course}" }}
+{condition.format(course=course)}
 ''', encoding="utf-8")
 
 
@@ -100,6 +104,20 @@ url = "{sandbox.base_url}"
 token = "{sandbox.token}"
 courses = {courses}
 ''' + routes
+    sheets = f'''
+[sources.sheets]
+kind = "csv"
+path = "{tmp / 'sheet.csv'}"
+'''
+    if args.dialect == "fun":  # Dogwood takes no push: presence stays in badge-bridge
+        return head + f'''
+[sources.sandbox]
+kind = "fun"
+url = "{sandbox.base_url}"
+{f'api_key = "{sandbox.api_key}"' if args.api_key else ""}
+courses = {courses}
+reports_dir = "{tmp / 'reports'}"
+''' + sheets
     routes = "".join(f'''
 [[sources.sheets.push]]
 session = "*"
@@ -109,16 +127,13 @@ target = "block:{presence_block(c)}"
 ''' for c in sandbox.world.courses[:1])
     return head + f'''
 [sources.sandbox]
-kind = "{args.dialect}"
+kind = "openedx"
 url = "{sandbox.base_url}"
 client_id = "{sandbox.client_id}"
 client_secret = "{sandbox.client_secret}"
+{f'api_key = "{sandbox.api_key}"' if args.api_key else ""}
 courses = {courses}
-
-[sources.sheets]
-kind = "csv"
-path = "{tmp / 'sheet.csv'}"
-''' + routes
+''' + sheets + routes
 
 
 def settle(config: Any, store: Store, rounds: int = 10) -> int:
@@ -144,6 +159,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--dialect", choices=["moodle", "openedx", "fun"], default="moodle")
     ap.add_argument("--fault-rate", type=float, default=0.0)
+    ap.add_argument("--api-key", action="store_true",
+                    help="openedx: send the LMS's API key with the token (no enrollment throttle); "
+                         "fun: per-learner grade look-ups")
     ap.add_argument("--resync", action="store_true", help="a second, no-change run after the first")
     ap.add_argument("--database", default=None, help="SQLAlchemy URL (default: SQLite in a temp dir)")
     args = ap.parse_args()
@@ -156,9 +174,11 @@ def main() -> None:
         tmp = Path(tmpdir)
         catcher = MailCatcher(keep=False).start()
         try:
-            write_rules(tmp / "rules", sandbox.course_ids)
+            write_rules(tmp / "rules", sandbox.course_ids, args.dialect)
             if args.dialect != "moodle":
                 write_sheet(tmp / "sheet.csv", sandbox)
+            if args.dialect == "fun":  # what the course team downloads and drops in the folder
+                sandbox.write_reports(tmp / "reports")
             path = tmp / "bench.toml"
             path.write_text(config_text(args, sandbox, tmp, catcher.port), encoding="utf-8")
             config = load_config(path)
@@ -168,13 +188,16 @@ def main() -> None:
             report = run_sync(config, store, trigger="bench")
             wall = time.perf_counter() - started
             out: dict[str, Any] = {
-                "dialect": args.dialect, "learners": args.learners, "courses": args.courses,
+                "dialect": args.dialect, "api_key": args.api_key,
+                "learners": args.learners, "courses": args.courses,
                 "seed": args.seed, "fault_rate": args.fault_rate, "database": store.engine.dialect.name,
                 "seed_seconds": seed_seconds, "wall_seconds": round(wall, 3), "seconds": report.seconds,
                 "http_requests": sandbox.request_count,
                 "pull_requests": sum(st.requests for st in report.sources.values()),
                 "new_facts": sum(s.new_facts for s in report.sources.values()),
                 "source_errors": len(report.errors),
+                "by_endpoint": dict(sorted(sandbox.requests_by_function.items())),
+                "throttled": sandbox.throttle.refused if sandbox.throttle else 0,
             }
             if args.resync:
                 sandbox.set_fault_rate(0.0)

@@ -159,9 +159,12 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
     else:
         for sid, st in report.sources.items():
             counts = {k: i18n.format_decimal(getattr(st, k)) for k in (
-                "new_facts", "changed_facts", "errors", "requests")}
+                "new_facts", "changed_facts", "errors", "requests", "learners_without_email")}
             click.echo(_("source {source}: {new_facts} new facts, {changed_facts} changed, "
-                         "{errors} errors, {requests} requests").format(source=sid, **counts))
+                         "{errors} errors, {requests} requests, {learners_without_email} learners "
+                         "without email").format(source=sid, **counts))
+            for warning in st.warnings:
+                click.echo("  " + _("warning: {problem}").format(problem=warning), err=True)
         click.echo(_("run {run}: {status}; {awarded} awards issued; emails sent {sent}, to retry "
                      "{retry}, failed {failed}").format(
             run=report.run_id, status=report.status, awarded=report.awarded,
@@ -322,6 +325,8 @@ def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
     counts = store.erasure.erase(email, reason)
     if counts is None:
         raise NotFound(_("no learner with email {email}").format(email=email))
+    # What was read from files still on disk (FUN's kept reports) goes too.
+    rows = _forget_in_files(config, email)
     facts, idents, cancelled, revoked = (counts[k] for k in (
         "facts", "identities", "deliveries_cancelled", "awards_revoked"))
     click.echo(_("erased: {counts}").format(counts=", ".join([
@@ -329,7 +334,23 @@ def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
         ngettext("{count} identity", "{count} identities", idents).format(count=idents),
         ngettext("{count} delivery cancelled", "{count} deliveries cancelled", cancelled).format(
             count=cancelled),
-        ngettext("{count} award revoked", "{count} awards revoked", revoked).format(count=revoked)])))
+        ngettext("{count} award revoked", "{count} awards revoked", revoked).format(count=revoked),
+        ngettext("{count} report row", "{count} report rows", rows).format(count=rows)])))
+
+
+def _forget_in_files(config: Config, email: str) -> int:
+    """Rows carrying `email` removed from the files the sources keep (see `forget`)."""
+    from connectors.registry import REGISTRY
+
+    removed = 0
+    for sid, source in config.sources.items():
+        connector = REGISTRY.make(sid, source)
+        try:
+            forget = getattr(connector, "forget", None)
+            removed += forget(email) if forget else 0
+        finally:
+            connector.close()
+    return removed
 
 
 @main.group("config")
@@ -372,9 +393,10 @@ def _register_builtin() -> None:
     """Command groups that live in their own module of this package."""
     from .keys import keys
     from .presence import presence
+    from .reports import reports
     from .rules import rules
 
-    for group in (rules, keys, presence):
+    for group in (rules, keys, presence, reports):
         main.add_command(group)
 
 

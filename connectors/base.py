@@ -1,6 +1,10 @@
 """The connector interface: what a plugin implements to add a kind of source.
 
 A few methods, each one line of docstring; everything else a connector needs is in `connectors.http`.
+Optional members, looked up with getattr: `requirements` (what the platform must grant, see
+connectors.requirements), `push_target_refusal(target, course)` (a classmethod: why a push
+route's target cannot work, checked when the config loads) and `forget(email)` (erase a learner
+from files the source keeps, returning the rows removed).
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ class SourceState(Protocol):
 
     def report(self, error: SourceError) -> None:
         """Record a problem on the run and carry on with the rest of the source."""
+
+    def warn(self, warning: SourceError) -> None:
+        """Record what degrades the source without failing it (an optional plugin is absent)."""
 
 
 class Connector(Protocol):

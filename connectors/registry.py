@@ -1,7 +1,9 @@
 """Finding connectors: the `badge_bridge.connectors` entry point, built-in ones included.
 
 A third party ships a connector by declaring that entry point in its own package. The registry
-is handed to `bridge.config.load_config`, which validates each source with its connector's model.
+is handed to `bridge.config.load_config`, which validates each source with its connector's model;
+push routes are then checked against the receiving source's connector (its optional
+`push_target_refusal(target, course)` says why a target cannot work).
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from bridge.config import Config, SourceConfig, load_config
-from bridge.errors import NotFound
+from bridge.errors import ConfigError, NotFound
+from bridge.tomlloc import load_toml
 
 from .base import Connector
 
-__all__ = ["Registry", "REGISTRY", "load"]
+__all__ = ["Registry", "REGISTRY", "load", "check_push_routes"]
 
 GROUP = "badge_bridge.connectors"
 
@@ -52,4 +55,29 @@ REGISTRY = Registry()
 
 def load(path: str | Path | None) -> Config:
     """The config at `path` (or $BADGE_BRIDGE_CONFIG), its sources checked by their connectors."""
-    return load_config(path, REGISTRY)
+    config = load_config(path, REGISTRY)
+    check_push_routes(config, REGISTRY)
+    return config
+
+
+def check_push_routes(config: Config, registry: Registry) -> None:
+    """Every `[[sources.X.push]]` route names a configured source whose connector can take its
+    target; ConfigError at the route's line otherwise."""
+    lines = None
+    for sid, source in config.sources.items():
+        for i, route in enumerate(getattr(source, "push", None) or []):
+            problem: str | None
+            if route.to not in config.sources:
+                problem, field = (f"no source {route.to!r} to push to; configured sources: "
+                                  f"{', '.join(sorted(config.sources))}"), "to"
+            else:
+                cls = registry.connector_class(config.sources[route.to].kind)
+                refusal = getattr(cls, "push_target_refusal", None)
+                problem = refusal(route.target, route.course) if refusal else None
+                field = "target"
+            if problem:
+                if lines is None:
+                    lines = load_toml(config.file)[1]
+                raise ConfigError(problem, file=str(config.file),
+                                  key=f"sources.{sid}.push[{i}].{field}",
+                                  line=lines.line(("sources", sid, "push", i, field)))

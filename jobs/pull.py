@@ -6,7 +6,7 @@ One broken source never stops the others: its error is recorded on the run.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 from bridge.config import Config
 from bridge.errors import SourceError
@@ -14,7 +14,6 @@ from bridge.model import FactKind, Identity
 from bridge.store import IngestResult, Store
 from connectors.base import Connector
 from connectors.registry import REGISTRY
-from jobs.counts import Counts
 
 __all__ = ["StoreState", "SourceStats", "pull_sources"]
 
@@ -27,6 +26,7 @@ class StoreState:
     def __init__(self, store: Store, source: str, run_id: int) -> None:
         self.store, self.source, self.run_id = store, source, run_id
         self.errors: list[SourceError] = []
+        self.warnings: list[str] = []
 
     def watermark(self, course: str, stream: str) -> str | None:
         return self.store.facts.watermark(self.source, course, stream)
@@ -45,10 +45,17 @@ class StoreState:
         self.errors.append(error)
         self.store.runs.record_error(self.run_id, error)
 
+    def warn(self, warning: SourceError) -> None:
+        """Kept in the run's stats; the run stays `ok`."""
+        log.warning("%s", warning)
+        if str(warning) not in self.warnings:
+            self.warnings.append(str(warning))
+
 
 @dataclass
-class SourceStats(Counts):
-    """What one source's pull brought in this run."""
+class SourceStats:
+    """What one source's pull brought in this run; `learners_without_email` counts the whole
+    source (who still cannot be matched or awarded), not this run's newcomers."""
 
     batches: int = 0
     new_facts: int = 0
@@ -57,6 +64,10 @@ class SourceStats(Counts):
     learners_without_email: int = 0
     errors: int = 0
     requests: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int | list[str]]:
+        return asdict(self)
 
 
 def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | None = None,
@@ -86,6 +97,8 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
                 connector.close()
         stats[source_id] = SourceStats(
             batches=batches, new_facts=total.new_facts, changed_facts=total.changed_facts,
-            new_learners=total.new_learners, learners_without_email=total.unresolved,
-            errors=len(state.errors), requests=requests)
+            new_learners=total.new_learners,
+            learners_without_email=sum(1 for i in store.facts.identities(source_id).values()
+                                       if not i.email),
+            errors=len(state.errors), requests=requests, warnings=state.warnings)
     return stats

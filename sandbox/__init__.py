@@ -1,4 +1,4 @@
-"""The built-in sandbox platform: a simulated Moodle / Open edX / FUN on loopback,
+"""The built-in sandbox platform: a simulated Moodle / Open edX / FUN (Dogwood) on loopback,
 seeded with a realistic hybrid course, for the demo, the tests and the benchmarks.
 
 Usage::
@@ -11,9 +11,15 @@ Usage::
 Options beyond the common ones: ``missing_functions`` (Moodle functions the token may not
 call: accessexception), ``retry_after`` (the 429 header, seconds), ``slow_delay`` (seconds),
 ``token_ttl`` (Open edX JWT lifetime), ``now`` (fix the clock the seed is relative to).
+Open edX: ``global_staff`` (the service user's staff flag), ``restricted`` (a restricted OAuth2
+application), ``completion_tracking`` (the waffle switch), ``aggregator`` (the plugin is
+installed), ``auto_certificates`` and ``certificate_delay`` (world seconds from passing to the
+certificate), ``throttle`` (the enrollment API's 40/120 per minute) on ``clock``.
 Credentials: ``token`` (Moodle wstoken), ``password`` (service user ``badgebridge``, service
 ``badge_bridge``, for /login/token.php), ``client_id``/``client_secret`` (Open edX OAuth2),
-``api_key`` (X-Edx-Api-Key). ``mutate(n)`` advances n learners thread-safely.
+``api_key`` (X-Edx-Api-Key). ``mutate(n)`` advances n learners thread-safely;
+``view_block(username, usage)`` is a learner opening a unit, ``run_aggregator_service()`` the
+plugin's cron, ``write_reports(folder)`` FUN's instructor-dashboard CSV reports.
 
 Faults (``fault_rate``) are seeded and transient: a request that got a 500, a 429, a
 truncated body or a wrong-typed field is served clean when retried. Pushes (completion

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -13,7 +14,8 @@ if TYPE_CHECKING:
     from .server import SandboxPlatform
 
 
-def snippet(sb: SandboxPlatform, source_id: str) -> tuple[str, list[str]]:
+def snippet(sb: SandboxPlatform, source_id: str,
+            reports_dir: Path | None = None) -> tuple[str, list[str]]:
     """The `[sources.X]` TOML block and the `export` lines carrying its secrets."""
     courses = json.dumps(sb.course_ids, ensure_ascii=False)
     env = f"BADGE_BRIDGE_{source_id.upper()}"
@@ -21,13 +23,17 @@ def snippet(sb: SandboxPlatform, source_id: str) -> tuple[str, list[str]]:
         toml = (f"[sources.{source_id}]\nkind = \"moodle\"\nurl = \"{sb.base_url}\"\n"
                 f"token = {{ env = \"{env}_TOKEN\" }}\ncourses = {courses}\n")
         return toml, [f"export {env}_TOKEN={sb.token}"]
-    toml = (f"[sources.{source_id}]\nkind = \"{sb.dialect}\"\nurl = \"{sb.base_url}\"\n"
-            f"client_id = \"{sb.client_id}\"\n"
-            f"client_secret = {{ env = \"{env}_CLIENT_SECRET\" }}\ncourses = {courses}\n")
-    exports = [f"export {env}_CLIENT_SECRET={sb.client_secret}"]
     if sb.dialect == "fun":
-        exports.append(f"export {env}_API_KEY={sb.api_key}  # X-Edx-Api-Key, /fun/api/grades/")
-    return toml, exports
+        toml = (f"[sources.{source_id}]\nkind = \"fun\"\nurl = \"{sb.base_url}\"\n"
+                f"api_key = {{ env = \"{env}_API_KEY\" }}\ncourses = {courses}\n"
+                f"reports_dir = \"{reports_dir or 'reports'}\"\n")
+        return toml, [f"export {env}_API_KEY={sb.api_key}  # X-Edx-Api-Key, /fun/api/grades/"]
+    toml = (f"[sources.{source_id}]\nkind = \"openedx\"\nurl = \"{sb.base_url}\"\n"
+            f"client_id = \"{sb.client_id}\"\n"
+            f"client_secret = {{ env = \"{env}_CLIENT_SECRET\" }}\n"
+            f"api_key = {{ env = \"{env}_API_KEY\" }}\ncourses = {courses}\n")
+    return toml, [f"export {env}_CLIENT_SECRET={sb.client_secret}",
+                  f"export {env}_API_KEY={sb.api_key}  # X-Edx-Api-Key, sent with the token"]
 
 
 @click.command("sandbox")
@@ -44,15 +50,17 @@ def snippet(sb: SandboxPlatform, source_id: str) -> tuple[str, list[str]]:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--profile", type=click.Choice(["demo", "scale"]), default="demo",
               show_default=True, help="demo: one hybrid course; scale: N learners, M courses.")
+@click.option("--reports-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="fun: write the instructor dashboard's CSV reports (grades, profiles) here.")
 def sandbox(dialect: str, learners: int, courses: int, fault_rate: float, seed: int,
-            port: int, host: str, profile: str) -> None:
+            port: int, host: str, profile: str, reports_dir: Path | None) -> None:
     """Run the built-in sandbox platform (simulated Moodle / Open edX / FUN)."""
     from .server import SandboxPlatform
 
     sb = SandboxPlatform(dialect, learners=learners, courses=courses, seed=seed,
                          fault_rate=fault_rate, port=port, host=host, profile=profile).start()
     source_id = f"sandbox_{dialect}"
-    toml, exports = snippet(sb, source_id)
+    toml, exports = snippet(sb, source_id, reports_dir)
     c = sb.world.courses[0]
     done = sum(sb.world.course_completed(u, c) for u in sb.world.learners)
     click.echo(f"Sandbox {dialect} ({profile}, {len(sb.world.learners)} learners, seed {seed}) "
@@ -60,6 +68,10 @@ def sandbox(dialect: str, learners: int, courses: int, fault_rate: float, seed: 
     click.echo(f"  course {sb.course_ids[0]}: {done} learners have completed it")
     if dialect == "moodle":
         click.echo(f"  wstoken: {sb.token}")
+    elif dialect == "fun":
+        click.echo(f"  X-Edx-Api-Key: {sb.api_key}")
+        for path in sb.write_reports(reports_dir) if reports_dir else []:
+            click.echo(f"  report written: {path}")
     else:
         click.echo(f"  client_id: {sb.client_id}\n  client_secret: {sb.client_secret}")
     click.echo("\nSecrets (run in the shell that starts badge-bridge):")

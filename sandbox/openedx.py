@@ -1,10 +1,13 @@
-"""Open edX / FUN dialect: OAuth2 client credentials (JWT), enrollments, grades,
-certificates, accounts, course blocks, completion-aggregator, completion-batch."""
+"""Open edX dialect (a current release): OAuth2 client credentials (JWT), enrollments, grades,
+certificates, accounts, course blocks, completion-batch and the completion-aggregator plugin.
+
+Each behaviour follows the platform's server code (the files are named where it is decided);
+the tests in tests/sandbox/test_sandbox_openedx.py pin them.
+"""
 
 from __future__ import annotations
 
 import base64
-import json
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -12,9 +15,20 @@ from urllib.parse import unquote, urlencode
 
 import jwt
 
-from . import edx_blocks
+from . import edx_blocks, edx_completion
+from .edx_http import (
+    COURSE_KEY,
+    certificate_issued_at,
+    enrollment_detail,
+    err,
+    has_api_key,
+    iso,
+    page_not_found,
+    passed,
+    throttled,
+)
 from .wire import Request, Response
-from .world import COMPLETE, INCOMPLETE, Course, Learner
+from .world import Course, Learner
 
 if TYPE_CHECKING:
     from .server import SandboxPlatform
@@ -22,6 +36,8 @@ if TYPE_CHECKING:
 ROUTES = (
     ("POST", "/oauth2/access_token", "oauth2_access_token"),
     ("GET", "/api/enrollment/v1/enrollments", "enrollments"),
+    ("GET", "/api/enrollment/v1/enrollment/", "enrollment"),
+    ("GET", "/api/enrollment/v1/roles", "roles"),
     ("GET", "/api/grades/v1/courses/", "grades"),
     ("GET", "/api/certificates/v0/certificates/", "certificates"),
     ("GET", "/api/user/v1/accounts", "accounts"),
@@ -29,9 +45,8 @@ ROUTES = (
     ("GET", "/api/courses/v1/blocks", "blocks"),
     ("GET", "/api/courses/v1/courses", "courses"),
     ("POST", "/api/completion/v1/completion-batch", "completion_batch"),
-    ("GET", "/fun/api/grades/", "fun_grades"),
 )
-PASS_MARK = 0.5
+NO_PERMISSION = {"detail": "You do not have permission to perform this action."}
 
 
 def classify(req: Request) -> tuple[str, bool]:
@@ -41,81 +56,86 @@ def classify(req: Request) -> tuple[str, bool]:
     return "not_found", False
 
 
-def iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def edx_username(u: Learner) -> str:
-    return u.username
-
-
-def passed(course: Course, u: Learner) -> bool:
-    pr = u.progress.get(course.id)
-    return pr is not None and pr.grade is not None and pr.grade >= PASS_MARK
-
-
-def _err(status: int, body: dict[str, Any]) -> Response:
-    return Response(status, body)
-
-
 def handle(p: SandboxPlatform, req: Request) -> Response:
     name, _ = classify(req)
     if name == "not_found":
-        return Response(404, raw=b"<h1>Not Found</h1><p>The requested resource was not found "
-                        b"on this server.</p>", content_type="text/html; charset=utf-8")
+        return page_not_found()
     if name == "oauth2_access_token":
         return access_token(p, req)
-    denied = authenticate(p, req, api_key_ok=name in ("fun_grades", "enrollments", "grades"))
-    if denied is not None:
-        return denied
+    caller = authenticate(p, req)
+    if isinstance(caller, Response):
+        # Only the single-enrollment view takes an API key in place of a user
+        # (ApiKeyHeaderPermissionIsAuthenticated); every other view needs a token.
+        if name == "enrollment" and has_api_key(p, req):
+            caller = {"username": "", "staff": False, "restricted": False, "api_key": True}
+        else:
+            return caller
+    caller["api_key"] = has_api_key(p, req)
+    if caller["restricted"] and name not in ("roles", "courses"):
+        return err(403, NO_PERMISSION)
     with p.lock:
-        return HANDLERS[name](p, req)
+        return HANDLERS[name](p, req, caller)
 
 
 # --- auth ----------------------------------------------------------------------
 def access_token(p: SandboxPlatform, req: Request) -> Response:
     form = dict(req.form)
     if form.get("grant_type") != "client_credentials":
-        return _err(400, {"error": "unsupported_grant_type"})
+        return err(400, {"error": "unsupported_grant_type"})
     if form.get("client_id") != p.client_id or form.get("client_secret") != p.client_secret:
-        return _err(401, {"error": "invalid_client"})
+        return err(401, {"error": "invalid_client"})
     now = int(time.time())
     token_type = (form.get("token_type") or req.headers.get("x-token-type") or "").lower()
     scope = "read write email profile"
     if token_type != "jwt":
-        token = "opaque-" + jwt.encode({"exp": now + p.token_ttl, "kind": "bearer"},
-                                        p.jwt_secret, algorithm="HS256")
+        token = "opaque-" + jwt.encode({"exp": now + p.token_ttl, "kind": "bearer",
+                                        "administrator": p.global_staff,
+                                        "is_restricted": p.restricted},
+                                       p.jwt_secret, algorithm="HS256")
         return Response(200, {"access_token": token, "expires_in": p.token_ttl,
                               "token_type": "Bearer", "scope": scope})
+    # oauth_dispatch/jwt.py: the user's is_staff travels as `administrator`; a restricted
+    # application's token says so and carries content-org filters.
     claims = {"aud": "openedx", "iss": f"{p.base_url}/oauth2", "iat": now,
               "exp": now + p.token_ttl, "sub": "badge-bridge-service",
-              "preferred_username": "badge_bridge_service", "administrator": True,
-              "email": "badge-bridge@example.org", "grant_type": "client-credentials",
-              "scopes": scope.split(), "filters": [], "version": "1.2.0"}
+              "preferred_username": p.world.service_user.username,
+              "administrator": p.global_staff, "is_restricted": p.restricted,
+              "email": p.world.service_user.email, "grant_type": "client-credentials",
+              "scopes": scope.split(), "filters": ["content_org:FUN"] if p.restricted else [],
+              "version": "1.2.0"}
     token = jwt.encode(claims, p.jwt_secret, algorithm="HS256")
     return Response(200, {"access_token": token, "expires_in": p.token_ttl,
                           "token_type": "JWT", "scope": scope})
 
 
-def authenticate(p: SandboxPlatform, req: Request, api_key_ok: bool) -> Response | None:
-    if api_key_ok and req.headers.get("x-edx-api-key") == p.api_key:
-        return None
+def authenticate(p: SandboxPlatform, req: Request) -> dict[str, Any] | Response:
+    """The caller's claims, or the 401 a DRF view answers."""
     auth = req.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     if not token:
-        return _err(401, {"detail": "Authentication credentials were not provided."})
+        return err(401, {"detail": "Authentication credentials were not provided."})
     if scheme == "Bearer" and token.startswith("opaque-"):
         token = token[len("opaque-"):]
     elif scheme != "JWT":
-        return _err(401, {"detail": "Invalid token header. No credentials provided."})
+        return err(401, {"detail": "Invalid token header. No credentials provided."})
     try:
-        jwt.decode(token, p.jwt_secret, algorithms=["HS256"], audience="openedx",
-                   options={"verify_aud": scheme == "JWT"})
+        claims = jwt.decode(token, p.jwt_secret, algorithms=["HS256"], audience="openedx",
+                            options={"verify_aud": scheme == "JWT"})
     except jwt.ExpiredSignatureError:
-        return _err(401, {"detail": "Signature has expired."})
+        return err(401, {"detail": "Signature has expired."})
     except jwt.InvalidTokenError:
-        return _err(401, {"detail": "Error decoding token."})
-    return None
+        return err(401, {"detail": "Error decoding token."})
+    return {"username": claims.get("preferred_username", p.world.service_user.username),
+            "staff": bool(claims.get("administrator")),
+            "restricted": bool(claims.get("is_restricted"))}
+
+
+def throttle(p: SandboxPlatform, caller: dict[str, Any]) -> Response | None:
+    """EnrollmentUserThrottle (enrollments/views.py): skipped entirely with a valid API key."""
+    if caller["api_key"] or p.throttle is None:
+        return None
+    wait = p.throttle.wait(caller["username"], "staff" if caller["staff"] else "user")
+    return None if wait is None else throttled(wait)
 
 
 # --- pagination ----------------------------------------------------------------
@@ -135,14 +155,15 @@ def _read_cursor(text: str | None) -> tuple[int, bool]:
 
 
 def cursor_page(p: SandboxPlatform, req: Request, rows: list[Any], default: int,
-                maximum: int = 100) -> Response:
+                maximum: int | None) -> Response:
     offset, replayed = _read_cursor(req.query.get("cursor"))
     if offset < 0:
-        return _err(404, {"detail": "Invalid cursor"})
+        return err(404, {"detail": "Invalid cursor"})
     try:
-        size = min(maximum, max(1, int(req.query.get("page_size", default))))
+        size = max(1, int(req.query.get("page_size", default)))
     except ValueError:
         size = default
+    size = min(size, maximum) if maximum else size
     page = rows[offset:offset + size]
     params = {k: v for k, v in req.query.items() if k != "cursor"}
 
@@ -159,160 +180,143 @@ def cursor_page(p: SandboxPlatform, req: Request, rows: list[Any], default: int,
 
 
 # --- resources -----------------------------------------------------------------
-def _course(p: SandboxPlatform, key: str) -> Course | None:
-    return p.world.course_by_key(key)
-
-
-def enrollments(p: SandboxPlatform, req: Request) -> Response:
+def enrollments(p: SandboxPlatform, req: Request, caller: dict[str, Any]) -> Response:
+    """CourseEnrollmentsApiListView: IsAdminUser (global staff only), throttled, cursor pages
+    of at most 100; inactive enrollments are listed too."""
+    if not caller["staff"]:
+        return err(403, NO_PERMISSION)
+    if (refused := throttle(p, caller)) is not None:
+        return refused
     key = req.query.get("course_id")
     courses = p.world.courses
     if key is not None:
-        c = _course(p, key)
-        if c is None and not key.startswith("course-v1:"):
-            return _err(400, {"course_id": [f"'{key}' is not a valid course id."]})
+        c = p.world.course_by_key(key)
+        if c is None and not key.startswith("course-v1:") and key.count("/") != 2:
+            return err(400, {"course_id": [f"'{key}' is not a valid course id."]})
         courses = [c] if c else []
     names = set(filter(None, req.query.get("username", "").split(",")))
-    rows = [{"created": iso(u.progress[c.id].enroltime), "mode": "honor", "is_active": True,
-             "user": edx_username(u), "course_id": c.key}
-            for c in courses for u in p.world.enrolled(c.id)
-            if not names or edx_username(u) in names]
-    return cursor_page(p, req, rows, default=100)
+    rows = [{"created": iso(pr.enroltime), "mode": pr.mode, "is_active": pr.enrolled,
+             "user": u.username, "course_id": c.key}
+            for c in courses for u in p.world.learners
+            if (pr := u.progress.get(c.id)) is not None and (pr.enrolled or pr.enroltime)
+            and (not names or u.username in names)]
+    return cursor_page(p, req, rows, default=100, maximum=100)
 
 
-def _grade_row(c: Course, u: Learner) -> dict[str, Any]:
+def enrollment(p: SandboxPlatform, req: Request, caller: dict[str, Any]) -> Response:
+    if (refused := throttle(p, caller)) is not None:
+        return refused
+    rest = unquote(req.path[len("/api/enrollment/v1/enrollment/"):]).strip("/")
+    return enrollment_detail(p, rest, allowed=caller["staff"] or caller["api_key"])
+
+
+def roles(p: SandboxPlatform, req: Request, caller: dict[str, Any]) -> Response:
+    """EnrollmentUserRolesView: the caller's course roles and whether they are global staff."""
+    return Response(200, {"roles": [], "is_staff": caller["staff"]})
+
+
+def _grade_row(c: Course, u: Learner, with_mode: bool) -> dict[str, Any]:
     pr = u.progress[c.id]
     ok = passed(c, u)
-    return {"username": edx_username(u), "email": u.email, "course_id": c.key, "passed": ok,
+    # grades/rest_api/v1/utils.py _serialize_user_grade: the address only for the masters
+    # track, read from the enrollment the list pages over; the single-user form never has it.
+    email = u.email if with_mode and pr.mode == "masters" else ""
+    return {"username": u.username, "email": email, "course_id": c.key, "passed": ok,
             "percent": float(pr.grade or 0.0), "letter_grade": "Pass" if ok else None}
 
 
-def grades(p: SandboxPlatform, req: Request) -> Response:
+def grades(p: SandboxPlatform, req: Request, caller: dict[str, Any]) -> Response:
     rest = unquote(req.path[len("/api/grades/v1/courses/"):]).strip("/")
     key = rest or req.query.get("course_id", "")
-    c = _course(p, key)
+    c = p.world.course_by_key(key)
     if c is None:
-        return _err(404, {"developer_message": f"Requested grade for unknown course {key}",
-                          "error_code": "course_does_not_exist"})
+        return err(404, {"developer_message": f"Requested grade for unknown course {key}",
+                         "error_code": "course_does_not_exist"})
+    if not caller["staff"]:
+        return err(403, NO_PERMISSION)
     if "username" in req.query:
         u = p.world.by_username.get(req.query["username"])
         if u is None:
-            return _err(404, {"developer_message": "The user matching the requested username "
-                              "does not exist.", "error_code": "user_does_not_exist"})
+            return err(404, {"developer_message": "The user matching the requested username "
+                             "does not exist.", "error_code": "user_does_not_exist"})
         pr = u.progress.get(c.id)
         if pr is None or not pr.enrolled:
-            return _err(404, {"developer_message": "The user matching the requested username "
-                              "is not enrolled in this course", "error_code": "user_not_enrolled"})
-        return Response(200, [_grade_row(c, u)])
-    rows = [_grade_row(c, u) for u in p.world.enrolled(c.id)]
-    return cursor_page(p, req, rows, default=50)
+            return err(404, {"developer_message": "The user matching the requested username "
+                             "is not enrolled in this course", "error_code": "user_not_enrolled"})
+        return Response(200, [_grade_row(c, u, with_mode=False)])
+    rows = [_grade_row(c, u, with_mode=True) for u in p.world.enrolled(c.id)]
+    # CourseEnrollmentPagination.get_page_size takes any page_size (no maximum)
+    return cursor_page(p, req, rows, default=50, maximum=None)
 
 
-def _certificate(p: SandboxPlatform, c: Course, u: Learner) -> dict[str, Any]:
+def _certificate(p: SandboxPlatform, c: Course, u: Learner, at: int) -> dict[str, Any]:
     pr = u.progress[c.id]
-    created = iso(pr.gradetime or p.world.now)
-    return {"username": edx_username(u), "course_id": c.key,
+    return {"username": u.username, "course_id": c.key,
             "course_display_name": c.fullname, "course_organization": c.key[10:].split("+")[0],
-            "certificate_type": "honor", "created_date": created, "modified_date": created,
+            "certificate_type": "honor", "created_date": iso(at), "modified_date": iso(at),
             "status": "downloadable", "is_passing": True,
             "download_url": f"/certificates/{u.id:08x}{c.id:024x}", "grade": str(pr.grade)}
 
 
-def certificates(p: SandboxPlatform, req: Request) -> Response:
+def certificates(p: SandboxPlatform, req: Request, caller: dict[str, Any]) -> Response:
+    """certificates/apis/v0/views.py: an unparsable course key is a 404 `course_id_not_valid`."""
     rest = unquote(req.path[len("/api/certificates/v0/certificates/"):]).strip("/")
     username, _, tail = rest.partition("/")
+    if not caller["staff"]:
+        return err(403, NO_PERMISSION)
     u = p.world.by_username.get(username)
     if tail.startswith("courses/"):
-        c = _course(p, tail[len("courses/"):].strip("/"))
-        if c is None:
-            return _err(400, {"error_code": "course_id_not_valid"})
-        if u is None or c.id not in u.progress or not passed(c, u):
-            return _err(404, {"error_code": "no_certificate_for_user"})
-        cert = _certificate(p, c, u)
+        key = tail[len("courses/"):].strip("/")
+        if not COURSE_KEY.match(key):
+            return err(404, {"error_code": "course_id_not_valid"})
+        c = p.world.course_by_key(key)
+        at = certificate_issued_at(p, c, u) if c and u and c.id in u.progress else None
+        if c is None or u is None or at is None:
+            return err(404, {"error_code": "no_certificate_for_user"})
+        cert = _certificate(p, c, u, at)
         for k in ("course_display_name", "course_organization", "modified_date"):
             del cert[k]
         return Response(200, cert)
     if u is None:
         return Response(200, [])
-    return Response(200, [_certificate(p, c, u) for c in p.world.courses
-                          if c.id in u.progress and u.progress[c.id].enrolled and passed(c, u)],
-                    rows_key="")
+    issued = [(c, at) for c in p.world.courses if c.id in u.progress
+              and (at := certificate_issued_at(p, c, u)) is not None]
+    return Response(200, [_certificate(p, c, u, at) for c, at in issued], rows_key="")
 
 
-def _account(p: SandboxPlatform, u: Learner) -> dict[str, Any]:
+def _account(p: SandboxPlatform, u: Learner, full: bool) -> dict[str, Any]:
     img = f"{p.base_url}/static/images/profiles/default"
-    return {"username": edx_username(u), "name": u.fullname, "email": u.email,
+    image = {"has_image": False, "image_url_full": f"{img}_500.png",
+             "image_url_large": f"{img}_120.png", "image_url_medium": f"{img}_50.png",
+             "image_url_small": f"{img}_30.png"}
+    if not full:  # a private profile seen by someone who is neither its owner nor staff
+        return {"username": u.username, "profile_image": image, "account_privacy": "private"}
+    return {"username": u.username, "name": u.fullname, "email": u.email,
             "secondary_email": None, "date_joined": iso(u.firstaccess or p.world.now - 86400),
             "is_active": True, "bio": None, "country": "FR" if u.lang == "fr" else "GB",
             "gender": None, "goals": None, "language": None,
-            "language_proficiencies": [{"code": u.lang}], "level_of_education": None,
-            "mailing_address": None,
-            "profile_image": {"has_image": False, "image_url_full": f"{img}_500.png",
-                              "image_url_large": f"{img}_120.png",
-                              "image_url_medium": f"{img}_50.png",
-                              "image_url_small": f"{img}_30.png"},
+            # an optional profile field, empty unless the learner filled it in
+            "language_proficiencies": [], "level_of_education": None,
+            "mailing_address": None, "profile_image": image,
             "requires_parental_consent": False, "social_links": [], "year_of_birth": None,
             "account_privacy": "private", "accomplishments_shared": False, "phone_number": None}
 
 
-def accounts(p: SandboxPlatform, req: Request) -> Response:
+def accounts(p: SandboxPlatform, req: Request, caller: dict[str, Any]) -> Response:
+    """user_api/accounts/views.py AccountViewSet.list: a list of the users found; a 404 with
+    an empty body when none of the requested users exists."""
     if "email" in req.query:
         email = req.query["email"].strip().lower()
         found = [u for u in p.world.learners if email and u.email.lower() == email]
-        if not found:
-            return _err(404, {"developer_message": "Not found", "user_message": "Not found"})
-        return Response(200, [_account(p, u) for u in found])
-    names = [n for n in req.query.get("username", "").split(",") if n]
-    found = [p.world.by_username[n] for n in names if n in p.world.by_username]
-    return Response(200, [_account(p, u) for u in found], rows_key="")
+    else:
+        names = [n for n in req.query.get("username", "").strip(",").split(",") if n]
+        found = [p.world.by_username[n] for n in names if n in p.world.by_username]
+    if not found:
+        return Response(404, raw=b"")
+    return Response(200, [_account(p, u, caller["staff"]) for u in found], rows_key="")
 
 
-def aggregator(p: SandboxPlatform, req: Request) -> Response:
-    key = unquote(req.path[len("/completion-aggregator/v1/course/"):]).strip("/")
-    c = _course(p, key)
-    if c is None:
-        return _err(404, {"detail": "Not found."})
-    learners = p.world.enrolled(c.id)
-    if "username" in req.query:
-        learners = [u for u in learners if edx_username(u) == req.query["username"]]
-    fields = set(req.query.get("requested_fields", "").split(","))
-    crit = [a for a in c.activities if a.criterion]
-    try:
-        page = max(1, int(req.query.get("page", 1)))
-        size = min(1000, max(1, int(req.query.get("page_size", 10))))
-    except ValueError:
-        return _err(404, {"detail": "Invalid page."})
-    pages = max(1, -(-len(learners) // size))
-    if page > pages:
-        return _err(404, {"detail": "Invalid page."})
-    rows = []
-    for u in learners[(page - 1) * size: page * size]:
-        earned = float(sum(p.world.activity_completed(u, c, a.cmid) for a in crit))
-        row: dict[str, Any] = {"course_key": c.key, "completion": {
-            "earned": earned, "possible": float(len(crit)),
-            "percent": round(earned / len(crit), 4)}}
-        if "username" in fields:
-            row["username"] = edx_username(u)
-        rows.append(row)
-    params = {k: v for k, v in req.query.items() if k != "page"}
-
-    def link(n: int) -> str:
-        return f"{p.base_url}{req.path}?{urlencode({**params, 'page': n})}"
-
-    return Response(200, {"pagination": {
-        "next": link(page + 1) if page < pages else None,
-        "previous": link(page - 1) if page > 1 else None,
-        "count": len(learners), "num_pages": pages}, "results": rows}, rows_key="results")
-
-
-def _block_id(c: Course, kind: str, name: str) -> str:
-    return f"block-v1:{c.key[len('course-v1:'):]}+type@{kind}+block@{name}"
-
-
-def presence_block(c: Course) -> str:
-    return _block_id(c, "html", "presence")
-
-
-def courses(p: SandboxPlatform, req: Request) -> Response:
+def courses(p: SandboxPlatform, req: Request, caller: dict[str, Any]) -> Response:
     results = []
     for c in p.world.courses:
         org, number, run = c.key[len("course-v1:"):].split("+")
@@ -333,54 +337,7 @@ def courses(p: SandboxPlatform, req: Request) -> Response:
         rows_key="results")
 
 
-def completion_batch(p: SandboxPlatform, req: Request) -> Response:
-    try:
-        body = json.loads(req.body or b"{}")
-    except ValueError:
-        return _err(400, {"detail": "JSON parse error"})
-    if not isinstance(body, dict):
-        return _err(400, {"detail": "Expected a JSON object."})
-    for key in ("username", "course_key", "blocks"):
-        if key not in body:
-            return _err(400, {"detail": f"Key '{key}' not found."})
-    c = _course(p, str(body["course_key"]))
-    if c is None:
-        return _err(400, {"detail": f"Invalid learning context key: {body['course_key']}"})
-    u = p.world.by_username.get(str(body["username"]))
-    if u is None:
-        return _err(404, {"detail": "User does not exist."})
-    pr = u.progress.get(c.id)
-    if pr is None or not pr.enrolled:
-        return _err(400, {"detail": "User is not enrolled in course."})
-    by_block = {_block_id(c, "problem" if a.modname == "quiz" else "html", a.block): a
-                for a in c.activities if a.criterion}
-    items = body["blocks"] if isinstance(body["blocks"], dict) else {}
-    for block, value in items.items():
-        if block not in by_block:
-            return _err(400, {"detail": f"Block with key: '{block}' is not in context "
-                              f"{c.key}"})
-        if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-            return _err(400, {"detail": "Completion value must be between 0.0 and 1.0."})
-    for block, value in items.items():
-        p.world.set_activity(u, c, by_block[block].cmid,
-                             COMPLETE if float(value) >= 1.0 else INCOMPLETE)
-    p.record_push({"kind": "openedx.completion_batch", "username": u.username,
-                   "course_key": c.key, "blocks": dict(items), "courseid": c.id,
-                   "time": p.world.now})
-    return Response(200, {"detail": "ok"})
-
-
-def fun_grades(p: SandboxPlatform, req: Request) -> Response:
-    rest = unquote(req.path[len("/fun/api/grades/"):]).strip("/")
-    key, _, username = rest.rpartition("/")
-    c, u = _course(p, key), p.world.by_username.get(username)
-    if c is None or u is None or c.id not in u.progress:
-        return _err(404, {"detail": "Not found."})
-    ok = passed(c, u)
-    return Response(200, {"passed": ok, "grade": "Pass" if ok else "Fail",
-                          "percent": float(u.progress[c.id].grade or 0.0)})
-
-
-HANDLERS = {"enrollments": enrollments, "grades": grades, "certificates": certificates,
-            "accounts": accounts, "completion_aggregator": aggregator, "blocks": edx_blocks.render,
-            "courses": courses, "completion_batch": completion_batch, "fun_grades": fun_grades}
+HANDLERS = {"enrollments": enrollments, "enrollment": enrollment, "roles": roles,
+            "grades": grades, "certificates": certificates, "accounts": accounts,
+            "completion_aggregator": edx_completion.aggregator, "blocks": edx_blocks.render,
+            "courses": courses, "completion_batch": edx_completion.completion_batch}

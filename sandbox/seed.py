@@ -130,6 +130,8 @@ def apply_category(world_now: int, course: Course, pr: Progress, cat: str,
         t_quiz = t0 + 4 * DAY + within(6 * DAY)
         pr.grade, pr.gradetime = round(0.55 + 0.45 * rnd(), 2), t_quiz
         done(quiz, t_quiz)
+    if cat in ("complete", "online_done", "meetup_only", "meetup_logged"):
+        pr.visited.add(att.block)  # opened the meetup unit's page (Open edX: its info block)
     if cat in ("complete", "meetup_only"):
         pr.attendance[meet.id] = "P"
         done(att, meet.sessdate + meet.duration + 600 + within(DAY), teacher_id)

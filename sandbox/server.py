@@ -9,11 +9,13 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import moodle, openedx
+from . import edx_blocks, edx_completion, edx_http, fun, fun_reports, moodle, openedx
 from .faults import Faults, corrupt, truncate
 from .seed import demo_world, scale_world
 from .wire import Request, Response, parse_form
@@ -30,7 +32,10 @@ class SandboxPlatform:
                  host: str = "127.0.0.1", profile: str = "demo",
                  missing_functions: set[str] | None = None, retry_after: int = 1,
                  slow_delay: float = 0.05, token_ttl: int = 3600,
-                 now: int | None = None) -> None:
+                 now: int | None = None, global_staff: bool = True, restricted: bool = False,
+                 completion_tracking: bool = True, aggregator: bool = True,
+                 auto_certificates: bool = True, certificate_delay: int = 1800,
+                 throttle: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"dialect must be one of {DIALECTS}, not {dialect!r}")
         if profile not in ("demo", "scale"):
@@ -42,6 +47,9 @@ class SandboxPlatform:
             self.world: World = demo_world(seed, learners, now, org)
         else:
             self.world = scale_world(seed, learners, courses, now, org)
+        if dialect == "fun":  # Dogwood-era FUN courses carry old-style keys: ORG/NUMBER/RUN
+            for c in self.world.courses:
+                c.key = c.key[len("course-v1:"):].replace("+", "/")
         self.token = _derive(seed, "wstoken")
         self.client_id = f"sandbox-{dialect}-client"
         self.client_secret = _derive(seed, "client-secret")
@@ -49,6 +57,15 @@ class SandboxPlatform:
         self.jwt_secret = _derive(seed, "jwt-signing-key", 64)
         self.password = "Sandbox-" + _derive(seed, "password", 8)  # for /login/token.php
         self.token_ttl = token_ttl
+        # Open edX: the service user's staff flag, a restricted DOT application, the waffle
+        # switch completion.enable_completion_tracking, the completion-aggregator plugin,
+        # certificate auto-generation and its delay (world seconds), the enrollment throttle.
+        self.global_staff, self.restricted = global_staff, restricted
+        self.completion_tracking, self.aggregator = completion_tracking, aggregator
+        self.auto_certificates, self.certificate_delay = auto_certificates, certificate_delay
+        self.throttle = edx_http.Throttle({"user": 40, "staff": 120}, 60.0, clock) \
+            if throttle else None
+        self.aggregates: dict[tuple[int, int], tuple[float, float]] = {}
         self.missing_functions: set[str] = set(missing_functions or ())
         self.faults = Faults(fault_rate, seed, retry_after, slow_delay)
         self.pushes: list[dict[str, Any]] = []
@@ -57,6 +74,8 @@ class SandboxPlatform:
         self.lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        if dialect == "openedx":
+            edx_completion.run_aggregator_service(self)
 
     # --- public API ----------------------------------------------------
     @property
@@ -102,6 +121,23 @@ class SandboxPlatform:
         with self.lock:
             return self.world.mutate(random.Random(self.seed if seed is None else seed), n)
 
+    def run_aggregator_service(self) -> None:
+        """Run the completion-aggregator's cron: its all-learners view catches up."""
+        edx_completion.run_aggregator_service(self)
+
+    def view_block(self, username: str, usage: str) -> bool:
+        """A learner opens the unit showing `usage` in the LMS (see edx_blocks.view)."""
+        with self.lock:
+            u = self.world.by_username[username]
+            course = next(c for c in self.world.courses if usage.startswith(
+                "block-v1:" + c.key[len("course-v1:"):] + "+"))
+            return edx_blocks.view(self, course, u, usage)
+
+    def write_reports(self, folder: Path) -> list[Path]:
+        """FUN: the instructor dashboard's grade and profile reports of every course, as CSV."""
+        with self.lock:
+            return fun_reports.write_reports(self, Path(folder))
+
     def record_push(self, push: dict[str, Any]) -> None:
         with self.lock:
             self.pushes.append(push)
@@ -114,14 +150,14 @@ class SandboxPlatform:
             return fn, fn in moodle.PUSHES
         if req.path == moodle.LOGIN:
             return "login_token", False
-        return openedx.classify(req)
+        return fun.classify(req) if self.dialect == "fun" else openedx.classify(req)
 
     def dispatch(self, req: Request) -> Response:
         if req.path == moodle.ENDPOINT:
             return moodle.handle(self, req)
         if req.path == moodle.LOGIN:
             return moodle.login(self, req)
-        return openedx.handle(self, req)
+        return fun.handle(self, req) if self.dialect == "fun" else openedx.handle(self, req)
 
 
 def _derive(seed: int, label: str, size: int = 32) -> str:

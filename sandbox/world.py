@@ -87,6 +87,11 @@ class Progress:
     grade: float | None = None  # quiz grade 0..1
     gradetime: int = 0
     attendance: dict[int, str] = field(default_factory=dict)  # session id -> acronym
+    mode: str = "honor"  # Open edX enrollment mode (track)
+    visited: set[str] = field(default_factory=set)  # Open edX units opened, by block id
+    # Open edX BlockCompletion rows written through the API or on view, by usage key; the
+    # last value written wins, and a key need not name a block of the course.
+    block_values: dict[str, float] = field(default_factory=dict)
 
     def state(self, cmid: int) -> ActivityState:
         st = self.activities.get(cmid)

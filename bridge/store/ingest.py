@@ -85,6 +85,12 @@ def _resolve_identities(conn: Connection, batch_ids: list[Identity], now: dateti
                         identities.c.source == source,
                         identities.c.external_id == ident.external_id).values(**fresh))
                     _fill_learner(conn, row.learner_id, ident)
+                    if "email" in fresh:
+                        lid = _adopt_email(conn, row.learner_id, ident)
+                        if lid != row.learner_id:
+                            known[(source, ident.external_id)] = lid
+                            result.touched.add(lid)  # facts joined: evaluate them together
+                            result.to_push.add(lid)  # and their presences may now be pushed
     missing = [i for i in batch_ids if (i.source, i.external_id) not in known]
     if not missing:
         return known
@@ -130,6 +136,27 @@ def _resolve_identities(conn: Connection, batch_ids: list[Identity], now: dateti
         # a presence that waited for its learner to be known on the receiving source
         result.to_push.update(i["learner_id"] for i in new_identities)
     return known
+
+
+def _adopt_email(conn: Connection, learner_id: int, ident: Identity) -> int:
+    """An identity known without an email now has one: its learner takes the address, or, if
+    another learner already holds it (a sign-in sheet's), the identity and its facts move to
+    that learner, so one person is never two. Returns the identity's learner id."""
+    email = ident.email
+    current = conn.execute(select(learners.c.email).where(learners.c.id == learner_id)).scalar_one()
+    if current is not None or email is None:
+        return learner_id
+    holder = conn.execute(select(learners.c.id).where(learners.c.email == email)).scalar_one_or_none()
+    if holder is None:
+        conn.execute(update(learners).where(learners.c.id == learner_id).values(email=email))
+        return learner_id
+    if conn.execute(select(identities.c.id).where(identities.c.learner_id == holder,
+                                                  identities.c.source == ident.source)).first():
+        return learner_id  # two accounts on one platform with one address: left apart
+    for table in (identities, facts):
+        conn.execute(update(table).where(table.c.learner_id == learner_id,
+                                         table.c.source == ident.source).values(learner_id=holder))
+    return holder
 
 
 def _fill_learner(conn: Connection, learner_id: int, ident: Identity) -> None:

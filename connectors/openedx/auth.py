@@ -1,4 +1,5 @@
-"""OAuth2 client credentials for Open edX: a JWT cached and renewed before it expires.
+"""OAuth2 client credentials for Open edX: a JWT cached and renewed before it expires, and the
+LMS's API key sent along with it (the key lifts the enrollment throttle; alone it is no login).
 
 The token endpoint is rate-limited, so one token serves every request until ~60 s before expiry.
 """
@@ -9,14 +10,18 @@ import threading
 import time
 from collections.abc import Callable
 
-from bridge.errors import PermanentSourceError
+import jwt
+
+from bridge.errors import FixableSourceError, PermanentSourceError
+from connectors.edx_common import API_KEY_HEADER
 from connectors.http import HttpClient, PayloadError
+from connectors.openedx.requirements import NEEDS
 
 __all__ = ["ClientCredentials"]
 
 
 class ClientCredentials:
-    """The HttpClient auth hook: `Authorization: JWT <token>` (or `X-Edx-Api-Key`)."""
+    """The HttpClient auth hook: `Authorization: JWT <token>`, plus `X-Edx-Api-Key` if given."""
 
     def __init__(self, http: HttpClient, token_url: str, client_id: str, client_secret: str, *,
                  margin: float = 60.0, api_key: str | None = None,
@@ -31,8 +36,6 @@ class ClientCredentials:
         self.fetched = 0
 
     def __call__(self, refresh: bool) -> dict[str, str]:
-        if self.api_key:
-            return {"X-Edx-Api-Key": self.api_key}
         with self._lock:
             # Threads refused at once all ask to refresh: one new token serves them all.
             just_fetched = self._token is not None and self.clock() - self._fetched_at < 5.0
@@ -40,7 +43,21 @@ class ClientCredentials:
                     or self.clock() >= self._expires - self.margin:
                 self._fetch()
             assert self._token is not None
-            return {"Authorization": f"{self._token[0]} {self._token[1]}"}
+            headers = {"Authorization": f"{self._token[0]} {self._token[1]}"}
+        if self.api_key:
+            headers[API_KEY_HEADER] = self.api_key
+        return headers
+
+    @property
+    def claims(self) -> dict[str, object]:
+        """The current JWT's payload, unverified (the LMS verifies it): who we are to the LMS
+        (`administrator` is the user's staff flag, `is_restricted` a restricted application)."""
+        if self._token is None or self._token[0] != "JWT":
+            return {}
+        try:
+            return dict(jwt.decode(self._token[1], options={"verify_signature": False}))
+        except jwt.InvalidTokenError:
+            return {}
 
     def _fetch(self) -> None:
         def validate(body: object) -> tuple[str, str, float]:
@@ -58,9 +75,9 @@ class ClientCredentials:
                 data={"grant_type": "client_credentials", "client_id": self.client_id,
                       "client_secret": self.client_secret, "token_type": "jwt"})
         except PermanentSourceError as exc:
-            raise PermanentSourceError(f"client credentials refused: {exc.detail}",
-                                       source=exc.source, endpoint=exc.endpoint,
-                                       status=exc.status) from None
+            raise FixableSourceError(f"client credentials refused: {exc.detail}",
+                                     source=exc.source, endpoint=exc.endpoint, status=exc.status,
+                                     fix=NEEDS["client_credentials"].fix) from None
         now = self.clock()
         self._token, self._expires, self._fetched_at = (scheme, token), now + ttl, now
         self.fetched += 1

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EnrollmentPage", "Grade", "GradePage", "AggregatorPage", "Certificate", "Account", "Blocks"]
+__all__ = ["EnrollmentPage", "Grade", "GradePage", "AggregatorPage", "Certificate", "Account",
+           "Block", "Blocks"]
 
 
 class _P(BaseModel):
@@ -27,8 +28,9 @@ class EnrollmentPage(_P):
 
 
 class Grade(_P):
+    """`email` is "" unless the enrollment is in the masters track: never an address source."""
+
     username: str
-    email: str | None = None
     passed: bool
     percent: float = Field(ge=0.0, le=1.0)
 
@@ -64,20 +66,21 @@ class Certificate(_P):
     created_date: str | None = None
 
 
-class _Language(_P):
-    code: str
-
-
 class Account(_P):
+    """A staff reader sees `email` and `name`; anyone else only the public fields."""
+
     username: str
     email: str | None = None
     name: str | None = None
-    language_proficiencies: list[_Language] = Field(default_factory=list)
 
 
-class _Block(_P):
-    completion: float | None = None
+class Block(_P):
+    type: str = ""
+    children: list[str] = Field(default_factory=list)
+    completion: float | None = None  # None on aggregator blocks (course, chapter, …)
+    graded: bool = False
 
 
 class Blocks(_P):
-    blocks: dict[str, _Block]
+    root: str = ""
+    blocks: dict[str, Block]

@@ -152,3 +152,27 @@ def test_a_full_status_list_refuses_the_award_whole(db_url, monkeypatch):
     with pytest.raises(CapacityError, match="status list is full"):
         store.awards.create(award(4), [NewOutboxItem("email:a-4", "email", {})])
     assert store.awards.get("a-4") is None and len(store.outbox.items()) == 4
+
+
+def test_a_platform_learner_who_gains_an_email_joins_the_sheets_learner(db_url):
+    """An Open edX learner first known without an address, then a sign-in sheet with it, then
+    the platform's address: one person, their facts from both sources together."""
+    store = Store(db_url)
+    run = store.runs.begin(["lms", "sheet"])
+    fact = Fact(source="lms", external_id="camille_l", kind=FactKind.grade, course="c", value=0.9)
+    store.facts.ingest(run, Batch(identities=[Identity(source="lms", external_id="camille_l")], facts=[fact]))
+    store.facts.ingest(run, Batch(identities=[Identity(source="sheet", external_id="camille@ac-nice.fr",
+                                                 email="camille@ac-nice.fr")],
+                            facts=[Fact(source="sheet", external_id="camille@ac-nice.fr",
+                                        kind=FactKind.presence, course="", item="s1", value=1.0)]))
+    assert store.counts()["learners"] == 2
+    store.facts.ingest(run, Batch(identities=[Identity(source="lms", external_id="camille_l",
+                                                 email="Camille@ac-nice.fr")]))
+    person = store.facts.learner_by_email("camille@ac-nice.fr")
+    facts = store.facts.of_learners([person.id])[person.id]
+    assert {(f.source, f.kind) for f in facts} == {("lms", FactKind.grade), ("sheet", FactKind.presence)}
+    assert person.id in store.facts.to_evaluate.pending().values()  # evaluated with both
+    store.facts.ingest(run, Batch(identities=[Identity(source="lms", external_id="dora_l")]))
+    store.facts.ingest(run, Batch(identities=[Identity(source="lms", external_id="dora_l",
+                                                 email="dora@example.org")]))
+    assert store.facts.learner_by_email("dora@example.org") is not None  # nobody held it: adopted

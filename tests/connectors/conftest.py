@@ -31,6 +31,7 @@ class FakeState:
         self.marks: dict[tuple[str, str], str] = {}
         self.complete: dict[tuple[str, str], set[str]] = {}
         self.errors: list[SourceError] = []
+        self.warnings: list[SourceError] = []
         self.known: dict[str, Identity] = {}
 
     def keep(self, batch: Batch) -> None:
@@ -52,6 +53,9 @@ class FakeState:
 
     def report(self, error: SourceError) -> None:
         self.errors.append(error)
+
+    def warn(self, warning: SourceError) -> None:
+        self.warnings.append(warning)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from connectors.push_route import PushRoute
 from jobs.pull import pull_sources
 from jobs.push import PushStats, QueueStats, deliver_pushes, enqueue_attestations
 from sandbox import SandboxPlatform
-from sandbox.openedx import presence_block
+from sandbox.edx_blocks import presence_block
 
 NOW = 1_760_000_000
 

@@ -1,5 +1,8 @@
-"""The sandbox's Open edX / FUN dialect over real HTTP (shapes of the reference fixtures,
-auth, pagination, completion-batch), and transient faults in both dialects."""
+"""The sandbox's Open edX dialect answers as a current edx-platform does: one test per behaviour
+read in the server code (lms-api.md §7.1), each naming the file where it is decided.
+
+Paths: edx-platform unless another repository is named; openedx/completion at d0d6346;
+open-craft/openedx-completion-aggregator at 2dfb6e2."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import pytest
 import requests
 
 from sandbox import SandboxPlatform
+from sandbox.edx_blocks import presence_block, presence_info_block, usage_key
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -37,17 +41,17 @@ def same_keys(ours: Any, name: str, ignore: set[str] = frozenset()) -> None:  # 
     assert a == b, f"only ours: {a - b}; only fixture: {b - a}"
 
 
-def token(sb: SandboxPlatform, http: requests.Session, **extra: str) -> dict[str, str]:
+def token(sb: SandboxPlatform, http: requests.Session) -> dict[str, str]:
     r = http.post(f"{sb.base_url}/oauth2/access_token", data={
         "grant_type": "client_credentials", "client_id": sb.client_id,
-        "client_secret": sb.client_secret, "token_type": "jwt", **extra})
+        "client_secret": sb.client_secret, "token_type": "jwt"})
     assert r.status_code == 200
     return {"Authorization": f"JWT {r.json()['access_token']}"}
 
 
 @pytest.fixture(scope="module")
-def fun() -> Iterator[SandboxPlatform]:
-    with SandboxPlatform("fun", seed=7) as p:
+def lms() -> Iterator[SandboxPlatform]:
+    with SandboxPlatform("openedx", seed=7) as p:
         yield p
 
 
@@ -71,16 +75,26 @@ def follow(http: requests.Session, url: str, headers: dict[str, str],
     return rows
 
 
-def test_token_and_auth(fun: SandboxPlatform, http: requests.Session):
-    r = http.post(f"{fun.base_url}/oauth2/access_token", data={
-        "grant_type": "client_credentials", "client_id": fun.client_id,
-        "client_secret": fun.client_secret, "token_type": "jwt"})
+class Clock:
+    """A clock the test moves, so a throttle window passes without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_and_auth(lms: SandboxPlatform, http: requests.Session) -> None:
+    r = http.post(f"{lms.base_url}/oauth2/access_token", data={
+        "grant_type": "client_credentials", "client_id": lms.client_id,
+        "client_secret": lms.client_secret, "token_type": "jwt"})
     same_keys(r.json(), "openedx/oauth2_access_token_jwt")
     assert r.json()["token_type"] == "JWT" and r.json()["access_token"].count(".") == 2
-    bad = http.post(f"{fun.base_url}/oauth2/access_token", data={
-        "grant_type": "client_credentials", "client_id": fun.client_id, "client_secret": "x"})
+    bad = http.post(f"{lms.base_url}/oauth2/access_token", data={
+        "grant_type": "client_credentials", "client_id": lms.client_id, "client_secret": "x"})
     assert bad.status_code == 401
-    url = f"{fun.base_url}/api/enrollment/v1/enrollments"
+    url = f"{lms.base_url}/api/enrollment/v1/enrollments"
     assert http.get(url).status_code == 401
     assert http.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
     with SandboxPlatform("openedx", token_ttl=-5) as short:
@@ -89,21 +103,20 @@ def test_token_and_auth(fun: SandboxPlatform, http: requests.Session):
         assert r.status_code == 401 and "expired" in r.json()["detail"]
 
 
-def test_read_shapes_and_pagination(fun: SandboxPlatform, http: requests.Session):
-    h, key, base = token(fun, http), fun.course_ids[0], fun.base_url
-    assert key == "course-v1:FUN+SNT+2026_T1"
+def test_read_shapes_and_pagination(lms: SandboxPlatform, http: requests.Session) -> None:
+    h, key, base = token(lms, http), lms.course_ids[0], lms.base_url
+    assert key == "course-v1:SandboxX+SNT+2026_T1"
     first = http.get(f"{base}/api/enrollment/v1/enrollments",
                      params={"course_id": key, "page_size": "15"}, headers=h).json()
     same_keys(first, "openedx/enrollment_v1_enrollments_cursor")
     assert "count" not in first and "cursor=" in first["next"] and len(first["results"]) == 15
     enrolled = follow(http, f"{base}/api/enrollment/v1/enrollments", h,
                       {"course_id": key, "page_size": 15})
-    assert sorted(e["user"] for e in enrolled) == sorted(u.username for u in fun.world.learners)
-    grades = follow(http, f"{base}/api/grades/v1/courses/{key}/", h)
-    assert len(grades) == 40
-    page = http.get(f"{base}/api/grades/v1/courses/{key}/", headers=h).json()
-    same_keys(page, "openedx/grades_v1_course_all_users_cursor")
-    u = next(x for x in fun.world.learners if x.progress[42].grade)
+    assert sorted(e["user"] for e in enrolled) == sorted(u.username for u in lms.world.learners)
+    assert len(follow(http, f"{base}/api/grades/v1/courses/{key}/", h)) == 40
+    same_keys(http.get(f"{base}/api/grades/v1/courses/{key}/", headers=h).json(),
+              "openedx/grades_v1_course_all_users_cursor")
+    u = next(x for x in lms.world.learners if x.progress[42].grade)
     single = http.get(f"{base}/api/grades/v1/courses/{key}/", params={"username": u.username},
                       headers=h).json()
     same_keys(single, "openedx/grades_v1_course_single_user")
@@ -120,15 +133,12 @@ def test_read_shapes_and_pagination(fun: SandboxPlatform, http: requests.Session
     assert len(follow(http, f"{base}/completion-aggregator/v1/course/{key}/", h)) == 40
     blocks = http.get(f"{base}/api/courses/v1/blocks/", headers=h, params={
         "course_id": key, "username": u.username, "depth": "all",
-        "requested_fields": "children,graded,format,completion"}).json()
+        "requested_fields": "children,graded,format,completion,complete"}).json()
     same_keys(blocks, "openedx/course_blocks_v1")
-    presence = "block-v1:FUN+SNT+2026_T1+type@html+block@presence"
-    assert blocks["blocks"][presence]["complete"] == fun.world.activity_completed(
-        u, fun.world.courses[0], 503)
     detail = http.get(f"{base}/api/certificates/v0/certificates/{u.username}/courses/{key}/",
                       headers=h).json()
     same_keys(detail, "openedx/certificates_v0_user_course_detail")
-    failing = next(x for x in fun.world.learners if not x.progress[42].grade)
+    failing = next(x for x in lms.world.learners if not x.progress[42].grade)
     r = http.get(f"{base}/api/certificates/v0/certificates/{failing.username}/courses/{key}/",
                  headers=h)
     assert r.status_code == 404
@@ -138,18 +148,260 @@ def test_read_shapes_and_pagination(fun: SandboxPlatform, http: requests.Session
                  headers=h)
     failing.progress[42].enrolled = True
     assert r.status_code == 404 and r.json() == fixture("openedx/grades_v1_error_not_enrolled")
-    fun_grade = http.get(f"{base}/fun/api/grades/{key}/{u.username}",
-                         headers={"X-Edx-Api-Key": fun.api_key}).json()
-    assert set(fun_grade) == set(fixture("joanie/openedx_fun_grades")) and fun_grade["passed"]
 
 
-def test_completion_batch_push():
-    with SandboxPlatform("openedx", seed=7) as p, requests.Session() as http:
+def test_the_grades_list_gives_an_email_only_for_the_masters_track(http: requests.Session) -> None:
+    """grades/rest_api/v1/utils.py `_serialize_user_grade`: `email` is the address for an
+    enrollment in the masters track, "" otherwise; the single-user form always gives ""."""
+    with SandboxPlatform("openedx", learners=12, seed=3) as p:
+        h, key = token(p, http), p.course_ids[0]
+        masters = p.world.learners[0]
+        masters.progress[42].mode = "masters"
+        rows = {g["username"]: g["email"] for g in
+                follow(http, f"{p.base_url}/api/grades/v1/courses/{key}/", h)}
+        single = http.get(f"{p.base_url}/api/grades/v1/courses/{key}/", headers=h,
+                          params={"username": masters.username}).json()
+    assert rows.pop(masters.username) == masters.email != ""
+    assert set(rows.values()) == {""}
+    assert single[0]["email"] == ""
+
+
+def test_learner_data_needs_a_global_staff_caller(http: requests.Session) -> None:
+    """enrollments/views.py CourseEnrollmentsApiListView: IsAdminUser; grades (utils.py
+    GradeViewMixin, JWT_RESTRICTED_APPLICATION_OR_USER_ACCESS), the aggregator's all-learners
+    view (completion_aggregator/api/common.py) and another learner's completion
+    (completion/api/permissions.py IsStaffOrOwner) refuse a caller who is not staff;
+    `GET /api/enrollment/v1/roles/` tells whether the caller is."""
+    with SandboxPlatform("openedx", learners=5, seed=3, global_staff=False) as p:
+        h, key, base = token(p, http), p.course_ids[0], p.base_url
+        u = p.world.learners[0].username
+        refused = {
+            "enrollments": http.get(f"{base}/api/enrollment/v1/enrollments",
+                                    params={"course_id": key}, headers=h),
+            "grades": http.get(f"{base}/api/grades/v1/courses/{key}/", headers=h),
+            "aggregator": http.get(f"{base}/completion-aggregator/v1/course/{key}/", headers=h),
+            "blocks": http.get(f"{base}/api/courses/v1/blocks/", headers=h,
+                               params={"course_id": key, "username": u}),
+            "completion-batch": http.post(f"{base}/api/completion/v1/completion-batch", headers=h,
+                                          json={"username": u, "course_key": key, "blocks": {}}),
+        }
+        roles = http.get(f"{base}/api/enrollment/v1/roles/", headers=h).json()
+        account = http.get(f"{base}/api/user/v1/accounts", params={"username": u}, headers=h)
+    assert {name: r.status_code for name, r in refused.items()} == dict.fromkeys(refused, 403)
+    assert roles == {"roles": [], "is_staff": False}
+    assert "email" not in account.json()[0]  # a private profile, seen by a non-staff caller
+
+
+def test_a_restricted_application_reads_no_learner_data(http: requests.Session) -> None:
+    """oauth_dispatch: a restricted DOT application's token says `is_restricted`; the views'
+    JwtRestrictedApplication checks then refuse it the learners' data."""
+    with SandboxPlatform("openedx", learners=5, seed=3, restricted=True) as p:
+        h, key = token(p, http), p.course_ids[0]
+        grades = http.get(f"{p.base_url}/api/grades/v1/courses/{key}/", headers=h)
+        roles = http.get(f"{p.base_url}/api/enrollment/v1/roles/", headers=h)
+    assert grades.status_code == 403 and roles.status_code == 200
+
+
+def test_the_enrollment_list_is_throttled_unless_the_api_key_comes_with_the_token(
+        http: requests.Session) -> None:
+    """enrollments/views.py EnrollmentUserThrottle: 120 requests a minute for staff (40 for
+    other users); a valid X-Edx-Api-Key (settings.EDX_API_KEY) bypasses it; the 429 carries
+    Retry-After."""
+    clock = Clock()
+    with SandboxPlatform("openedx", learners=3, seed=3, clock=clock) as p:
+        h, url = token(p, http), f"{p.base_url}/api/enrollment/v1/enrollments"
+        codes = [http.get(url, headers=h).status_code for _ in range(121)]
+        refused = http.get(url, headers=h)
+        with_key = [http.get(url, headers={**h, "X-Edx-Api-Key": p.api_key}).status_code
+                    for _ in range(150)]
+        clock.now += 61
+        after_a_minute = http.get(url, headers=h).status_code
+    assert codes[:120] == [200] * 120 and codes[120] == 429
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.json()["detail"].startswith("Request was throttled. Expected available in")
+    assert set(with_key) == {200} and after_a_minute == 200
+    with SandboxPlatform("openedx", learners=3, seed=3, clock=Clock(), global_staff=False) as p:
+        h = token(p, http)
+        url = f"{p.base_url}/api/enrollment/v1/enrollment/{p.world.learners[0].username}," \
+              f"{p.course_ids[0]}"
+        user_rate = [http.get(url, headers=h).status_code for _ in range(41)]
+    assert user_rate[40] == 429 and user_rate.count(429) == 1
+
+
+def test_an_api_key_alone_authenticates_nobody(lms: SandboxPlatform, http: requests.Session) -> None:
+    """openedx/core/lib/api/permissions.py ApiKeyHeaderPermission is a permission, used by the
+    single-enrollment view (ApiKeyHeaderPermissionIsAuthenticated); every other view needs a
+    user's token and answers 401 to the key alone."""
+    key, base, k = lms.course_ids[0], lms.base_url, {"X-Edx-Api-Key": lms.api_key}
+    u = lms.world.learners[0].username
+    urls = [f"{base}/api/enrollment/v1/enrollments?course_id={key}",
+            f"{base}/api/grades/v1/courses/{key}/",
+            f"{base}/api/certificates/v0/certificates/{u}/courses/{key}/",
+            f"{base}/api/user/v1/accounts?username={u}",
+            f"{base}/completion-aggregator/v1/course/{key}/"]
+    assert [http.get(url, headers=k).status_code for url in urls] == [401] * len(urls)
+    batch = http.post(f"{base}/api/completion/v1/completion-batch", headers=k,
+                      json={"username": u, "course_key": key, "blocks": {}})
+    assert batch.status_code == 401
+    one = http.get(f"{base}/api/enrollment/v1/enrollment/{u},{key}", headers=k)
+    assert one.status_code == 200 and one.json()["user"] == u
+    same_keys(one.json(), "openedx/enrollment_v1_enrollment_detail",
+              ignore={"$.course_details.course_modes[].bulk_sku"})
+
+
+def test_grade_pages_take_any_size_enrollment_pages_at_most_100(http: requests.Session) -> None:
+    """grades/rest_api/v1/utils.py CourseEnrollmentPagination.get_page_size: no maximum;
+    enrollments/paginators.py CourseEnrollmentsApiListPagination: max_page_size 100."""
+    with SandboxPlatform("openedx", profile="scale", learners=250, seed=3) as p:
+        h, key = token(p, http), p.course_ids[0]
+        grades = http.get(f"{p.base_url}/api/grades/v1/courses/{key}/", headers=h,
+                          params={"page_size": 1000}).json()
+        enrolled = http.get(f"{p.base_url}/api/enrollment/v1/enrollments", headers=h,
+                            params={"course_id": key, "page_size": 1000}).json()
+    assert len(grades["results"]) == 250 and grades["next"] is None
+    assert len(enrolled["results"]) == 100 and enrolled["next"]
+
+
+def test_a_certificate_appears_some_time_after_the_learner_passes(http: requests.Session) -> None:
+    """certificates/signals.py listen_for_passing_grade: passing starts a generation task (only
+    with auto-generation on); until it ran, certificates/apis/v0/views.py answers
+    `no_certificate_for_user`. An unparsable course key is a 404 `course_id_not_valid`."""
+    for auto in (True, False):
+        with SandboxPlatform("openedx", learners=40, seed=7, auto_certificates=auto,
+                             certificate_delay=3600) as p:
+            h, key, c = token(p, http), p.course_ids[0], p.world.courses[0]
+            u = next(x for x in p.world.learners if not x.progress[42].grade)
+            u.progress[42].grade, u.progress[42].gradetime = 0.9, p.world.now
+            url = f"{p.base_url}/api/certificates/v0/certificates/{u.username}/courses/{key}/"
+            passed = http.get(f"{p.base_url}/api/grades/v1/courses/{key}/", headers=h,
+                              params={"username": u.username}).json()[0]["passed"]
+            right_away = http.get(url, headers=h)
+            p.world.now += 3600
+            an_hour_later = http.get(url, headers=h)
+            bad_key = http.get(f"{p.base_url}/api/certificates/v0/certificates/{u.username}/"
+                               f"courses/not-a-course-key/", headers=h)
+        assert passed and c.key == key
+        assert right_away.json() == {"error_code": "no_certificate_for_user"}
+        assert an_hour_later.status_code == (200 if auto else 404)
+        assert bad_key.status_code == 404 and bad_key.json() == {"error_code": "course_id_not_valid"}
+
+
+def test_only_leaves_carry_a_completion_and_staff_only_blocks_are_absent_for_learners(
+        lms: SandboxPlatform, http: requests.Session) -> None:
+    """course_api/blocks/transformers/block_completion.py: aggregator blocks (course, chapter,
+    sequential, vertical) carry `completion: null`; a staff-only block is filtered out of a
+    learner's tree but listed with all_blocks; blocks/forms.py `_verify_other_user` does not
+    ask whether the learner is enrolled (200), only whether they exist (404)."""
+    h, key, base, c = token(lms, http), lms.course_ids[0], lms.base_url, lms.world.courses[0]
+    u = next(x for x in lms.world.learners if lms.world.course_completed(x, c))
+    tree = http.get(f"{base}/api/courses/v1/blocks/", headers=h, params={
+        "course_id": key, "username": u.username, "depth": "all",
+        "requested_fields": "completion"}).json()["blocks"]
+    by_type: dict[str, set[Any]] = {}
+    for b in tree.values():
+        by_type.setdefault(b["type"], set()).add(b["completion"])
+    staff = http.get(f"{base}/api/courses/v1/blocks/", headers=h, params={
+        "course_id": key, "all_blocks": "true", "depth": "all"}).json()["blocks"]
+    notes = usage_key(c, "html", "staff_notes")
+    u.progress[42].enrolled = False
+    not_enrolled = http.get(f"{base}/api/courses/v1/blocks/", headers=h, params={
+        "course_id": key, "username": u.username, "requested_fields": "completion"})
+    u.progress[42].enrolled = True
+    unknown = http.get(f"{base}/api/courses/v1/blocks/", headers=h,
+                       params={"course_id": key, "username": "nobody_here"})
+    assert {t: by_type[t] for t in ("course", "chapter", "sequential", "vertical")} == \
+        dict.fromkeys(("course", "chapter", "sequential", "vertical"), {None})
+    assert by_type["problem"] == by_type["staffgradedxblock"] == {1.0}
+    assert notes not in tree and notes in staff
+    assert not_enrolled.status_code == 200 and unknown.status_code == 404
+
+
+def test_an_html_block_completes_when_viewed_a_staff_graded_one_does_not(
+        http: requests.Session) -> None:
+    """completion/services.py can_mark_block_complete_on_view: a completable block with no score
+    and no custom completion (html) is marked complete on view; a scored one is not. Nothing is
+    written while the completion switch is off."""
+    with SandboxPlatform("openedx", learners=40, seed=7) as p:
+        c = p.world.courses[0]
+        u = next(x for x in p.world.learners if not x.progress[42].visited
+                 and not p.world.activity_completed(x, c, 503))
+        h = token(p, http)
+
+        def completion(usage: str) -> Any:
+            tree = http.get(f"{p.base_url}/api/courses/v1/blocks/", headers=h, params={
+                "course_id": c.key, "username": u.username,
+                "requested_fields": "completion"}).json()["blocks"]
+            return tree[usage]["completion"]
+
+        before = completion(presence_info_block(c)), completion(presence_block(c))
+        viewed = p.view_block(u.username, presence_info_block(c)), \
+            p.view_block(u.username, presence_block(c))
+        after = completion(presence_info_block(c)), completion(presence_block(c))
+    assert before == (0.0, 0.0) and viewed == (True, False) and after == (1.0, 0.0)
+    with SandboxPlatform("openedx", learners=40, seed=7, completion_tracking=False) as p:
+        c = p.world.courses[0]
+        u = next(x for x in p.world.learners if not x.progress[42].visited)
+        assert p.view_block(u.username, presence_info_block(c)) is False
+
+
+def test_completion_batch_needs_the_waffle_switch_and_an_empty_batch_tells_which(
+        http: requests.Session) -> None:
+    """completion/api/v1/views.py `_validate_and_parse` checks the waffle switch
+    completion.enable_completion_tracking (off by default, waffle.py) before anything: 400
+    naming `submit_batch_completion`. With the switch on, an empty `blocks` writes nothing:
+    200 for an enrolled learner, 400 "User is not enrolled in course." otherwise."""
+    answers = {}
+    for switch in (False, True):
+        with SandboxPlatform("openedx", learners=10, seed=3, completion_tracking=switch) as p:
+            h, key = token(p, http), p.course_ids[0]
+            u = p.world.learners[0]
+            url = f"{p.base_url}/api/completion/v1/completion-batch"
+            answers[switch] = http.post(url, headers=h, json={
+                "username": u.username, "course_key": key, "blocks": {}})
+            u.progress[42].enrolled = False
+            answers[f"{switch}-unenrolled"] = http.post(url, headers=h, json={
+                "username": u.username, "course_key": key, "blocks": {}})
+            assert p.pushes == []
+    assert answers[False].status_code == 400 and "submit_batch_completion" in \
+        answers[False].json()["detail"]
+    assert answers["False-unenrolled"].json() == answers[False].json()
+    assert answers[True].status_code == 200 and answers[True].json() == {"detail": "ok"}
+    assert answers["True-unenrolled"].json() == fixture(
+        "openedx/completion_batch_error_not_enrolled")
+
+
+def test_completion_batch_accepts_an_unknown_block_and_keeps_the_last_value(
+        http: requests.Session) -> None:
+    """completion/api/v1/views.py `_validate_and_parse_block_key` parses the key and checks its
+    course, never that the block exists: a mistyped key is a 200 and a row. models.py
+    `submit_completion` overwrites the stored value: the last one written wins."""
+    with SandboxPlatform("openedx", learners=40, seed=7) as p:
+        c, h = p.world.courses[0], token(p, http)
+        u = next(x for x in p.world.learners if p.world.activity_completed(x, c, 503))
+        url = f"{p.base_url}/api/completion/v1/completion-batch"
+        typo = presence_block(c).replace("block@presence", "block@presense")
+        orphan = http.post(url, headers=h, json={"username": u.username, "course_key": c.key,
+                                                 "blocks": {typo: 1.0}})
+        lowered = http.post(url, headers=h, json={"username": u.username, "course_key": c.key,
+                                                  "blocks": {presence_block(c): 0.25}})
+        other_course = http.post(url, headers=h, json={
+            "username": u.username, "course_key": c.key,
+            "blocks": {"block-v1:Other+X+1+type@html+block@a": 1.0}})
+        assert orphan.json() == lowered.json() == {"detail": "ok"}
+        assert u.progress[42].block_values[typo] == 1.0
+        assert u.progress[42].block_values[presence_block(c)] == 0.25
+        assert not p.world.activity_completed(u, c, 503)
+        assert other_course.status_code == 400 and "is not in context" in other_course.json()["detail"]
+
+
+def test_completion_batch_push(http: requests.Session) -> None:
+    with SandboxPlatform("openedx", seed=7) as p:
         w, c = p.world, p.world.courses[0]
         h, key = token(p, http), p.course_ids[0]
         u = next(x for x in w.learners if w.attended(x, c) and not w.course_completed(x, c)
                  and w.activity_completed(x, c, 502))
-        block = key.replace("course-v1:", "block-v1:") + "+type@html+block@presence"
+        block = presence_block(c)
+        assert "type@staffgradedxblock+" in block
         url = f"{p.base_url}/api/completion/v1/completion-batch"
         r = http.post(url, json={"username": u.username, "course_key": key,
                                  "blocks": {block: 1.0}}, headers=h)
@@ -157,134 +409,51 @@ def test_completion_batch_push():
         assert w.activity_completed(u, c, 503) and w.course_completed(u, c)
         assert p.pushes == [{**p.pushes[0], "kind": "openedx.completion_batch",
                              "username": u.username, "blocks": {block: 1.0}}]
-        u.progress[42].enrolled = False
-        r = http.post(url, json={"username": u.username, "course_key": key,
-                                 "blocks": {block: 1.0}}, headers=h)
-        assert r.status_code == 400
-        assert r.json() == fixture("openedx/completion_batch_error_not_enrolled")
-        assert len(p.pushes) == 1
 
 
-# --- faults ------------------------------------------------------------------
-def moodle_call(http: requests.Session, sb: SandboxPlatform, fn: str,
-                **params: Any) -> Any:
-    """A client with retries: 5xx/429, unparsable JSON and wrong types are retried."""
-    for _ in range(30):
-        r = http.post(f"{sb.base_url}/webservice/rest/server.php", data={
-            "wstoken": sb.token, "wsfunction": fn, "moodlewsrestformat": "json", **params})
-        if r.status_code != 200:
-            continue
-        try:
-            body = r.json()
-        except ValueError:
-            continue
-        if _well_typed(body):
-            return body
-    raise AssertionError("no clean answer after 30 tries")
+def test_the_aggregator_is_an_optional_plugin_whose_course_view_lags(http: requests.Session) -> None:
+    """openedx-completion-aggregator: mounted at ^completion-aggregator/ (apps.py) only where
+    installed (Tutor does not install it), so elsewhere the URL is the LMS's HTML 404; an
+    unparsable key is a JSON 404 (api/v1/views.py). The all-learners view reads aggregates
+    refreshed by `run_aggregator_service`; one learner's view is recalculated on read;
+    `percent` counts every completable block."""
+    with SandboxPlatform("openedx", learners=5, seed=3, aggregator=False) as p:
+        absent = http.get(f"{p.base_url}/completion-aggregator/v1/course/{p.course_ids[0]}/",
+                          headers=token(p, http))
+    assert absent.status_code == 404 and absent.headers["Content-Type"].startswith("text/html")
+    with SandboxPlatform("openedx", learners=40, seed=7) as p:
+        c, h = p.world.courses[0], token(p, http)
+        url = f"{p.base_url}/completion-aggregator/v1/course/{c.key}/"
+        bad = http.get(f"{p.base_url}/completion-aggregator/v1/course/nonsense/", headers=h)
+        u = next(x for x in p.world.learners if x.progress[42].visited
+                 and not p.world.activity_completed(x, c, 503))
+
+        def course_view() -> float:
+            return next(r["completion"]["percent"] for r in follow(http, url, h)
+                        if r["username"] == u.username)
+
+        before = course_view()
+        http.post(f"{p.base_url}/api/completion/v1/completion-batch", headers=h, json={
+            "username": u.username, "course_key": c.key, "blocks": {presence_block(c): 1.0}})
+        stale = course_view()
+        single = http.get(url, headers=h, params={"username": u.username}).json()["results"][0]
+        p.run_aggregator_service()
+        fresh = course_view()
+    assert bad.status_code == 404 and bad.json() == {"detail": "Invalid course key: 'nonsense'."}
+    assert stale == before < single["completion"]["percent"] == fresh
+    assert single["completion"]["possible"] == 4.0  # internet, quiz, info page, attestation
 
 
-def _well_typed(node: Any) -> bool:
-    if isinstance(node, dict):
-        for k in ("id", "userid", "cmid", "state", "timecompleted", "lastcourseaccess"):
-            if k in node and node[k] is not None and not isinstance(node[k], int):
-                return False
-        if "completed" in node and not isinstance(node["completed"], bool):
-            return False
-        return all(_well_typed(v) for v in node.values())
-    if isinstance(node, list):
-        return all(_well_typed(v) for v in node)
-    return True
-
-
-def moodle_snapshot(http: requests.Session, sb: SandboxPlatform) -> dict[int, Any]:
-    roster: dict[int, Any] = {}
-    start = 0
-    while True:
-        page = moodle_call(http, sb, "core_enrol_get_enrolled_users", courseid=42, **{
-            "options[0][name]": "limitfrom", "options[0][value]": start,
-            "options[1][name]": "limitnumber", "options[1][value]": 10})
-        roster.update({u["id"]: u["lastcourseaccess"] for u in page})
-        if len(page) < 10:
-            break
-        start += 10
-    learners = {u.id for u in sb.world.learners}
-    out = {}
-    for uid, last in sorted(roster.items()):
-        if uid in learners:
-            statuses = moodle_call(http, sb, "core_completion_get_activities_completion_status",
-                                   courseid=42, userid=uid)["statuses"]
-            # rows may come reordered or duplicated: key them
-            out[uid] = (last, sorted({s["cmid"]: s for s in statuses}.items()))
-    return out
-
-
-def test_faults_are_transient_and_retrying_clients_converge():
-    with SandboxPlatform(seed=3, now=1_790_000_000) as clean, requests.Session() as http:
-        expected = moodle_snapshot(http, clean)
-    with SandboxPlatform(seed=3, now=1_790_000_000, fault_rate=0.5, retry_after=0,
-                         slow_delay=0.001) as faulty, requests.Session() as http:
-        got = moodle_snapshot(http, faulty)
-        injected = faulty.faults.injected
-    assert got == expected
-    assert {"500", "429"} <= set(injected) and len(injected) >= 5, injected
-    assert faulty.request_count > clean.request_count
-
-
-def test_a_broken_answer_is_followed_by_a_clean_one():
-    with SandboxPlatform(seed=11, fault_rate=1.0, retry_after=0, slow_delay=0.001) as p, \
-            requests.Session() as http:
-        data = {"wstoken": p.token, "wsfunction": "core_completion_get_course_completion_status",
-                "moodlewsrestformat": "json", "courseid": 42, "userid": p.world.learners[0].id}
-        url = f"{p.base_url}/webservice/rest/server.php"
-        p.set_fault_rate(0.0)
-        expected = http.post(url, data=data).json()
-        p.set_fault_rate(1.0)
-        broken = 0
-        for _ in range(40):
-            r = http.post(url, data=data)
-            try:
-                ok = r.status_code == 200 and r.json() == expected
-            except ValueError:
-                ok = False
-            if not ok:
-                broken += 1
-                assert r.status_code != 429 or r.headers["Retry-After"] == "0"
-                assert http.post(url, data=data).json() == expected  # the retry is clean
-        assert broken >= 10
-        assert {"500", "429", "truncate", "wrongtype"} <= set(p.faults.injected)
-
-
-def test_faulted_pushes_were_never_applied():
-    with SandboxPlatform(seed=7, fault_rate=0.6, retry_after=0, slow_delay=0.001) as p, \
-            requests.Session() as http:
-        targets = [u.id for u in p.world.learners[:10]]
-        for uid in targets:
-            out = moodle_call(http, p, "core_completion_override_activity_completion_status",
-                              userid=uid, cmid=503, newstate=1)
-            assert out["state"] == 1
-        assert [x["userid"] for x in p.pushes] == targets  # each applied exactly once
-        assert p.request_count > len(targets)
-
-
-def test_openedx_cursor_faults_duplicate_and_reorder_but_lose_nothing():
-    with SandboxPlatform("openedx", profile="scale", learners=300, seed=5, retry_after=0,
-                         slow_delay=0.001) as p, requests.Session() as http:
-        h = token(p, http)
-        p.set_fault_rate(0.4)
-        seen: list[str] = []
-        url: str | None = f"{p.base_url}/api/enrollment/v1/enrollments?page_size=20"
-        for _ in range(1000):  # a bound on requests, not on time: 15 pages and their faults
-            if url is None:
-                break
-            r = http.get(url, headers=h)
-            if r.status_code != 200:
-                continue
-            try:
-                body = r.json()
-            except ValueError:
-                continue
-            seen += [e["user"] for e in body["results"]]
-            url = body["next"]
-        assert url is None
-        assert set(seen) == {u.username for u in p.world.learners}
-        assert p.requests_by_function["enrollments"] >= 15
+def test_accounts_answer_404_when_none_of_the_users_exists(lms: SandboxPlatform,
+                                                          http: requests.Session) -> None:
+    """user_api/accounts/views.py AccountViewSet.list: the users found, with `email` and `name`
+    for a staff caller; a 404 with an empty body when none exists."""
+    h, u = token(lms, http), lms.world.learners[0]
+    some = http.get(f"{lms.base_url}/api/user/v1/accounts", headers=h,
+                    params={"username": f"{u.username},nobody_at_all"})
+    none = http.get(f"{lms.base_url}/api/user/v1/accounts", headers=h,
+                    params={"username": "nobody_at_all,nor_this_one"})
+    assert [(a["username"], a["email"], a["name"]) for a in some.json()] == \
+        [(u.username, u.email, u.fullname)]
+    assert some.json()[0]["language_proficiencies"] == []
+    assert none.status_code == 404 and none.content == b""
