@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bridge.errors import TomlError
 from bridge.i18n import format_list, format_percent, ngettext
 from bridge.i18n import gettext as _
 from bridge.tomlloc import Locator, loads_toml
@@ -79,12 +80,8 @@ def read_toml(path: Path) -> TomlFile | Problem:
         return (str(path), None, _("expected UTF-8 text"))
     try:
         data, locator = loads_toml(text, str(path))
-    except ValueError as exc:
-        # tomlloc says "file:line: invalid TOML: …"; split it back into a problem.
-        where = str(exc).removeprefix(f"{path}:")
-        line, sep, message = where.partition(": ")
-        return (str(path), int(line), message) if sep and line.isdigit() else (
-            str(path), None, where.strip())
+    except TomlError as exc:
+        return (str(path), exc.line, exc.detail)
     return TomlFile(data, locator, text)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from bridge.errors import RuleError
@@ -135,28 +136,33 @@ def _unknown_refs(parsed: list[ParsedFile], badges: Mapping[str, ParsedFile]) ->
 
 
 def _dependency_order(badges: Mapping[str, ParsedFile]) -> tuple[list[str], list[Problem]]:
-    """Badges sorted so that each comes after those it needs (ties by id), and any cycles."""
-    needs = {b: sorted({r for r, _, _ in p.refs if r in badges}) for b, p in badges.items()}
-    order: list[str] = []
-    state: dict[str, str] = {}
+    """Badges sorted so that each comes after those it needs (ties by id), and every cycle."""
+    needs = {b: {r for r, _, _ in p.refs if r in badges} for b, p in badges.items()}
     problems: list[Problem] = []
-
-    def visit(badge: str, trail: list[str]) -> None:
-        if state.get(badge) == "done":
-            return
-        if state.get(badge) == "open":
-            loop = trail[trail.index(badge):] + [badge]
+    while True:
+        sorter = TopologicalSorter(needs)
+        try:
+            sorter.prepare()
+        except CycleError as exc:
+            loop = _as_needs(exc.args[1])
             parsed = badges[loop[0]]
             line, where = next((ln, w) for r, ln, w in parsed.refs if r == loop[1])
             problems.append((parsed.file, line, f"{where}: " + _("cycle between badges {cycle}")
                              .format(cycle=" -> ".join(loop))))
-            return
-        state[badge] = "open"
-        for need in needs[badge]:
-            visit(need, trail + [badge])
-        state[badge] = "done"
-        order.append(badge)
+            needs[loop[0]].discard(loop[1])  # broken here, so that the next cycle shows
+            continue
+        order: list[str] = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            order += ready
+            sorter.done(*ready)
+        return order, problems
 
-    for badge in sorted(badges):
-        visit(badge, [])
-    return order, problems
+
+def _as_needs(cycle: list[str]) -> list[str]:
+    """graphlib's cycle (each node needed by the next) as `a -> b -> a`, a needing b, from its
+    smallest id: the same message whatever node the search started from."""
+    needing = list(reversed(cycle[:-1]))
+    start = needing.index(min(needing))
+    loop = needing[start:] + needing[:start]
+    return loop + loop[:1]

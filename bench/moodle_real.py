@@ -100,14 +100,14 @@ course_completed = {{ source = "campus", course = "{course}" }}
                 "errors": len(report.errors)}
 
     def holders(self) -> set[int]:
-        ids = {a["learner_id"] for a in self.store.list_awards()}
-        return {int(e) for e, i in self.store.identities("campus").items() if i["learner_id"] in ids}
+        ids = {listed.award.learner_id for listed in self.store.awards.listing()}
+        return {int(i.external_id) for i in self.store.facts.identities_of("campus", ids).values()}
 
 
 def scenario(tmp: Path, site: Site, course: dict[str, Any], overridden: list[int], interval: int,
              **source: Any) -> dict[str, Any]:
     b = Bridge(tmp, site, course["courseid"], **source)
-    out = {"full_sync": b.run(), "no_change_sync": b.run(advance=interval)}
+    out: dict[str, Any] = {"full_sync": b.run(), "no_change_sync": b.run(advance=interval)}
     site.op("override", cmid=course["cmids"]["meetup"], userids=",".join(map(str, overridden)))
     after = b.run(advance=interval)
     after["of_the_10_awarded"] = len(b.holders() & set(overridden))

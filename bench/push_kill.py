@@ -30,10 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "real_moodle")]
 
 from kit import Site, start  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 
 from bridge.delivery.catcher import MailCatcher  # noqa: E402
-from bridge.store.schema import outbox  # noqa: E402
+from bridge.errors import StoreError  # noqa: E402
+from bridge.store import Store  # noqa: E402
 from connectors.http import HttpClient  # noqa: E402
 from connectors.moodle.client import MoodleClient  # noqa: E402
 
@@ -104,15 +105,17 @@ def drop_database(url: str) -> None:
 
 
 def sent_pushes(database: str) -> int:
-    engine = create_engine(database.replace("postgresql://", "postgresql+psycopg://"))
+    """Pushes recorded as sent (-1 while the run has not made the schema yet)."""
     try:
-        with engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(outbox).where(
-                outbox.c.channel == "push", outbox.c.status == "sent")).scalar_one())
-    except Exception:  # the schema is not there yet
+        store = Store(database, migrate=False)
+    except StoreError:
+        return -1
+    try:
+        return sum(i.status == "sent" for i in store.outbox.items("push"))
+    except Exception:  # noqa: BLE001 — the tables are not there yet
         return -1
     finally:
-        engine.dispose()
+        store.close()
 
 
 def completed_in_moodle(site: Site, course: dict[str, Any]) -> set[str]:
@@ -124,14 +127,12 @@ def completed_in_moodle(site: Site, course: dict[str, Any]) -> set[str]:
 
 
 def awarded(database: str) -> set[str]:
-    engine = create_engine(database.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT i.external_id FROM awards a JOIN identities i ON i.learner_id = a.learner_id "
-            "WHERE i.source = 'campus'")).scalars()
-        out = {f"uid:{r}" for r in rows}
-    engine.dispose()
-    return out
+    store = Store(database)
+    try:
+        holders = {listed.award.learner_id for listed in store.awards.listing()}
+        return {f"uid:{i.external_id}" for i in store.facts.identities_of("campus", holders).values()}
+    finally:
+        store.close()
 
 
 def trial(site: Site, kind: str, n: int, learners: int, rng: random.Random) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from bridge import i18n
-from bridge.errors import ConfigError, NotFound
+from bridge.errors import ConfigError, NotFound, TomlError
 from bridge.tomlloc import Locator, load_toml
 
 __all__ = [
@@ -224,8 +224,8 @@ def load_config(path: str | Path | None, kinds: SourceKinds, *, secrets: bool = 
         raise ConfigError("file not found", file=file) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    except TomlError as exc:
+        raise ConfigError(exc.detail, file=exc.file, line=exc.line) from None
     base = path.resolve().parent
     sources_raw = data.pop("sources", {}) or {}
     data = _resolve_secrets(data, base, file, locator, ())

@@ -9,6 +9,7 @@ __all__ = [
     "BridgeError",
     "ConfigError",
     "RuleError",
+    "TomlError",
     "SourceError",
     "PermanentSourceError",
     "FixableSourceError",
@@ -50,6 +51,14 @@ class RuleError(BridgeError):
     def format_one(problem: tuple[str, int | None, str]) -> str:
         file, line, message = problem
         return f"{file}:{line}: {message}" if line else f"{file}: {message}"
+
+
+class TomlError(BridgeError):
+    """A TOML file (config, rules) does not parse; `line` is where tomllib stopped."""
+
+    def __init__(self, message: str, *, file: str, line: int | None) -> None:
+        self.file, self.line, self.detail = file, line, message
+        super().__init__(f"{file}:{line}: {message}" if line else f"{file}: {message}")
 
 
 class SourceError(BridgeError):

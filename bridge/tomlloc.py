@@ -10,6 +10,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from bridge.errors import TomlError
+
 __all__ = ["Locator", "load_toml", "loads_toml"]
 
 PathT = tuple[str | int, ...]
@@ -32,7 +34,7 @@ class Locator:
 
 
 def loads_toml(text: str, file: str) -> tuple[dict[str, Any], Locator]:
-    """Parse TOML text; a syntax error is re-raised as ValueError('file:line: ...')."""
+    """Parse TOML text; a syntax error is a TomlError naming the file and line."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -43,7 +45,7 @@ def loads_toml(text: str, file: str) -> tuple[dict[str, Any], Locator]:
             head, _, tail = msg.rpartition(" (at line ")
             line = int(tail.split(",")[0])
             msg = head
-        raise ValueError(f"{file}:{line}: invalid TOML: {msg}" if line else f"{file}: invalid TOML: {msg}") from None
+        raise TomlError(f"invalid TOML: {msg}", file=file, line=line) from None
     return data, Locator(text)
 
 

@@ -9,15 +9,18 @@ import shutil
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.config import Config
 from bridge.delivery.catcher import MailCatcher
 from bridge.issuing.files import write_award_files
 from bridge.issuing.urls import Urls
-from bridge.store import Store
+from bridge.store import Award, Store
 
 from .common import load
+
+if TYPE_CHECKING:
+    from jobs.run import RunReport
 
 __all__ = ["DemoResult", "run_demo", "demo_rules_dir", "write_demo_config"]
 
@@ -84,7 +87,7 @@ class DemoResult:
     emails_sent: int
     pushes: int
     verify_url: str | None
-    report: Any
+    report: RunReport
     world: Any  # the sandbox platform's state after the run, the truth to check against
 
 
@@ -106,10 +109,10 @@ def run_demo(data_dir: Path, *, port: int = 8000, output: Path | None = None,
             store = Store(config.bridge.db_url)
             try:
                 report = run_sync(config, store, trigger="demo")
-                awarded, sent = report.awarded, report.emails.get("sent", 0)
+                awarded, sent = report.awarded, report.emails.sent
                 counts = store.counts()
-                awards = store.list_awards()
-                pushes = [i for i in store.outbox_items("push") if i["status"] == "sent"]
+                awards = [listed.award for listed in store.awards.listing()]
+                pushes = [i for i in store.outbox.items("push") if i.status == "sent"]
                 world = sandbox.world
                 if output:
                     _write_badges(config, store, awards, output / "badges")
@@ -120,11 +123,11 @@ def run_demo(data_dir: Path, *, port: int = 8000, output: Path | None = None,
     urls = Urls(config.bridge.public_url)
     return DemoResult(config=config, learners=counts["learners"], new_awards=awarded,
                       total_awards=len(awards), emails_sent=sent, pushes=len(pushes),
-                      verify_url=urls.verify_page(awards[0]["id"]) if awards else None, report=report,
+                      verify_url=urls.verify_page(awards[0].id) if awards else None, report=report,
                       world=world)
 
 
-def _write_badges(config: Config, store: Store, awards: list[dict[str, Any]], out: Path) -> None:
+def _write_badges(config: Config, store: Store, awards: list[Award], out: Path) -> None:
     """badges/<id>.png and .svg (OB 2.0, baked), badges/ob3/<id>.json and .png (OB 3.0)."""
     if out.exists():
         shutil.rmtree(out)

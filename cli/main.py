@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +21,9 @@ from bridge.i18n import gettext as _
 from bridge.i18n import ngettext
 
 from .common import config_option, handle_errors, lang_option, load, speak_environment_language
+
+if TYPE_CHECKING:
+    from bridge.store import Award, Store
 
 __all__ = ["main"]
 
@@ -58,13 +62,13 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _award(config_path: Path | None, award_id: str) -> tuple[Config, Any, dict[str, Any]]:
+def _award(config_path: Path | None, award_id: str) -> tuple[Config, Store, Award]:
     """The config, the store and one award of it; a clear error if there is no such award."""
     from bridge.store import Store
 
     config = load(config_path)
     store = Store(config.bridge.db_url)
-    award = store.award(award_id)
+    award = store.awards.get(award_id)
     if award is None:
         raise NotFound(_("no award {award_id}").format(award_id=award_id))
     return config, store, award
@@ -143,9 +147,9 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
         from jobs.evaluate import candidates, decide
 
         decisions = decide(store, ruleset, candidates(store, ruleset, everyone=True)[0])
-        out = {"would_award": [{"email": d["email"], "badge": d["badge_id"], "period": d["period"]}
+        out = {"would_award": [{"email": d.email, "badge": d.badge_id, "period": d.period}
                                for d in decisions.to_award],
-               "no_longer_granted": decisions.no_longer_granted}
+               "no_longer_granted": [asdict(r) for r in decisions.no_longer_granted]}
         click.echo(json.dumps(out, indent=2) if as_json else "\n".join(
             [_("award  {email}  {badge}").format(**a) for a in out["would_award"]]
             + [_("would no longer grant  {email}  {badge_id}  (award {award_id})").format(**r)
@@ -156,21 +160,20 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))
     else:
         for sid, st in report.sources.items():
-            counts = {k: i18n.format_decimal(st[k]) for k in ("new_facts", "changed_facts", "errors",
-                                                              "requests", "learners_without_email")}
+            counts = {k: i18n.format_decimal(getattr(st, k)) for k in (
+                "new_facts", "changed_facts", "errors", "requests", "learners_without_email")}
             click.echo(_("source {source}: {new_facts} new facts, {changed_facts} changed, "
                          "{errors} errors, {requests} requests, {learners_without_email} learners "
                          "without email").format(source=sid, **counts))
-            for warning in st.get("warnings", []):
+            for warning in st.warnings:
                 click.echo("  " + _("warning: {problem}").format(problem=warning), err=True)
         click.echo(_("run {run}: {status}; {awarded} awards issued; emails sent {sent}, to retry "
                      "{retry}, failed {failed}").format(
             run=report.run_id, status=report.status, awarded=report.awarded,
-            sent=report.emails.get("sent", 0), retry=report.emails.get("retry", 0),
-            failed=report.emails.get("failed", 0)))
+            sent=report.emails.sent, retry=report.emails.retry, failed=report.emails.failed))
         for e in report.errors:
             click.echo("  " + _("error: {problem}").format(
-                problem=f"source {e['source']} {e['endpoint']}: {e['message']}"), err=True)
+                problem=f"source {e.source} {e.endpoint}: {e.message}"), err=True)
     if report.status != "ok":
         sys.exit(4)
 
@@ -242,12 +245,10 @@ def awards() -> None:
 def awards_list(config_path: Path | None, as_json: bool, badge: str | None) -> None:
     """One line (or JSON object) per award: id, learner email, badge, issued at, status."""
     from bridge.store import Store
-    from bridge.web.app import award_status
 
     config = load(config_path)
-    for a in Store(config.bridge.db_url).list_awards(badge_id=badge):
-        row = {"id": a["id"], "email": a["learner_email"], "badge": a["badge_id"],
-               "issued_at": a["issued_at"].isoformat(), "status": award_status(a)}
+    for listed in Store(config.bridge.db_url).awards.listing(badge_id=badge):
+        row = listed.summary()
         click.echo(json.dumps(row) if as_json else
                    f"{row['id']}  {row['email']}  {row['badge']}  {row['issued_at']}  {row['status']}")
 
@@ -260,7 +261,7 @@ def awards_list(config_path: Path | None, as_json: bool, badge: str | None) -> N
 def awards_revoke(config_path: Path | None, award_id: str, reason: str) -> None:
     """Revoke an award."""
     store = _award(config_path, award_id)[1]
-    click.echo(_("revoked") if store.revoke(award_id, reason) else _("already revoked"))
+    click.echo(_("revoked") if store.awards.revoke(award_id, reason) else _("already revoked"))
 
 
 @awards.command("show")
@@ -270,14 +271,14 @@ def awards_revoke(config_path: Path | None, award_id: str, reason: str) -> None:
 def awards_show(config_path: Path | None, award_id: str) -> None:
     """An award as JSON: learner, badge, dates, provenance, and what happened to its email."""
     from bridge.issuing.urls import Urls
-    from bridge.web.app import award_status
 
     config, store, award = _award(config_path, award_id)
-    doc = {k: v for k, v in award.items() if k not in ("salt",)}
-    doc["validity"] = award_status(award)
+    doc = {k: v for k, v in award.as_dict().items() if k not in ("salt", "status_slot")}
+    doc["validity"] = award.validity()
     doc["verification_page"] = Urls(config.bridge.public_url).verify_page(award_id)
-    doc["deliveries"] = [{k: i[k] for k in ("channel", "status", "attempts", "last_error", "sent_at")}
-                         for i in store.outbox_items() if i["award_id"] == award_id]
+    doc["deliveries"] = [{"channel": i.channel, "status": i.status, "attempts": i.attempts,
+                          "last_error": i.last_error, "sent_at": i.sent_at}
+                         for i in store.outbox.items(award_id=award_id)]
     click.echo(json.dumps(doc, indent=2, default=str))
 
 
@@ -290,13 +291,13 @@ def awards_resend(config_path: Path | None, award_id: str) -> None:
     from jobs.deliver import deliver_emails
 
     config, store, award = _award(config_path, award_id)
-    if award["status"] == "revoked":
+    if award.status == "revoked":
         raise click.ClickException(_("award {award_id} is revoked; nothing to send")
                                    .format(award_id=award_id))
-    store.reset_outbox(f"email:{award_id}")
+    store.outbox.reset(f"email:{award_id}")
     counts = deliver_emails(config, store)
-    click.echo(_("sent {sent}, to retry {retry}, failed {failed}").format(**counts))
-    if counts["sent"] == 0:
+    click.echo(_("sent {sent}, to retry {retry}, failed {failed}").format(**counts.as_dict()))
+    if counts.sent == 0:
         sys.exit(5)
 
 
@@ -323,7 +324,7 @@ def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
     # The reason shows on the badges' pages: in the issuer's language, not the command's.
     with i18n.language(config.bridge.default_language):
         reason = _("erased at the learner's request (GDPR)")
-    counts = store.erase_learner(email, reason)
+    counts = store.erasure.erase(email, reason)
     if counts is None:
         raise NotFound(_("no learner with email {email}").format(email=email))
     # What was read from files still on disk (FUN's kept reports) goes too.
@@ -385,10 +386,9 @@ def db() -> None:
 def db_upgrade(config_path: Path | None) -> None:
     """Apply the migrations (idempotent)."""
     from bridge.store import Store
-    from bridge.store.db import current_revision
 
     store = Store(load(config_path).bridge.db_url)
-    click.echo(_("schema at revision {revision}").format(revision=current_revision(store.engine)))
+    click.echo(_("schema at revision {revision}").format(revision=store.revision()))
 
 
 def _register_builtin() -> None:

@@ -55,9 +55,9 @@ def import_(file: Path, strict: bool, source_id: str | None, config_path: Path |
                             len(sheet.problems)).format(count=len(sheet.problems)), err=True)
         sys.exit(1)
     store = Store(config.bridge.db_url)
-    run_id = store.begin_run([source_id], "presence-import")
-    result = store.ingest(run_id, sheet.batch)
-    store.finish_run(run_id, "partial" if sheet.problems else "ok",
+    run_id = store.runs.begin([source_id], "presence-import")
+    result = store.facts.ingest(run_id, sheet.batch)
+    store.runs.finish(run_id, "partial" if sheet.problems else "ok",
                      {"file": str(file), "rows": len(sheet.batch.facts), "bad_rows": len(sheet.problems)})
     click.echo(_("imported {rows} presence row(s), {new} new; {bad} bad row(s) skipped").format(
         rows=len(sheet.batch.facts), new=result.new_facts, bad=len(sheet.problems)))

@@ -51,9 +51,9 @@ def import_(file: Path, source_id: str, course: str | None, config_path: Path | 
                             len(exc.problems)).format(count=len(exc.problems)), err=True)
         sys.exit(1)
     store = Store(config.bridge.db_url)
-    run_id = store.begin_run([source_id], "reports-import")
-    result = store.ingest(run_id, connector.stamped(report, file))
-    store.finish_run(run_id, "ok", {"file": str(file), "kind": report.kind, "rows": report.rows})
+    run_id = store.runs.begin([source_id], "reports-import")
+    result = store.facts.ingest(run_id, connector.stamped(report, file))
+    store.runs.finish(run_id, "ok", {"file": str(file), "kind": report.kind, "rows": report.rows})
     done = (_("imported the grade report of {course}: {learners} learner(s), {new} new fact(s), "
               "{changed} changed") if report.kind == "grades" else
             _("imported the profile report of {course}: {learners} learner(s), {new} new fact(s), "

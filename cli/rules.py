@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -24,7 +23,8 @@ _DIR = click.argument("rules_dir", required=False, metavar="[DIR]",
                       type=click.Path(file_okay=False, path_type=str))
 
 
-def _target(rules_dir: str | None, config_path: Path | None) -> tuple[str, Any]:
+def _target(rules_dir: str | None,
+            config_path: Path | None) -> tuple[str, dict[str, set[str] | None] | None]:
     """The rules folder (DIR, else the config's rules_dir, else ./rules) and the configured
     sources to check the rules against."""
     if config_path:
@@ -102,11 +102,11 @@ def explain(email: str, badge_id: str, config_path: Path | None, as_json: bool) 
     decision, awards = found
     if as_json:
         click.echo(json.dumps({**decision.to_dict(), "email": email.strip().lower(),
-                               "awards": awards}, indent=2, default=str))
+                               "awards": [a.as_dict() for a in awards]}, indent=2, default=str))
         return
     verdict = _("AWARDED") if decision.awarded else _("NOT AWARDED")
     click.echo(_("{email} — {badge}: {verdict}").format(email=email, badge=badge_id, verdict=verdict))
     click.echo(render_tree(decision.tree))
     for award in awards:
         click.echo(_("award {id}: {status}, issued {date}").format(
-            id=award["id"], status=award["status"], date=i18n.format_datetime(award["issued_at"])))
+            id=award.id, status=award.status, date=i18n.format_datetime(award.issued_at)))

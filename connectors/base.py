@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Protocol
 
 from bridge.config import SourceConfig
 from bridge.errors import SourceError
-from bridge.model import Attestation, Batch, FactKind, PushResult
+from bridge.model import Attestation, Batch, FactKind, Identity, PushResult
 
 __all__ = ["Connector", "SourceState", "REREAD"]
 
@@ -40,7 +40,7 @@ class SourceState(Protocol):
     def holding(self, course: str, kind: FactKind, item: str = "") -> set[str]:
         """External ids whose fact (kind, course, item) is recorded complete (value 1)."""
 
-    def known_identities(self) -> dict[str, dict[str, object]]:
+    def known_identities(self) -> Mapping[str, Identity]:
         """External id -> the identity already stored (email, username, lang...)."""
 
     def report(self, error: SourceError) -> None:

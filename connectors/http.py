@@ -1,5 +1,5 @@
-"""The HTTP client every connector uses: timeouts, retries with backoff, 429 Retry-After,
-payload validation inside the retry loop, pagination loop guard and request counting.
+"""The HTTP client every connector uses: timeouts, retries with backoff (tenacity), 429
+Retry-After, payload validation inside the retry loop, pagination loop guard, request counting.
 
 Nothing here logs a URL's query or a body: tokens travel there.
 """
@@ -7,7 +7,6 @@ Nothing here logs a URL's query or a body: tokens travel there.
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 from collections import Counter
@@ -16,12 +15,44 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base, wait_random_exponential
 
 from bridge.errors import PayloadError, PermanentSourceError, SourceError
 
-__all__ = ["HttpClient", "PayloadError", "follow_next"]
+__all__ = ["HttpClient", "PayloadError", "RetryLater", "follow_next"]
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class RetryLater(SourceError):
+    """A transient failure (no connection, a timeout, 5xx, 429); `retry_after` is the server's
+    Retry-After in seconds, when it sent one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.retry_after = retry_after
+
+
+class _RetryAfterOr(wait_base):
+    """The server's Retry-After (capped), else the fallback's backoff."""
+
+    def __init__(self, fallback: wait_base, cap: float) -> None:
+        self.fallback, self.cap = fallback, cap
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(error, RetryLater) and error.retry_after is not None:
+            return min(error.retry_after, self.cap)
+        return float(self.fallback(retry_state))
+
+
+def _seconds(header: str | None) -> float | None:
+    """Retry-After in seconds; None for its HTTP-date form (the backoff applies then)."""
+    try:
+        return float(header) if header else None
+    except ValueError:
+        return None
 
 
 class HttpClient:
@@ -31,12 +62,15 @@ class HttpClient:
                  backoff: float = 0.5, max_backoff: float = 30.0, pool: int = 8,
                  user_agent: str = "badge-bridge", sleep: Callable[[float], None] = time.sleep) -> None:
         self.source_id = source_id
-        self.timeout, self.retries, self.backoff, self.max_backoff = timeout, retries, backoff, max_backoff
+        self.timeout, self.retries = timeout, retries
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = user_agent
+        # Full jitter keeps parallel retries apart; a Retry-After is honoured up to max_backoff.
+        self._wait = _RetryAfterOr(wait_random_exponential(multiplier=backoff, max=max_backoff),
+                                   max_backoff)
         self._sleep = sleep
         self._lock = threading.Lock()
         self.requests = 0
@@ -59,14 +93,9 @@ class HttpClient:
             self.requests += 1
             self.by_endpoint[endpoint] += 1
 
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after:
-            try:
-                return min(float(retry_after), self.max_backoff)
-            except ValueError:
-                pass
-        base = min(self.backoff * (2 ** attempt), self.max_backoff)
-        return base * (0.5 + random.random() / 2)  # jitter keeps parallel retries apart
+    def _count_retry(self, _: RetryCallState) -> None:
+        with self._lock:
+            self.retried += 1
 
     def request_json(self, method: str, url: str, *, endpoint: str,
                      validate: Callable[[Any], Any] | None = None,
@@ -81,59 +110,50 @@ class HttpClient:
         and lets its caller read the platform before trying again. `authenticate=False` sends
         the request without the auth hook's headers (the token request itself).
         """
-        retries = self.retries if retries is None else retries
-        last: SourceError | None = None
-        refreshed = False
         headers = kwargs.pop("headers", None) or {}
-        attempt = 0
-        while attempt <= retries:
-            if attempt:
-                with self._lock:
-                    self.retried += 1
+        renewed = False  # the token is renewed once per call, not once per attempt
+
+        def send() -> requests.Response:
+            nonlocal renewed
             self._count(endpoint)
-            retry_after = None
             sent = {**headers, **(self.auth(False) if self.auth and authenticate else {})}
             try:
                 resp = self.session.request(method, url, timeout=self.timeout, headers=sent, **kwargs)
             except requests.Timeout:
-                last = SourceError(f"no answer within {self.timeout:g} s", source=self.source_id,
-                                   endpoint=endpoint)
+                raise RetryLater(f"no answer within {self.timeout:g} s", source=self.source_id,
+                                 endpoint=endpoint) from None
             except requests.ConnectionError as exc:
-                last = SourceError(f"connection failed: {type(exc).__name__}", source=self.source_id,
-                                   endpoint=endpoint)
-            else:
-                if resp.status_code == 401 and self.auth and authenticate and not refreshed:
-                    refreshed = True  # the token expired early (clock skew, revoked): renew once
-                    self.auth(True)
-                    continue
-                if resp.status_code in RETRY_STATUSES:
-                    retry_after = resp.headers.get("Retry-After")
-                    last = SourceError("temporary failure" if resp.status_code != 429 else "throttled",
-                                       source=self.source_id, endpoint=endpoint, status=resp.status_code)
-                elif resp.status_code not in ok_statuses:
-                    err = PermanentSourceError(_summary(resp), source=self.source_id,
-                                               endpoint=endpoint, status=resp.status_code)
-                    err.body = _json_or_none(resp)  # type: ignore[attr-defined]
-                    raise err
-                else:
-                    try:
-                        payload = resp.json() if resp.content else None
-                    except (ValueError, json.JSONDecodeError):
-                        last = PayloadError("response is not valid JSON (truncated?)",
-                                            source=self.source_id, endpoint=endpoint,
-                                            status=resp.status_code)
-                    else:
-                        try:
-                            return validate(payload) if validate else payload
-                        except PermanentSourceError:
-                            raise
-                        except PayloadError as exc:
-                            last = exc
-            if attempt < retries:
-                self._sleep(self._delay(attempt, retry_after))
-            attempt += 1
-        assert last is not None
-        raise last
+                raise RetryLater(f"connection failed: {type(exc).__name__}", source=self.source_id,
+                                 endpoint=endpoint) from None
+            if resp.status_code == 401 and self.auth and authenticate and not renewed:
+                renewed = True  # the token expired early (clock skew, revoked): renew, send again
+                self.auth(True)
+                return send()
+            return resp
+
+        def attempt() -> Any:
+            resp = send()
+            if resp.status_code in RETRY_STATUSES:
+                raise RetryLater("temporary failure" if resp.status_code != 429 else "throttled",
+                                 retry_after=_seconds(resp.headers.get("Retry-After")),
+                                 source=self.source_id, endpoint=endpoint, status=resp.status_code)
+            if resp.status_code not in ok_statuses:
+                err = PermanentSourceError(_summary(resp), source=self.source_id,
+                                           endpoint=endpoint, status=resp.status_code)
+                err.body = _json_or_none(resp)  # type: ignore[attr-defined]
+                raise err
+            try:
+                payload = resp.json() if resp.content else None
+            except (ValueError, json.JSONDecodeError):
+                raise PayloadError("response is not valid JSON (truncated?)", source=self.source_id,
+                                   endpoint=endpoint, status=resp.status_code) from None
+            return validate(payload) if validate else payload
+
+        retrying = Retrying(
+            stop=stop_after_attempt(1 + (self.retries if retries is None else retries)),
+            wait=self._wait, retry=retry_if_exception_type((RetryLater, PayloadError)),
+            sleep=self._sleep, before_sleep=self._count_retry, reraise=True)
+        return retrying(attempt)
 
 
 def _json_or_none(resp: requests.Response) -> Any:

@@ -6,10 +6,11 @@ Shared by the connectors' config models; `jobs.push` turns matching presences in
 from __future__ import annotations
 
 import re
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["PushRoute"]
+__all__ = ["PushRoute", "RoutedSource"]
 
 _TARGET = re.compile(r"^(completion:\d+|attendance:\d+|block:block-v1:\S+)$")
 
@@ -37,3 +38,10 @@ class PushRoute(BaseModel):
             return False
         return self.tag is None or (isinstance(tags, list) and self.tag.lower() in
                                     {str(t).lower() for t in tags})
+
+
+@runtime_checkable
+class RoutedSource(Protocol):
+    """A source config that declares push routes (`[[sources.<id>.push]]`)."""
+
+    push: list[PushRoute]

@@ -1,7 +1,7 @@
-"""Steps 3-4 of a run: evaluate the rules for the learners whose facts changed, issue awards.
+"""Steps 2-3 of a run: evaluate the rules for the learners whose facts changed, issue awards.
 
-An award and its email outbox item are written in one transaction, unique per
-(learner, badge, period): evaluating twice never issues twice.
+An award, its status-list slot and its email outbox item are written in one transaction, unique
+per (learner, badge, period): evaluating twice never issues twice.
 """
 
 from __future__ import annotations
@@ -11,66 +11,93 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from badge_rules import BadgeDef, Decision, RuleSet
 from bridge import i18n
 from bridge.issuing.images import badge_image
 from bridge.issuing.ob2 import new_salt
-from bridge.store import NewOutboxItem, Store
+from bridge.store import Award, NewAward, NewOutboxItem, Store
 
-__all__ = ["Decisions", "publish_badges", "candidates", "decide", "issue", "mark_evaluated",
-           "explain_learner"]
+__all__ = ["AwardDecision", "NoLongerGranted", "Decisions", "publish_badges", "candidates",
+           "decide", "issue", "mark_evaluated", "explain_learner"]
+
+
+@dataclass(frozen=True, slots=True)
+class AwardDecision:
+    """An award the rules grant that the store does not hold yet."""
+
+    learner_id: int
+    badge: BadgeDef
+    period: str
+    previous_award_id: str | None
+    email: str
+    fullname: str | None
+    lang: str | None
+    provenance: list[dict[str, Any]]
+
+    @property
+    def badge_id(self) -> str:
+        return self.badge.id
+
+
+@dataclass(frozen=True, slots=True)
+class NoLongerGranted:
+    """A valid award the current rules would not grant: reported, never revoked by itself."""
+
+    award_id: str
+    learner_id: int
+    email: str | None
+    badge_id: str
 
 
 @dataclass
 class Decisions:
     """What evaluation found: awards to make, and awards the current rules no longer grant."""
 
-    to_award: list[dict[str, Any]] = field(default_factory=list)
-    no_longer_granted: list[dict[str, Any]] = field(default_factory=list)
+    to_award: list[AwardDecision] = field(default_factory=list)
+    no_longer_granted: list[NoLongerGranted] = field(default_factory=list)
     evaluated: int = 0
     skipped_no_email: int = 0
 
 
-def badge_definition(badge: Any) -> dict[str, Any]:
+def badge_definition(badge: BadgeDef) -> dict[str, Any]:
     """The stored snapshot of a badge, served by the web app even if the rule file changes."""
     return {
         "name": dict(badge.name), "description": dict(badge.description),
         "criteria": dict(badge.criteria), "tags": list(badge.tags),
-        "alignments": [{"name": a.name, "url": a.url, "code": a.code,
-                        "framework": getattr(a, "framework", None)} for a in badge.alignments],
+        "alignments": [{"name": a.name, "url": a.url, "code": a.code, "framework": a.framework}
+                       for a in badge.alignments],
         "renewable": bool(badge.renewable), "file": str(badge.file),
     }
 
 
-def publish_badges(store: Store, ruleset: Any) -> None:
+def publish_badges(store: Store, ruleset: RuleSet) -> None:
     for badge in ruleset.badges.values():
         image, image_type = badge_image(badge.image)
-        store.upsert_badge(badge.id, badge.version, badge_definition(badge), image, image_type)
+        store.awards.publish_badge(badge.id, badge.version, badge_definition(badge), image, image_type)
 
 
-def candidates(store: Store, ruleset: Any, *, everyone: bool = False) -> tuple[dict[str, set[int]], list[int]]:
+def candidates(store: Store, ruleset: RuleSet, *,
+               everyone: bool = False) -> tuple[dict[str, set[int]], list[int]]:
     """Badge id -> learners to evaluate (those with new facts; everyone for an edited badge, or
     on request), and the evaluation-queue rows this covers."""
-    pending = store.pending_evaluations()
+    pending = store.facts.to_evaluate.pending()
     changed = set(pending.values())
     out: dict[str, set[int]] = {}
     all_ids: set[int] | None = None
     for badge_id, badge in ruleset.badges.items():
-        if everyone or store.watermark("rules", badge_id, "version") != badge.version:
-            all_ids = all_ids if all_ids is not None else store.all_learner_ids()
+        if everyone or store.facts.watermark("rules", badge_id, "version") != badge.version:
+            all_ids = all_ids if all_ids is not None else store.facts.learner_ids()
             out[badge_id] = set(all_ids)
         else:
             out[badge_id] = set(changed)
     return out, list(pending)
 
 
-def _valid(award: dict[str, Any], now: datetime) -> bool:
-    return award["status"] == "issued" and (award["expires_at"] is None or award["expires_at"] > now)
-
-
 CHUNK = 2000  # learners whose facts and awards are in memory at once
 
 
-def decide(store: Store, ruleset: Any, todo: dict[str, set[int]], now: datetime | None = None) -> Decisions:
+def decide(store: Store, ruleset: RuleSet, todo: dict[str, set[int]],
+           now: datetime | None = None) -> Decisions:
     """Pure decisions (nothing written): what to award, what the rules would no longer grant.
 
     Learners are taken CHUNK at a time, so memory does not grow with the number of learners.
@@ -84,57 +111,49 @@ def decide(store: Store, ruleset: Any, todo: dict[str, set[int]], now: datetime 
     return result
 
 
-def _decide_chunk(store: Store, ruleset: Any, todo: dict[str, set[int]], chunk: set[int],
+def _held(awards: list[Award], now: datetime) -> dict[str, datetime]:
+    """Badge id -> issue date of the learner's valid awards (what `badge_held` sees)."""
+    return {a.badge_id: a.issued_at for a in awards if a.validity(now) == "valid"}
+
+
+def _decide_chunk(store: Store, ruleset: RuleSet, todo: dict[str, set[int]], chunk: set[int],
                   now: datetime, result: Decisions) -> None:
-    facts = store.facts_for(chunk)
-    existing = store.awards_of(chunk)
-    people = store.learners(chunk)
-    held: dict[int, dict[str, datetime]] = {
-        lid: {a["badge_id"]: a["issued_at"] for a in awards if _valid(a, now)}
-        for lid, awards in existing.items()}
+    facts = store.facts.of_learners(chunk)
+    existing = store.awards.of_learners(chunk)
+    people = store.facts.learners(chunk)
+    held = {lid: _held(awards, now) for lid, awards in existing.items()}
     for badge_id, badge in ruleset.badges.items():  # dependency order: badge_held sees new awards
         for lid in sorted(todo.get(badge_id, set()) & chunk):
             person = people.get(lid)
-            if person is None or person.get("erased_at"):
+            if person is None or person.erased_at:
                 continue
-            mine = [a for a in existing.get(lid, []) if a["badge_id"] == badge_id]
+            mine = [a for a in existing.get(lid, []) if a.badge_id == badge_id]
             latest = mine[-1] if mine else None
             # A renewal is earned again: only facts after the previous award count.
-            since = latest["issued_at"] if latest is not None and badge.renewable else None
+            since = latest.issued_at if latest is not None and badge.renewable else None
             decision = ruleset.evaluate(badge_id, facts.get(lid, []), held.get(lid, {}), since=since)
             result.evaluated += 1
-            if latest is not None and _valid(latest, now):
+            if latest is not None and latest.validity(now) == "valid":
                 if not decision.awarded:
-                    result.no_longer_granted.append({"award_id": latest["id"], "learner_id": lid,
-                                                     "email": person["email"], "badge_id": badge_id})
+                    result.no_longer_granted.append(NoLongerGranted(latest.id, lid, person.email,
+                                                                    badge_id))
                 continue
             if not decision.awarded:
                 continue
-            if latest is not None and (latest["status"] == "revoked" or not badge.renewable):
+            if latest is not None and (latest.status == "revoked" or not badge.renewable):
                 continue  # a revoked award is re-issued only by an administrator
-            if not person.get("email"):
+            if not person.email:
                 result.skipped_no_email += 1
                 continue
-            period = str(int(latest["period"] or "1") + 1) if latest else "1"
-            result.to_award.append({
-                "learner_id": lid, "badge_id": badge_id, "period": period,
-                "previous_award_id": latest["id"] if latest else None,
-                "email": person["email"], "fullname": person.get("fullname"),
-                "lang": person.get("lang"), "rule_version": badge.version,
-                "provenance": [_fact_ref(f) for f in decision.provenance],
-                "badge": badge,
-            })
+            result.to_award.append(AwardDecision(
+                learner_id=lid, badge=badge,
+                period=str(int(latest.period or "1") + 1) if latest else "1",
+                previous_award_id=latest.id if latest else None, email=person.email,
+                fullname=person.fullname, lang=person.lang,
+                provenance=[f.to_dict() for f in decision.provenance]))
             held.setdefault(lid, {})[badge_id] = now
             for dependent in ruleset.dependents(badge_id):  # evaluated later in this same pass
                 todo.setdefault(dependent, set()).add(lid)
-
-
-def _fact_ref(ref: Any) -> dict[str, Any]:
-    occurred = getattr(ref, "occurred_at", None)
-    kind = getattr(ref, "kind", "")
-    return {"source": ref.source, "kind": getattr(kind, "value", kind), "course": ref.course,
-            "item": getattr(ref, "item", ""), "value": getattr(ref, "value", None),
-            "occurred_at": occurred.isoformat() if occurred else None}
 
 
 def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
@@ -143,39 +162,35 @@ def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
     issued = 0
     for d in decisions.to_award:
         issued_at = now or datetime.now(UTC)
-        badge = d["badge"]
         award_id = str(uuid.uuid4())
-        lang = i18n.negotiate([d["lang"]], default_lang)  # fr_CA → fr; no catalog → the default
-        award = {
-            "id": award_id, "learner_id": d["learner_id"], "badge_id": d["badge_id"],
-            "period": d["period"], "issued_at": issued_at,
-            "expires_at": badge.expiry_from(issued_at) if badge.expires_after else None,
-            "salt": new_salt(), "recipient_email": d["email"], "recipient_name": d["fullname"],
-            "lang": lang, "rule_version": d["rule_version"], "provenance": d["provenance"],
-            "status": "issued", "previous_award_id": d["previous_award_id"], "run_id": run_id,
-        }
+        award = NewAward(
+            id=award_id, learner_id=d.learner_id, badge_id=d.badge_id, period=d.period,
+            issued_at=issued_at, expires_at=d.badge.expiry_from(issued_at), salt=new_salt(),
+            recipient_email=d.email, recipient_name=d.fullname,
+            lang=i18n.negotiate([d.lang], default_lang),  # fr_CA → fr; no catalog → the default
+            rule_version=d.badge.version, provenance=d.provenance,
+            previous_award_id=d.previous_award_id, run_id=run_id)
         item = NewOutboxItem(key=f"email:{award_id}", channel="email", payload={"award_id": award_id})
-        if store.create_award(award, [item]):
+        if store.awards.create(award, [item]) is not None:
             issued += 1
     return issued
 
 
-def mark_evaluated(store: Store, ruleset: Any, queue_rows: list[int]) -> None:
+def mark_evaluated(store: Store, ruleset: RuleSet, queue_rows: list[int]) -> None:
     """After the awards are written: these queue rows are done, these rule versions seen."""
     for badge_id, badge in ruleset.badges.items():
-        store.set_watermark("rules", badge_id, "version", badge.version)
-    store.clear_pending(queue_rows)
+        store.facts.set_watermark("rules", badge_id, "version", badge.version)
+    store.facts.to_evaluate.clear(queue_rows)
 
 
-def explain_learner(store: Store, ruleset: Any, email: str, badge_id: str,
-                    now: datetime | None = None) -> tuple[Any, list[dict[str, Any]]] | None:
+def explain_learner(store: Store, ruleset: RuleSet, email: str, badge_id: str,
+                    now: datetime | None = None) -> tuple[Decision, list[Award]] | None:
     """The rule's verdict for one learner, evaluated on the stored facts, and their awards of it."""
     now = now or datetime.now(UTC)
-    person = store.learner_by_email(email)
+    person = store.facts.learner_by_email(email)
     if person is None:
         return None
-    lid = person["id"]
-    awards = store.awards_of([lid]).get(lid, [])
-    held = {a["badge_id"]: a["issued_at"] for a in awards if _valid(a, now)}
-    decision = ruleset.evaluate(badge_id, store.facts_for([lid]).get(lid, []), held)
-    return decision, [a for a in awards if a["badge_id"] == badge_id]
+    awards = store.awards.of_learners([person.id]).get(person.id, [])
+    decision = ruleset.evaluate(badge_id, store.facts.of_learners([person.id]).get(person.id, []),
+                                _held(awards, now))
+    return decision, [a for a in awards if a.badge_id == badge_id]

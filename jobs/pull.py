@@ -1,4 +1,4 @@
-"""Step 1-2 of a run: pull each source and store what it sends, batch by batch.
+"""Step 1 of a run: pull each source and store what it sends, batch by batch.
 
 One broken source never stops the others: its error is recorded on the run.
 """
@@ -6,15 +6,16 @@ One broken source never stops the others: its error is recorded on the run.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import asdict, dataclass, field
 
 from bridge.config import Config
 from bridge.errors import SourceError
-from bridge.model import FactKind
+from bridge.model import FactKind, Identity
 from bridge.store import IngestResult, Store
+from connectors.base import Connector
 from connectors.registry import REGISTRY
 
-__all__ = ["StoreState", "pull_sources"]
+__all__ = ["StoreState", "SourceStats", "pull_sources"]
 
 log = logging.getLogger("badge_bridge.pull")
 
@@ -28,21 +29,21 @@ class StoreState:
         self.warnings: list[str] = []
 
     def watermark(self, course: str, stream: str) -> str | None:
-        return self.store.watermark(self.source, course, stream)
+        return self.store.facts.watermark(self.source, course, stream)
 
     def watermarks(self, course: str, prefix: str) -> dict[str, str]:
-        return self.store.watermarks(self.source, course, prefix)
+        return self.store.facts.watermarks(self.source, course, prefix)
 
     def holding(self, course: str, kind: FactKind, item: str = "") -> set[str]:
-        return self.store.external_ids_with_fact(self.source, course, kind, item)
+        return self.store.facts.holding(self.source, course, kind, item)
 
-    def known_identities(self) -> dict[str, dict[str, Any]]:
-        return self.store.identities(self.source)
+    def known_identities(self) -> dict[str, Identity]:
+        return self.store.facts.identities(self.source)
 
     def report(self, error: SourceError) -> None:
         log.warning("%s", error)
         self.errors.append(error)
-        self.store.record_error(self.run_id, error)
+        self.store.runs.record_error(self.run_id, error)
 
     def warn(self, warning: SourceError) -> None:
         """Kept in the run's stats; the run stays `ok`."""
@@ -51,11 +52,30 @@ class StoreState:
             self.warnings.append(str(warning))
 
 
+@dataclass
+class SourceStats:
+    """What one source's pull brought in this run; `learners_without_email` counts the whole
+    source (who still cannot be matched or awarded), not this run's newcomers."""
+
+    batches: int = 0
+    new_facts: int = 0
+    changed_facts: int = 0
+    new_learners: int = 0
+    learners_without_email: int = 0
+    errors: int = 0
+    requests: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int | list[str]]:
+        return asdict(self)
+
+
 def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | None = None,
-                 connectors: dict[str, Any] | None = None, full: bool = False) -> dict[str, Any]:
+                 connectors: dict[str, Connector] | None = None,
+                 full: bool = False) -> dict[str, SourceStats]:
     """Pull every enabled source (or `only` these); returns per-source stats. `full`: the
     connectors read every learner again, whatever their signals say."""
-    stats: dict[str, Any] = {}
+    stats: dict[str, SourceStats] = {}
     for source_id, source_cfg in config.sources.items():
         if (only and source_id not in only) or (not only and not source_cfg.enabled):
             continue
@@ -65,7 +85,7 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
         batches = 0
         try:
             for batch in connector.pull(state):
-                total.merge(store.ingest(run_id, batch))
+                total.merge(store.facts.ingest(run_id, batch))
                 batches += 1
         except SourceError as exc:
             state.report(exc)
@@ -77,12 +97,10 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
             requests = sum(connector.requests.values())
             if connectors is None or source_id not in connectors:
                 connector.close()
-        stats[source_id] = {
-            "batches": batches, "new_facts": total.new_facts, "changed_facts": total.changed_facts,
-            "new_learners": total.new_learners,
-            # the whole source, not this run's newcomers: who still cannot be matched or awarded
-            "learners_without_email": sum(1 for i in store.identities(source_id).values()
-                                          if not i["email"]),
-            "errors": len(state.errors), "warnings": state.warnings, "requests": requests,
-        }
+        stats[source_id] = SourceStats(
+            batches=batches, new_facts=total.new_facts, changed_facts=total.changed_facts,
+            new_learners=total.new_learners,
+            learners_without_email=sum(1 for i in store.facts.identities(source_id).values()
+                                       if not i.email),
+            errors=len(state.errors), requests=requests, warnings=state.warnings)
     return stats

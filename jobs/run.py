@@ -1,6 +1,9 @@
-"""One sync run as explicit steps: pull → store → evaluate → issue → outbox → deliver.
+"""One sync run as explicit steps, one way: pull → evaluate → issue → deliver.
 
-Each step is idempotent, so a run stopped anywhere is finished by the next one.
+Each step is idempotent, so a run stopped anywhere is finished by the next one. What the
+platforms answer to the pushes of *deliver* is stored like pulled facts: when it changed
+something, evaluate → issue → deliver go round again, so a course a push completed is
+awarded and emailed in the same run.
 """
 
 from __future__ import annotations
@@ -10,104 +13,110 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from badge_rules import RuleSet
 from bridge.config import Config
-from bridge.store import Store
-from jobs.deliver import deliver_emails
-from jobs.evaluate import Decisions, candidates, decide, issue, mark_evaluated, publish_badges
-from jobs.pull import pull_sources
-from jobs.push import deliver_pushes, enqueue_attestations
+from bridge.store import RunError, Store
+from connectors.base import Connector
+from jobs.deliver import EmailStats, deliver_emails
+from jobs.evaluate import candidates, decide, issue, mark_evaluated, publish_badges
+from jobs.pull import SourceStats, pull_sources
+from jobs.push import PushStats, QueueStats, deliver_pushes, enqueue_attestations
 
-__all__ = ["RunReport", "run_sync", "STEPS", "load_ruleset"]
+__all__ = ["RunReport", "run_sync", "STEPS", "MAX_ROUNDS", "load_ruleset"]
 
 STEPS = ("pull", "evaluate", "issue", "deliver")
-# pull also enqueues presence attestations; deliver also pushes them back to the platforms.
+# Read-back facts of a round's pushes are not presences, so a second round pushes nothing new:
+# the bound only guards against a platform whose answers change at every read.
+MAX_ROUNDS = 3
 
 
 @dataclass
 class RunReport:
-    run_id: int | None
+    run_id: int
     status: str = "ok"
-    sources: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, SourceStats] = field(default_factory=dict)
     evaluated: int = 0
     awarded: int = 0
-    emails: dict[str, int] = field(default_factory=dict)
-    pushes: dict[str, int] = field(default_factory=dict)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    emails: EmailStats = field(default_factory=EmailStats)
+    queued: QueueStats = field(default_factory=QueueStats)
+    pushes: PushStats = field(default_factory=PushStats)
+    rounds: int = 0
+    errors: list[RunError] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
-    decisions: Decisions | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "status": self.status, "sources": self.sources,
-                "evaluated": self.evaluated, "awarded": self.awarded, "emails": self.emails,
-                "pushes": self.pushes,
-                "errors": self.errors, "seconds": self.seconds}
+        """The report as JSON (kept with the run, printed by `sync --json`)."""
+        return {"run_id": self.run_id, "status": self.status,
+                "sources": {sid: s.as_dict() for sid, s in self.sources.items()},
+                "evaluated": self.evaluated, "awarded": self.awarded,
+                "emails": self.emails.as_dict(),
+                "pushes": {**self.queued.as_dict(), **self.pushes.as_dict()},
+                "rounds": self.rounds, "errors": [e.as_dict() for e in self.errors],
+                "seconds": self.seconds}
 
 
-def evaluate_and_issue(store: Store, ruleset: Any, config: Config, run_id: int, report: RunReport,
-                       *, issue_too: bool, lap: Callable[[str], None] = lambda step: None) -> None:
-    """Evaluate the queued learners; with `issue_too`, write the awards and clear the queue."""
-    todo, queue_rows = candidates(store, ruleset)
-    decisions = decide(store, ruleset, todo)
-    report.decisions = decisions
-    report.evaluated += decisions.evaluated
-    lap("evaluate")
-    if issue_too:
-        report.awarded += issue(store, decisions, run_id, config.bridge.default_language)
-        mark_evaluated(store, ruleset, queue_rows)
-        lap("issue")
-
-
-def load_ruleset(config: Config) -> Any:
+def load_ruleset(config: Config) -> RuleSet:
     from badge_rules import load_rules
 
     return load_rules(config.bridge.rules_dir, config.source_courses())
 
 
-def run_sync(config: Config, store: Store, *, ruleset: Any | None = None,
+def run_sync(config: Config, store: Store, *, ruleset: RuleSet | None = None,
              sources: Sequence[str] | None = None, steps: Sequence[str] = STEPS,
-             connectors: dict[str, Any] | None = None, trigger: str = "cli",
+             connectors: dict[str, Connector] | None = None, trigger: str = "cli",
              full: bool = False) -> RunReport:
     """Run the given steps once. Rules are loaded (and so validated) before anything is written.
     `full`: the pull reads every learner again, whatever their signals say."""
     ruleset = ruleset if ruleset is not None else load_ruleset(config)
-    run_id = store.begin_run(list(sources or config.sources), trigger)
+    run_id = store.runs.begin(list(sources or config.sources), trigger)
     report = RunReport(run_id)
     clock = time.perf_counter()
 
     def lap(step: str) -> None:
+        """Time spent in `step`, added up over the rounds."""
         nonlocal clock
         now = time.perf_counter()
-        report.seconds[step] = round(now - clock, 3)
+        report.seconds[step] = round(report.seconds.get(step, 0.0) + now - clock, 3)
         clock = now
 
     try:
         if "pull" in steps:
             report.sources = pull_sources(config, store, run_id, list(sources) if sources else None,
                                           connectors, full)
-            report.pushes = enqueue_attestations(config, store, run_id)
             lap("pull")
         if "evaluate" in steps:
             publish_badges(store, ruleset)
-            evaluate_and_issue(store, ruleset, config, run_id, report, issue_too="issue" in steps,
-                               lap=lap)
-        if "deliver" in steps:
-            report.emails = deliver_emails(config, store)
-            report.pushes = {**report.pushes, **deliver_pushes(config, store, connectors=connectors,
-                                                                   run_id=run_id)}
-            if report.pushes.get("sent") and "issue" in steps and store.pending_evaluations():
-                # The pushes completed courses on the platforms (their read-back is stored):
-                # award and send those in this run rather than the next.
-                evaluate_and_issue(store, ruleset, config, run_id, report, issue_too=True)
-                for key, value in deliver_emails(config, store).items():
-                    report.emails[key] = report.emails.get(key, 0) + value
+        while report.rounds < MAX_ROUNDS:
+            report.rounds += 1
+            if "evaluate" in steps:
+                _evaluate(store, ruleset, config, run_id, report, issue_too="issue" in steps, lap=lap)
+            if "deliver" not in steps:
+                break
+            report.queued += enqueue_attestations(config, store)
+            report.emails += deliver_emails(config, store)
+            pushed = deliver_pushes(config, store, connectors=connectors, run_id=run_id)
+            report.pushes += pushed
             lap("deliver")
+            if not pushed.read_back or "issue" not in steps:
+                break  # the platforms' answers changed nothing this run would award
     except BaseException:
-        store.finish_run(run_id, "failed", report.as_dict())
+        store.runs.finish(run_id, "failed", report.as_dict())
         raise
-    report.errors = [{k: v for k, v in e.items() if k in ("source", "endpoint", "status_code", "code",
-                                                           "field", "message")}
-                     for e in store.run_errors(run_id)]
-    failed = report.emails.get("failed") or report.pushes.get("failed")
+    report.errors = store.runs.errors(run_id)
+    failed = report.emails.failed or report.pushes.failed
     report.status = "partial" if report.errors or failed else "ok"
-    store.finish_run(run_id, report.status, report.as_dict())
+    store.runs.finish(run_id, report.status, report.as_dict())
     return report
+
+
+def _evaluate(store: Store, ruleset: RuleSet, config: Config, run_id: int, report: RunReport,
+              *, issue_too: bool, lap: Callable[[str], None]) -> None:
+    """Evaluate the queued learners; with `issue_too`, write the awards and clear the queue."""
+    todo, queue_rows = candidates(store, ruleset)
+    decisions = decide(store, ruleset, todo)
+    report.evaluated += decisions.evaluated
+    lap("evaluate")
+    if issue_too:
+        report.awarded += issue(store, decisions, run_id, config.bridge.default_language)
+        mark_evaluated(store, ruleset, queue_rows)
+        lap("issue")

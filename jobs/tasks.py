@@ -68,4 +68,4 @@ def deliver_task(config_path: str) -> dict[str, int]:
     from jobs.deliver import deliver_emails
 
     config = load_config(config_path)
-    return deliver_emails(config, _store(config.bridge.db_url))
+    return deliver_emails(config, _store(config.bridge.db_url)).as_dict()

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from click.testing import CliRunner
 
 from bridge.delivery.catcher import MailCatcher
 from bridge.issuing.bake import unbake_png
 from bridge.store import Store
 from bridge.web.server import BackgroundServer, free_port
+from cli import main
 from cli.demo import demo_rules_dir, run_demo, write_demo_config
 from connectors.registry import load as load_config
 from jobs.run import run_sync
@@ -63,8 +65,10 @@ def test_demo_awards_exactly_the_selected_learners_and_everything_verifies(tmp_p
     wanted = expected_emails(result.world)
     assert 5 <= len(before_pushes) < len(wanted) < 40
     assert result.pushes > 0
+    # The pushes' read-back completed courses: the run's steps went round once more for them.
+    assert result.report.rounds == 2 and result.report.pushes.read_back > 0
     store = Store(result.config.bridge.db_url)
-    awarded = {a["learner_email"] for a in store.list_awards()}
+    awarded = {a.email for a in store.awards.listing()}
     assert awarded == wanted
     assert result.new_awards == result.emails_sent == len(wanted)
 
@@ -101,7 +105,7 @@ def test_demo_awards_exactly_the_selected_learners_and_everything_verifies(tmp_p
         assert (out / "badges" / f"{award_id}.png").read_bytes() == attachment.get_content()
         assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
         to = msg["To"].addresses[0].addr_spec.lower()
-        lang = store.learner_by_email(to)["lang"]
+        lang = store.facts.learner_by_email(to).lang
         assert f'<html lang="{lang}"' in msg.get_body(("html",)).get_content()
         assert ("Bonjour" if lang == "fr" else "Hello") in msg.get_body(("plain",)).get_content()
 
@@ -113,10 +117,10 @@ def test_running_the_same_sync_twice_issues_and_sends_nothing_the_second_time(co
     store = Store(config.bridge.db_url)
     first = run_sync(config, store)
     assert first.awarded == len(expected_emails(platform.world)) > 0
-    assert first.emails["sent"] == first.awarded
+    assert first.emails.sent == first.awarded
     second = run_sync(config, store)
-    assert second.awarded == 0 and second.emails.get("sent", 0) == 0
-    assert second.sources["sandbox"]["new_facts"] == 0
+    assert second.awarded == 0 and second.emails.sent == 0
+    assert second.sources["sandbox"].new_facts == 0
     assert len(mailbox.raw) == first.awarded
 
 
@@ -124,10 +128,10 @@ def test_sync_interrupted_before_delivery_resumes_and_delivers_each_email_once(c
     store = Store(config.bridge.db_url)
     cut = run_sync(config, store, steps=("pull", "evaluate", "issue"))
     assert cut.awarded > 0 and mailbox.raw == []
-    pending = [i for i in store.outbox_items("email") if i["status"] == "pending"]
+    pending = [i for i in store.outbox.items("email") if i.status == "pending"]
     assert len(pending) == cut.awarded
     resumed = run_sync(config, store)
-    assert resumed.awarded == 0 and resumed.emails["sent"] == cut.awarded
+    assert resumed.awarded == 0 and resumed.emails.sent == cut.awarded
     run_sync(config, store)
     ids = [m["X-Badge-Bridge-Award"] for m in mailbox.messages]
     assert sorted(ids) == sorted(set(ids)) and len(ids) == cut.awarded
@@ -156,17 +160,24 @@ def test_a_crash_in_the_middle_of_delivery_leaves_the_rest_for_the_next_run(conf
     from datetime import UTC, datetime, timedelta
 
     later = datetime.now(UTC) + timedelta(minutes=11)
-    items = store.claim_due("email", limit=1000, now=later)
+    items = store.outbox.claim("email", limit=1000, now=later)
     for item in items:
-        store.outbox_retry(item.id, "requeued by test", later - timedelta(minutes=20))
+        store.outbox.retry(item.id, "requeued by test", later - timedelta(minutes=20))
     run_sync(config, store, steps=("deliver",))
     ids = [m["X-Badge-Bridge-Award"] for m in mailbox.messages]
     assert len(ids) == len(set(ids)) == len(expected_emails(platform.world))
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _process(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`badge-bridge ARGS` as a real process: the console entry, exit codes and stderr as a shell sees them."""
     return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=timeout)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The same command run in this process (CliRunner): the CLI's logic without a Python start-up."""
+    result = CliRunner(catch_exceptions=False).invoke(main, list(args))
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
 
 
 def test_malformed_rules_file_gives_one_line_with_file_and_line_and_writes_nothing(tmp_path, config):
@@ -178,7 +189,7 @@ def test_malformed_rules_file_gives_one_line_with_file_and_line_and_writes_nothi
     line = next(i for i, row in enumerate(bad.read_text().splitlines(), 1) if "course_complete" in row)
     cfg = Path(config.file)
     cfg.write_text(cfg.read_text().replace(f'rules_dir = "{demo_rules_dir()}"', f'rules_dir = "{rules}"'))
-    proc = _cli("sync", "--config", str(cfg), "--once")
+    proc = _process("sync", "--config", str(cfg), "--once")
     assert proc.returncode == 3
     errors = proc.stderr.strip().splitlines()
     # The demo config's default_language is fr: the command speaks French around the diagnostic.
@@ -246,78 +257,75 @@ def test_rule_edit_never_revokes_silently_dry_run_lists_what_it_would_no_longer_
                     encoding="utf-8")
     cfg = Path(config.file)
     cfg.write_text(cfg.read_text().replace(f'rules_dir = "{demo_rules_dir()}"', f'rules_dir = "{rules}"'))
-    runs_before = len(store.last_runs(100))
+    runs_before = len(store.runs.last(100))
     proc = _cli("sync", "--config", str(cfg), "--dry-run", "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["would_award"] == []
     assert len(out["no_longer_granted"]) == first.awarded
-    assert len(store.last_runs(100)) == runs_before  # the dry run wrote no run
-    assert {a["status"] for a in store.list_awards()} == {"issued"}
+    assert len(store.runs.last(100)) == runs_before  # the dry run wrote no run
+    assert {a.award.status for a in store.awards.listing()} == {"issued"}
     # A real run with the new version does not revoke either.
     report = run_sync(load_config(cfg), store)
-    assert report.awarded == 0 and {a["status"] for a in store.list_awards()} == {"issued"}
+    assert report.awarded == 0 and {a.award.status for a in store.awards.listing()} == {"issued"}
 
 
 def test_daemon_runs_on_schedule_and_a_second_run_adds_nothing(config, platform, mailbox):
-    proc = subprocess.run([sys.executable, "-m", "cli", "daemon", "--config", str(config.file),
-                           "--every", "10", "--max-runs", "2"], capture_output=True, text=True,
-                          timeout=120)
+    proc = _process("daemon", "--config", str(config.file), "--every", "10", "--max-runs", "2")
     assert proc.returncode == 0, proc.stderr
     assert "arrêté après 2 exécutions" in proc.stdout
     store = Store(config.bridge.db_url)
-    runs = store.last_runs(10)
-    assert [r["trigger"] for r in runs] == ["schedule", "schedule"]
-    assert runs[0]["stats"]["awarded"] == 0 and runs[1]["stats"]["awarded"] > 0
-    assert len(mailbox.raw) == runs[1]["stats"]["awarded"]
+    runs = store.runs.last(10)
+    assert [r.trigger for r in runs] == ["schedule", "schedule"]
+    assert runs[0].stats["awarded"] == 0 and runs[1].stats["awarded"] > 0
+    assert len(mailbox.raw) == runs[1].stats["awarded"]
 
 
 def test_awards_show_and_resend_send_the_same_badge_again(config, platform, mailbox):
     store = Store(config.bridge.db_url)
     run_sync(config, store)
-    award = store.list_awards()[0]
-    shown = json.loads(_cli("awards", "show", award["id"], "--config", str(config.file)).stdout)
+    award = store.awards.listing()[0].award
+    shown = json.loads(_cli("awards", "show", award.id, "--config", str(config.file)).stdout)
     assert shown["validity"] == "valid" and shown["deliveries"][0]["status"] == "sent"
     before = len(mailbox.raw)
-    proc = _cli("awards", "resend", award["id"], "--config", str(config.file))
+    proc = _cli("awards", "resend", award.id, "--config", str(config.file))
     assert proc.returncode == 0, proc.stderr
     assert len(mailbox.raw) == before + 1
-    assert mailbox.messages[-1]["X-Badge-Bridge-Award"] == award["id"]
-    proc = _cli("awards", "revoke", award["id"], "--reason", "erreur de saisie", "--config", str(config.file))
+    assert mailbox.messages[-1]["X-Badge-Bridge-Award"] == award.id
+    proc = _cli("awards", "revoke", award.id, "--reason", "erreur de saisie", "--config", str(config.file))
     assert proc.returncode == 0 and proc.stdout == "révoquée\n"
-    assert _cli("awards", "resend", award["id"], "--config", str(config.file)).returncode == 1
+    assert _cli("awards", "resend", award.id, "--config", str(config.file)).returncode == 1
 
 
 def test_erasing_a_learner_revokes_strips_and_keeps_them_out_of_later_syncs(config, platform, mailbox):
     store = Store(config.bridge.db_url)
     run_sync(config, store)
-    award = store.list_awards()[0]
-    email = award["learner_email"]
+    award, email = store.awards.listing()[0]
     proc = _cli("learners", "erase", email, "--yes", "--config", str(config.file))
     assert proc.returncode == 0, proc.stderr
     assert "1 attribution révoquée" in proc.stdout
-    assert store.learner_by_email(email) is None
-    erased = store.award(award["id"])
-    assert erased["status"] == "revoked" and erased["recipient_email"] is None
-    assert erased["recipient_name"] is None and erased["provenance"] == []
+    assert store.facts.learner_by_email(email) is None
+    erased = store.awards.get(award.id)
+    assert erased.status == "revoked" and erased.recipient_email is None
+    assert erased.recipient_name is None and erased.provenance == []
     port = free_port()
     server = BackgroundServer(config, store, "127.0.0.1", port).start()
     try:
-        hosted = requests.get(f"http://127.0.0.1:{port}/ob2/assertions/{award['id']}", timeout=5)
+        hosted = requests.get(f"http://127.0.0.1:{port}/ob2/assertions/{award.id}", timeout=5)
         assert hosted.status_code == 410 and hosted.json()["revoked"] is True
         assert email not in hosted.text
-        png = requests.get(f"http://127.0.0.1:{port}/ob2/assertions/{award['id']}/badge.png", timeout=5)
+        png = requests.get(f"http://127.0.0.1:{port}/ob2/assertions/{award.id}/badge.png", timeout=5)
         assert png.status_code == 410
-        page = requests.get(f"http://127.0.0.1:{port}/v/{award['id']}", timeout=5)
+        page = requests.get(f"http://127.0.0.1:{port}/v/{award.id}", timeout=5)
         assert page.status_code == 200 and "Révoqué" in page.text and email not in page.text
     finally:
         server.stop()
     learners_before = store.counts()["learners"]
     report = run_sync(config, store)
-    assert store.learner_by_email(email) is None
+    assert store.facts.learner_by_email(email) is None
     assert store.counts()["learners"] == learners_before
     assert report.awarded == 0
-    assert email not in {a["learner_email"] for a in store.list_awards() if a["learner_email"]}
+    assert email not in {a.email for a in store.awards.listing()}
 
 
 def test_admin_api_needs_the_token_and_lists_runs_awards_and_revokes(tmp_path, config, platform, mailbox,
@@ -343,7 +351,7 @@ def test_admin_api_needs_the_token_and_lists_runs_awards_and_revokes(tmp_path, c
         assert bad.status_code == 400
         ok = requests.post(f"{base}/awards/{target}/revoke", json={"reason": "doublon"}, headers=auth, timeout=5)
         assert ok.json() == {"revoked": True}
-        assert store.award(target)["revocation_reason"] == "doublon"
+        assert store.awards.get(target).revocation_reason == "doublon"
         hosted = requests.get(f"http://127.0.0.1:{port}/ob2/assertions/{target}", timeout=5)
         assert hosted.status_code == 410
     finally:
@@ -375,10 +383,10 @@ backoff = 0
     assert proc.returncode == 4  # the run finished, partially
     assert "erreur\u00a0: source moodle-down core_webservice_get_site_info: connection failed" in proc.stderr
     store = Store(load_config(cfg).bridge.db_url)
-    assert {a["learner_email"] for a in store.list_awards()} == expected_emails(platform.world)
-    last = store.last_runs(1)[0]
-    assert last["status"] == "partial"
-    assert [e["source"] for e in store.run_errors(last["id"])] == ["moodle-down"]
+    assert {a.email for a in store.awards.listing()} == expected_emails(platform.world)
+    last = store.runs.last(1)[0]
+    assert last.status == "partial"
+    assert [e.source for e in store.runs.errors(last.id)] == ["moodle-down"]
 
 
 def test_a_badge_newly_granted_by_a_rule_edit_unlocks_the_pathway_badge_in_the_same_run(
@@ -407,8 +415,8 @@ badge_held = { badge = "snt-hybride" }
     base.write_text(text, encoding="utf-8")  # the edit: back to the real rule
     second = run_sync(load_config(cfg), store)
     by_badge = {}
-    for a in store.list_awards():
-        by_badge.setdefault(a["badge_id"], set()).add(a["learner_email"])
+    for a in store.awards.listing():
+        by_badge.setdefault(a.award.badge_id, set()).add(a.email)
     assert by_badge["snt-hybride"] == expected_emails(platform.world)
     assert by_badge["parcours"] == by_badge["snt-hybride"]
     assert second.awarded == 2 * len(by_badge["snt-hybride"])

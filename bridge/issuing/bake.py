@@ -9,16 +9,16 @@ from __future__ import annotations
 import base64
 import io
 import json
-import struct
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
+import png
 from openbadges_bakery import png_bakery, svg_bakery
 
 __all__ = ["bake_png", "unbake_png", "bake_svg", "as_svg", "bake_ob3_png", "bake_ob3_svg",
            "unbake_ob3_png"]
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 OB3_KEYWORD = b"openbadgecredential"
 OB3_SVG_NS = "https://purl.imsglobal.org/ob/v3p0"
 
@@ -41,7 +41,9 @@ def as_svg(image: bytes, media_type: str) -> bytes:
     """The badge image as SVG: itself, or a PNG wrapped in an SVG `<image>` of the same size."""
     if media_type == "image/svg+xml":
         return image
-    width, height = struct.unpack(">II", image[16:24])
+    header = png.Reader(bytes=image)
+    header.preamble()  # the chunks before the image data: IHDR gives the size
+    width, height = header.width, header.height
     data = base64.b64encode(image).decode()
     return (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
@@ -55,30 +57,23 @@ def bake_svg(svg: bytes, document: dict[str, Any] | str) -> bytes:
     return out.getvalue()
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _chunks(png: bytes) -> list[tuple[bytes, bytes]]:
-    if not png.startswith(PNG_SIGNATURE):
-        raise ValueError("not a PNG image")
-    pos, out = len(PNG_SIGNATURE), []
-    while pos + 8 <= len(png):
-        (length,) = struct.unpack(">I", png[pos:pos + 4])
-        out.append((png[pos + 4:pos + 8], png[pos + 8:pos + 8 + length]))
-        pos += 12 + length
-    return out
+def _chunks(image: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """The PNG's chunks up to IEND, their CRCs checked (pypng's chunk reader)."""
+    return png.Reader(bytes=image).chunks()
 
 
 def bake_ob3_png(image: bytes, credential: dict[str, Any] | str) -> bytes:
     """An iTXt chunk `openbadgecredential` (uncompressed UTF-8) before IEND; any older one dropped."""
     itxt = OB3_KEYWORD + b"\x00\x00\x00\x00\x00" + _text(credential).encode()
-    body = b"".join(_chunk(kind, data) for kind, data in _chunks(image)
-                    if kind != b"IEND" and not (kind == b"iTXt" and data.startswith(OB3_KEYWORD + b"\x00")))
-    return PNG_SIGNATURE + body + _chunk(b"iTXt", itxt) + _chunk(b"IEND", b"")
+    kept = [(kind, data) for kind, data in _chunks(image)
+            if kind != b"IEND" and not (kind == b"iTXt" and data.startswith(OB3_KEYWORD + b"\x00"))]
+    out = io.BytesIO()
+    png.write_chunks(out, [*kept, (b"iTXt", itxt), (b"IEND", b"")])
+    return out.getvalue()
 
 
 def unbake_ob3_png(image: bytes) -> str | None:
+    """The credential an OB 3.0 PNG carries (its iTXt text may be zlib-compressed), or None."""
     for kind, data in _chunks(image):
         if kind == b"iTXt" and data.startswith(OB3_KEYWORD + b"\x00"):
             k = len(OB3_KEYWORD)

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from bridge.config import Config
 from bridge.issuing.issuer import Issuer
 from bridge.issuing.keys import KINDS, generate_key, load_keyring
-from bridge.store import Store
+from bridge.store import Award, Store
 
 __all__ = ["write_award_files", "ensure_keys"]
 
@@ -25,13 +24,13 @@ def ensure_keys(config: Config) -> None:
             generate_key(config.bridge.keys_path, kind)
 
 
-def write_award_files(config: Config, store: Store, award: dict[str, Any], out_dir: Path,
+def write_award_files(config: Config, store: Store, award: Award, out_dir: Path,
                       issuer: Issuer | None = None) -> list[Path]:
     """OUT/<id>.png|.svg (OB 2.0 hosted), OUT/ob3/<id>.json|.png (OB 3.0); returns the paths."""
     ensure_keys(config)
     issuer = issuer or Issuer(config, store)
-    svg_only = issuer.badge(award["badge_id"])["image_type"] == "image/svg+xml"
-    aid = award["id"]
+    svg_only = issuer.badge(award.badge_id).image_type == "image/svg+xml"
+    aid = award.id
     files: dict[Path, bytes] = {out_dir / f"{aid}.svg": issuer.baked(award, "ob2.svg"),
                                 out_dir / "ob3" / f"{aid}.json":
                                     json.dumps(issuer.ob3_credential(award), indent=2).encode()}

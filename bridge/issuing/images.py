@@ -12,6 +12,8 @@ from pathlib import Path
 
 import png
 
+from bridge.errors import RuleError
+
 __all__ = ["badge_image", "default_badge_png"]
 
 
@@ -40,7 +42,7 @@ def default_badge_png(size: int = 256) -> bytes:
 
 
 def badge_image(path: Path | None) -> tuple[bytes, str]:
-    """(bytes, media type) of a badge image; raises ValueError naming the file if unusable."""
+    """(bytes, media type) of a badge image; a RuleError naming the file if it is neither."""
     if path is None:
         return default_badge_png(), "image/png"
     data = Path(path).read_bytes()
@@ -48,4 +50,4 @@ def badge_image(path: Path | None) -> tuple[bytes, str]:
         return data, "image/png"
     if b"<svg" in data[:1024]:
         return data, "image/svg+xml"
-    raise ValueError(f"{path}: a badge image must be a PNG or an SVG file")
+    raise RuleError([(str(path), None, "a badge image must be a PNG or an SVG file")])

@@ -12,10 +12,11 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from bridge.config import Config
+from bridge.errors import NotFound
 from bridge.issuing import bake, dataintegrity, did, ob2, ob3, status
 from bridge.issuing.keys import Key, load_keyring
 from bridge.issuing.urls import Urls
-from bridge.store import Store
+from bridge.store import Award, Badge, Store
 
 __all__ = ["Issuer", "Format", "FORMATS"]
 
@@ -57,31 +58,31 @@ class Issuer:
         keys = self.keys("rsa")
         return ob2.issuer_profile(self.urls, self.config.issuer, keys[-1] if keys else None)
 
-    def badge(self, badge_id: str) -> dict[str, Any]:
-        badge = self.store.badge(badge_id)
+    def badge(self, badge_id: str) -> Badge:
+        badge = self.store.awards.badge(badge_id)
         if badge is None:
-            raise KeyError(badge_id)
+            raise NotFound(f"no badge {badge_id}")
         return badge
 
-    def ob2_hosted(self, award: dict[str, Any]) -> dict[str, Any]:
+    def ob2_hosted(self, award: Award) -> dict[str, Any]:
         return ob2.assertion(self.urls, award)
 
-    def ob2_signed(self, award: dict[str, Any]) -> str:
+    def ob2_signed(self, award: Award) -> str:
         return ob2.signed_assertion(self.urls, award, self.key("rsa"))
 
     def ob2_revocation_list(self) -> dict[str, Any]:
-        return ob2.revocation_list(self.urls, self.store.revoked_awards())
+        return ob2.revocation_list(self.urls, self.store.awards.revoked())
 
     # -- OB 3.0 --------------------------------------------------------------
     def achievement(self, badge_id: str) -> dict[str, Any]:
-        return ob3.achievement(self.urls, badge_id, self.badge(badge_id)["definition"], self.lang)
+        return ob3.achievement(self.urls, badge_id, self.badge(badge_id).definition, self.lang)
 
-    def ob3_unsigned(self, award: dict[str, Any]) -> dict[str, Any]:
+    def ob3_unsigned(self, award: Award) -> dict[str, Any]:
         issuer = ob3.issuer_profile(self.urls, self.config.issuer, self.did())
-        return ob3.credential(self.urls, issuer, award, self.achievement(award["badge_id"]),
-                              status.status_index(self.store, award["id"]))
+        return ob3.credential(self.urls, issuer, award, self.achievement(award.badge_id),
+                              award.status_slot)
 
-    def ob3_credential(self, award: dict[str, Any]) -> dict[str, Any]:
+    def ob3_credential(self, award: Award) -> dict[str, Any]:
         """Signed with eddsa-rdfc-2022, `created` = issue time: the same bytes every time."""
         key, method = self._method()
         text = self._signed(json.dumps(self.ob3_unsigned(award), sort_keys=True),
@@ -94,13 +95,13 @@ class Issuer:
                                     method, unsigned["validFrom"])
         return json.dumps(signed)
 
-    def ob3_jwt(self, award: dict[str, Any]) -> str:
+    def ob3_jwt(self, award: Award) -> str:
         key, method = self._method()
         return ob3.vc_jwt(self.ob3_unsigned(award), key, method)
 
     def status_list_credential(self, list_id: int) -> dict[str, Any]:
         key, method = self._method()
-        return json.loads(self._status_list(list_id, tuple(status.revoked_indexes(self.store, list_id)),
+        return json.loads(self._status_list(list_id, tuple(self.store.awards.revoked_slots(list_id)),
                                             key.kid, method))
 
     def _sign_status_list(self, list_id: int, revoked: tuple[int, ...], kid: str, method: str) -> str:
@@ -112,16 +113,19 @@ class Issuer:
         return json.dumps(signed)
 
     # -- images ------------------------------------------------------------
-    def baked(self, award: dict[str, Any], fmt: Format) -> bytes:
-        """The badge image with the award baked in, in one of FORMATS."""
-        badge = self.badge(award["badge_id"])
+    def baked(self, award: Award, fmt: Format) -> bytes:
+        """The badge image with the award baked in, in one of FORMATS; NotFound for a PNG of a
+        badge whose image is SVG."""
+        badge = self.badge(award.badge_id)
+        if badge.image is None or badge.image_type is None:
+            raise NotFound(f"badge {badge.id} has no image")
         kind, ext = fmt.split(".")
         doc: dict[str, Any] | str = (self.ob2_hosted(award) if kind == "ob2"
                                      else self.ob2_signed(award) if kind == "ob2-signed"
                                      else self.ob3_credential(award))
-        if ext == "png" and badge["image_type"] == "image/png":
-            return bake.bake_ob3_png(badge["image"], doc) if kind == "ob3" else bake.bake_png(badge["image"], doc)
+        if ext == "png" and badge.image_type == "image/png":
+            return bake.bake_ob3_png(badge.image, doc) if kind == "ob3" else bake.bake_png(badge.image, doc)
         if ext == "png":
-            raise ValueError(f"badge {badge['id']} has an SVG image: bake it as SVG")
-        svg = bake.as_svg(badge["image"], badge["image_type"])
+            raise NotFound(f"badge {badge.id} has an SVG image: bake it as SVG")
+        svg = bake.as_svg(badge.image, badge.image_type)
         return bake.bake_ob3_svg(svg, doc) if kind == "ob3" else bake.bake_svg(svg, doc)

@@ -14,12 +14,15 @@ from typing import Any
 import jwt
 
 from bridge.config import IssuerSettings
+from bridge.errors import NotFound
 from bridge.i18n import N_, SOURCE, format_date, format_percent, gettext, language
 from bridge.issuing.keys import Key
 from bridge.issuing.urls import Urls
+from bridge.store import Award
 
-__all__ = ["OB2_CONTEXT", "new_salt", "hash_identity", "issuer_profile", "badge_class", "assertion",
-           "signed_assertion", "localized", "cryptographic_key", "revocation_list", "evidence", "signed_id"]
+__all__ = ["OB2_CONTEXT", "new_salt", "hash_identity", "recipient_hash", "issuer_profile",
+           "badge_class", "assertion", "signed_assertion", "localized", "cryptographic_key",
+           "revocation_list", "evidence", "signed_id"]
 
 OB2_CONTEXT = "https://w3id.org/openbadges/v2"
 
@@ -30,6 +33,13 @@ def new_salt() -> str:
 
 def hash_identity(email: str, salt: str) -> str:
     return "sha256$" + hashlib.sha256((email.strip().lower() + salt).encode()).hexdigest()
+
+
+def recipient_hash(award: Award) -> str:
+    """The award's hashed recipient; an erased learner's award has none to show."""
+    if award.recipient_email is None:
+        raise NotFound(f"award {award.id}: its learner was erased")
+    return hash_identity(award.recipient_email, award.salt)
 
 
 def _iso(value: datetime) -> str:
@@ -90,24 +100,24 @@ def badge_class(urls: Urls, badge_id: str, definition: dict[str, Any], lang: str
     return doc
 
 
-def assertion(urls: Urls, award: dict[str, Any]) -> dict[str, Any]:
+def assertion(urls: Urls, award: Award) -> dict[str, Any]:
     """A hosted Assertion for a stored award row."""
     doc: dict[str, Any] = {
-        "@context": OB2_CONTEXT, "type": "Assertion", "id": urls.assertion(award["id"]),
-        "recipient": {"type": "email", "hashed": True, "salt": award["salt"],
-                      "identity": hash_identity(award["recipient_email"], award["salt"])},
-        "badge": urls.badge(award["badge_id"]),
-        "issuedOn": _iso(award["issued_at"]),
+        "@context": OB2_CONTEXT, "type": "Assertion", "id": urls.assertion(award.id),
+        "recipient": {"type": "email", "hashed": True, "salt": award.salt,
+                      "identity": recipient_hash(award)},
+        "badge": urls.badge(award.badge_id),
+        "issuedOn": _iso(award.issued_at),
         "verification": {"type": "hosted"},
-        "image": urls.baked_png(award["id"]),
+        "image": urls.baked_png(award.id),
     }
-    if award.get("expires_at"):
-        doc["expires"] = _iso(award["expires_at"])
-    if award.get("provenance"):
+    if award.expires_at:
+        doc["expires"] = _iso(award.expires_at)
+    if award.provenance:
         doc["evidence"] = evidence(urls, award)
-    if award.get("status") == "revoked":
+    if award.status == "revoked":
         doc["revoked"] = True
-        doc["revocationReason"] = award.get("revocation_reason") or ""
+        doc["revocationReason"] = award.revocation_reason or ""
     return doc
 
 
@@ -115,10 +125,10 @@ def signed_id(award_id: str) -> str:
     return f"urn:uuid:{award_id}"
 
 
-def signed_assertion(urls: Urls, award: dict[str, Any], key: Key) -> str:
+def signed_assertion(urls: Urls, award: Award, key: Key) -> str:
     """The same Assertion, signed (JWS RS256); its id is a URN since it is not hosted."""
     doc = assertion(urls, award)
-    doc["id"] = signed_id(award["id"])
+    doc["id"] = signed_id(award.id)
     doc["verification"] = {"type": "SignedBadge", "creator": urls.ob2_key(key.kid)}
     doc.pop("revoked", None)
     doc.pop("revocationReason", None)
@@ -139,11 +149,11 @@ _EVIDENCE = {
 _OTHER = N_("{kind}: {course} {item}")
 
 
-def evidence(urls: Urls, award: dict[str, Any], lang: str | None = None) -> list[dict[str, Any]]:
+def evidence(urls: Urls, award: Award, lang: str | None = None) -> list[dict[str, Any]]:
     """One Evidence per fact behind the award (in the award's language unless `lang`)."""
     out = []
-    with language(lang or award.get("lang") or SOURCE):
-        for i, fact in enumerate(award.get("provenance") or [], 1):
+    with language(lang or award.lang or SOURCE):
+        for i, fact in enumerate(award.provenance, 1):
             value = fact.get("value")
             kind = str(fact.get("kind", ""))
             line = gettext(_EVIDENCE.get(kind, _OTHER)).format(
@@ -152,18 +162,18 @@ def evidence(urls: Urls, award: dict[str, Any], lang: str | None = None) -> list
             ).strip()
             if fact.get("occurred_at"):
                 line += f" — {format_date(datetime.fromisoformat(str(fact['occurred_at'])))}"
-            out.append({"id": f"{urls.verify_page(award['id'])}#evidence-{i}",
+            out.append({"id": f"{urls.verify_page(award.id)}#evidence-{i}",
                         "name": f"{fact.get('source', '')}: {fact.get('course', '')}",
                         "narrative": line})
     return out
 
 
-def revocation_list(urls: Urls, revoked: list[dict[str, Any]]) -> dict[str, Any]:
+def revocation_list(urls: Urls, revoked: list[Award]) -> dict[str, Any]:
     """Each revoked award under both its ids: hosted URL and the URN of its signed form."""
     return {
         "@context": OB2_CONTEXT, "type": "RevocationList", "id": urls.revocations(),
         "issuer": urls.issuer(),
-        "revokedAssertions": [{"id": ident, "revocationReason": a.get("revocation_reason") or ""}
+        "revokedAssertions": [{"id": ident, "revocationReason": a.revocation_reason or ""}
                               for a in revoked
-                              for ident in (urls.assertion(a["id"]), signed_id(a["id"]))],
+                              for ident in (urls.assertion(a.id), signed_id(a.id))],
     }

@@ -14,6 +14,7 @@ from bridge.config import IssuerSettings
 from bridge.issuing import ob2
 from bridge.issuing.keys import Key
 from bridge.issuing.urls import Urls
+from bridge.store import Award, StatusSlot
 
 __all__ = ["CONTEXT", "credential", "vc_jwt", "status_list_credential", "achievement",
            "issuer_profile"]
@@ -57,19 +58,19 @@ def achievement(urls: Urls, badge_id: str, definition: dict[str, Any], lang: str
     return doc
 
 
-def credential(urls: Urls, issuer: dict[str, Any], award: dict[str, Any], achievement: dict[str, Any],
-               status: tuple[int, int] | None) -> dict[str, Any]:
+def credential(urls: Urls, issuer: dict[str, Any], award: Award, achievement: dict[str, Any],
+               status: StatusSlot | None) -> dict[str, Any]:
     """The unsigned OpenBadgeCredential of one award; `status` is its (list id, index)."""
     doc: dict[str, Any] = {
-        "@context": CONTEXT, "id": urls.credential(award["id"]),
+        "@context": CONTEXT, "id": urls.credential(award.id),
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
-        "issuer": issuer, "validFrom": _iso(award["issued_at"]),
+        "issuer": issuer, "validFrom": _iso(award.issued_at),
         "name": achievement["name"],
         "credentialSubject": {
             "type": ["AchievementSubject"],
             "identifier": [{"type": "IdentityObject",
-                            "identityHash": ob2.hash_identity(award["recipient_email"], award["salt"]),
-                            "identityType": "emailAddress", "hashed": True, "salt": award["salt"]}],
+                            "identityHash": ob2.recipient_hash(award),
+                            "identityType": "emailAddress", "hashed": True, "salt": award.salt}],
             "achievement": achievement,
         },
         "credentialSchema": [SCHEMA],
@@ -80,9 +81,9 @@ def credential(urls: Urls, issuer: dict[str, Any], award: dict[str, Any], achiev
             "id": f"{urls.status_list(list_id)}#{index}", "type": "BitstringStatusListEntry",
             "statusPurpose": "revocation", "statusListIndex": str(index),
             "statusListCredential": urls.status_list(list_id)}
-    if award.get("expires_at"):
-        doc["validUntil"] = _iso(award["expires_at"])
-    if award.get("provenance"):
+    if award.expires_at:
+        doc["validUntil"] = _iso(award.expires_at)
+    if award.provenance:
         doc["evidence"] = [dict(type=["Evidence"], **e) for e in ob2.evidence(urls, award)]
     return doc
 

@@ -1,30 +1,34 @@
 """Writing what connectors pulled: identities → learners, facts, watermarks, in one transaction.
 
-Facts upsert on their natural key; only new or changed rows are written, and counted.
+Facts upsert on their natural key; only new or changed rows are written, counted and queued.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
 
-from bridge.model import Batch, Fact, Identity
+from bridge.errors import SourceError
+from bridge.model import Batch, Fact, FactKind, Identity
 from bridge.store.schema import (
     erasures,
     facts,
     identities,
     learners,
     pending_evaluations,
+    pending_pushes,
     watermarks,
 )
 
-__all__ = ["IngestResult", "apply_batch", "upsert", "upsert_watermark", "erasure_hash"]
+__all__ = ["IngestResult", "apply_batch", "upsert", "upsert_watermark", "erasure_hash", "chunks"]
 
 _CHUNK = 500
+T = TypeVar("T")
 
 
 @dataclass
@@ -34,7 +38,9 @@ class IngestResult:
     new_learners: int = 0
     unresolved: int = 0  # identities without an email
     erased_skipped: int = 0  # identities of erased learners, left out
-    touched: set[int] = field(default_factory=set)
+    touched: set[int] = field(default_factory=set)  # learners whose facts changed: to evaluate
+    # learners with a new or changed presence, or a new identity: their presences may be pushed
+    to_push: set[int] = field(default_factory=set)
 
     def merge(self, other: IngestResult) -> None:
         self.new_facts += other.new_facts
@@ -43,9 +49,11 @@ class IngestResult:
         self.unresolved += other.unresolved
         self.erased_skipped += other.erased_skipped
         self.touched |= other.touched
+        self.to_push |= other.to_push
 
 
-def _chunks(items: list[Any], n: int = _CHUNK):  # type: ignore[no-untyped-def]
+def chunks(items: Sequence[T], n: int = _CHUNK) -> Iterator[Sequence[T]]:
+    """`items` n at a time: a statement's parameters stay within every database's limits."""
     for i in range(0, len(items), n):
         yield items[i:i + n]
 
@@ -58,7 +66,7 @@ def _resolve_identities(conn: Connection, batch_ids: list[Identity], now: dateti
     for ident in batch_ids:
         by_source.setdefault(ident.source, []).append(ident)
     for source, idents in by_source.items():
-        for chunk in _chunks(idents):
+        for chunk in chunks(idents):
             rows = conn.execute(
                 select(identities.c.external_id, identities.c.learner_id, identities.c.email,
                        identities.c.username, identities.c.fullname, identities.c.lang)
@@ -82,13 +90,14 @@ def _resolve_identities(conn: Connection, batch_ids: list[Identity], now: dateti
                         if lid != row.learner_id:
                             known[(source, ident.external_id)] = lid
                             result.touched.add(lid)  # facts joined: evaluate them together
+                            result.to_push.add(lid)  # and their presences may now be pushed
     missing = [i for i in batch_ids if (i.source, i.external_id) not in known]
     if not missing:
         return known
     emails = sorted({i.email for i in missing if i.email})
     by_email: dict[str, int] = {}
-    for chunk in _chunks(emails):
-        for r in conn.execute(select(learners.c.id, learners.c.email).where(learners.c.email.in_(chunk))):
+    for some in chunks(emails):
+        for r in conn.execute(select(learners.c.id, learners.c.email).where(learners.c.email.in_(some))):
             by_email[r.email] = r.id
     # New learners in one statement (RETURNING keeps the parameter order), then identities.
     unique: list[Identity] = []
@@ -124,6 +133,8 @@ def _resolve_identities(conn: Connection, batch_ids: list[Identity], now: dateti
                          lang=ident.lang))
     if new_identities:
         conn.execute(insert(identities), new_identities)
+        # a presence that waited for its learner to be known on the receiving source
+        result.to_push.update(i["learner_id"] for i in new_identities)
     return known
 
 
@@ -163,7 +174,7 @@ def _lookup_missing_identities(conn: Connection, wanted: set[tuple[str, str]],
     for source, ext in wanted - known.keys():
         by_source.setdefault(source, []).append(ext)
     for source, exts in by_source.items():
-        for chunk in _chunks(exts):
+        for chunk in chunks(exts):
             for r in conn.execute(select(identities.c.external_id, identities.c.learner_id).where(
                     identities.c.source == source, identities.c.external_id.in_(chunk))):
                 known[(source, r.external_id)] = r.learner_id
@@ -186,7 +197,7 @@ def _erased(conn: Connection, idents: list[Identity]) -> set[tuple[str, str]]:
     by_hash = {erasure_hash(i.email): (i.source, i.external_id) for i in idents if i.email}
     found: set[tuple[str, str]] = set()
     keys = list(by_hash)
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         for h in conn.execute(select(erasures.c.email_hash).where(erasures.c.email_hash.in_(chunk))).scalars():
             found.add(by_hash[h])
     return found
@@ -210,10 +221,11 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
             continue
         lid = known.get((fact.source, fact.external_id))
         if lid is None:
-            raise ValueError(f"fact for unknown identity {fact.source}:{fact.external_id}; "
-                             "a connector must send the identity before or with its facts")
+            raise SourceError(f"fact for unknown identity {fact.external_id}; a connector must "
+                              "send the identity before or with its facts", source=fact.source,
+                              endpoint="pull")
         rows.append((lid, fact))
-    for chunk in _chunks(rows):
+    for chunk in chunks(rows):
         keys = [(lid, f.source, f.kind.value, f.course, f.item) for lid, f in chunk]
         wanted = set(keys)
         # By learner (indexed), then matched here: a row-value IN over the natural key is not
@@ -237,27 +249,31 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
                                      status=fact.status, occurred_at=fact.occurred_at,
                                      attrs=fact.attrs, first_run=run_id, changed_run=run_id))
                 new_keys.add(key)
-                result.touched.add(lid)
             elif not _same(row, fact):
                 conn.execute(update(facts).where(facts.c.id == row.id).values(
                     value=fact.value, status=fact.status, occurred_at=fact.occurred_at,
                     attrs=fact.attrs, changed_run=run_id))
                 result.changed_facts += 1
-                result.touched.add(lid)
+            else:
+                continue
+            result.touched.add(lid)
+            if fact.kind is FactKind.presence:
+                result.to_push.add(lid)
         if new_rows:
             conn.execute(insert(facts), new_rows)
             result.new_facts += len(new_rows)
     _upsert_watermarks(conn, batch, now)
-    if result.touched:
-        conn.execute(insert(pending_evaluations),
-                     [{"learner_id": lid, "created_at": now} for lid in sorted(result.touched)])
+    for queue, learner_ids in ((pending_evaluations, result.touched), (pending_pushes, result.to_push)):
+        if learner_ids:
+            conn.execute(insert(queue), [{"learner_id": lid, "created_at": now}
+                                         for lid in sorted(learner_ids)])
     return result
 
 
 def _upsert_watermarks(conn: Connection, batch: Batch, now: datetime) -> None:
     latest = {(w.source, w.course, w.stream): w.value for w in batch.watermarks}
     items = list(latest.items())
-    for chunk in _chunks(items):
+    for chunk in chunks(items):
         keys = [k for k, _ in chunk]
         stored = {(r.source, r.course, r.stream): r.value for r in conn.execute(
             select(watermarks).where(tuple_(watermarks.c.source, watermarks.c.course,

@@ -161,7 +161,7 @@ outbox = Table(
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 Index("ix_facts_learner", facts.c.learner_id)
 
-# OB 3.0 BitstringStatusList: one bit per award, allocated when its credential is first built.
+# OB 3.0 BitstringStatusList: one bit per award, allocated when the award is written.
 ob3_status = Table(
     "ob3_status", metadata,
     Column("award_id", String(36), ForeignKey("awards.id", ondelete="CASCADE"), primary_key=True),
@@ -180,6 +180,14 @@ pending_evaluations = Table(
     Column("created_at", TS, nullable=False),
 )
 
+# Learners with a new presence or a new identity, whose presences the push routes have to see.
+pending_pushes = Table(
+    "pending_pushes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", TS, nullable=False),
+)
+
 # Learners erased on request (GDPR): a salted hash of the email, so that the next sync
 # does not import them again from the platforms, and nothing else about them.
 erasures = Table(
@@ -187,4 +195,4 @@ erasures = Table(
     Column("email_hash", String(64), primary_key=True),
     Column("erased_at", TS, nullable=False),
 )
-__all__ += ["pending_evaluations", "erasures"]
+__all__ += ["pending_evaluations", "pending_pushes", "erasures"]

@@ -6,6 +6,8 @@ Behind `Authorization: Bearer <[web] admin_token>`; without a configured token t
 from __future__ import annotations
 
 import hmac
+from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -18,14 +20,7 @@ from bridge.store import Store
 __all__ = ["admin_routes"]
 
 
-def _award_row(a: dict[str, Any], status: str) -> dict[str, Any]:
-    return {"id": a["id"], "email": a.get("learner_email"), "badge": a["badge_id"],
-            "issued_at": a["issued_at"].isoformat(), "status": status}
-
-
 def admin_routes(config: Config, store: Store) -> list[Route]:
-    from bridge.web.app import award_status
-
     if config.web.admin_token is None:
         return []
     token = config.web.admin_token.get_secret_value().encode()
@@ -41,17 +36,16 @@ def admin_routes(config: Config, store: Store) -> list[Route]:
 
     async def runs(request: Request) -> Response:
         out = []
-        for run in store.last_runs(int(request.query_params.get("limit", 20))):
-            out.append({**{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in run.items()},
-                        "errors": [{k: e[k] for k in ("source", "endpoint", "status_code", "code",
-                                                       "field", "message")}
-                                   for e in store.run_errors(run["id"])]})
+        for run in store.runs.last(int(request.query_params.get("limit", 20))):
+            out.append({**{k: (v.isoformat() if isinstance(v, datetime) else v)
+                           for k, v in asdict(run).items()},
+                        "errors": [e.as_dict() for e in store.runs.errors(run.id)]})
         return JSONResponse(out)
 
     async def awards(request: Request) -> Response:
-        rows = store.list_awards(badge_id=request.query_params.get("badge"),
-                                 email=request.query_params.get("email"))
-        return JSONResponse([_award_row(a, award_status(a)) for a in rows])
+        rows = store.awards.listing(badge_id=request.query_params.get("badge"),
+                                    email=request.query_params.get("email"))
+        return JSONResponse([a.summary() for a in rows])
 
     async def revoke(request: Request) -> Response:
         award_id = request.path_params["award_id"]
@@ -59,19 +53,19 @@ def admin_routes(config: Config, store: Store) -> list[Route]:
         reason = str(body.get("reason") or "").strip()
         if not reason:
             return JSONResponse({"error": "a reason is required"}, status_code=400)
-        if store.award(award_id) is None:
+        if store.awards.get(award_id) is None:
             return JSONResponse({"error": "no such award"}, status_code=404)
-        return JSONResponse({"revoked": store.revoke(award_id, reason)})
+        return JSONResponse({"revoked": store.awards.revoke(award_id, reason)})
 
     async def resend(request: Request) -> Response:
         award_id = request.path_params["award_id"]
-        award = store.award(award_id)
+        award = store.awards.get(award_id)
         if award is None:
             return JSONResponse({"error": "no such award"}, status_code=404)
-        if award["status"] == "revoked":
+        if award.status == "revoked":
             return JSONResponse({"error": "the award is revoked"}, status_code=409)
         # Queued, not sent from the request: the next run's delivery step sends it.
-        return JSONResponse({"queued": store.reset_outbox(f"email:{award_id}")}, status_code=202)
+        return JSONResponse({"queued": store.outbox.reset(f"email:{award_id}")}, status_code=202)
 
     return [
         Route("/admin/runs", guarded(runs)),

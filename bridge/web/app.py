@@ -6,9 +6,9 @@ Hosted URLs answer JSON-LD to machines and the human page to browsers (content n
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -17,26 +17,18 @@ from starlette.routing import Route
 from bridge import i18n
 from bridge.config import Config
 from bridge.delivery.templates import render
-from bridge.errors import ConfigError
+from bridge.errors import ConfigError, NotFound
 from bridge.issuing import did, ob2
 from bridge.issuing.issuer import Format, Issuer
-from bridge.store import Store
+from bridge.store import Award, Store
 from bridge.web.admin import admin_routes
+from bridge.web.metrics import metrics_registry
 from bridge.web.page import page_context
 
-__all__ = ["create_app", "award_status"]
+__all__ = ["create_app"]
 
 JSONLD = "application/ld+json"
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-def award_status(award: dict[str, Any], now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    if award["status"] == "revoked":
-        return "revoked"
-    if award.get("expires_at") and award["expires_at"] <= now:
-        return "expired"
-    return "valid"
 
 
 def _wants_html(request: Request) -> bool:
@@ -77,31 +69,31 @@ def create_app(config: Config, store: Store) -> Starlette:
                         issuer_name=config.issuer.name, issuer_url=config.issuer.url)
         return JSONResponse({"error": "not found"}, status_code=404)
 
-    def with_award(handler: Callable[[Request, dict[str, Any]], Response]) -> Handler:
+    def with_award(handler: Callable[[Request, Award], Response]) -> Handler:
         async def endpoint(request: Request) -> Response:
-            award = store.award(request.path_params["award_id"])
-            if award is None or store.badge(award["badge_id"]) is None:
+            award = store.awards.get(request.path_params["award_id"])
+            if award is None or store.awards.badge(award.badge_id) is None:
                 return not_found(request)
-            if award.get("recipient_email") is None and handler is not verify:
+            if award.recipient_email is None and handler is not verify:
                 return erased(request, award)
             return handler(request, award)
         return endpoint
 
-    def erased(request: Request, award: dict[str, Any]) -> Response:
+    def erased(request: Request, award: Award) -> Response:
         """An award whose learner was erased: revoked, and nothing about the person is left."""
         if _wants_html(request):
             return verify_page(request, award)
-        return _json({"@context": ob2.OB2_CONTEXT, "type": "Assertion", "id": urls.assertion(award["id"]),
-                      "revoked": True, "revocationReason": award.get("revocation_reason") or ""}, 410)
+        return _json({"@context": ob2.OB2_CONTEXT, "type": "Assertion", "id": urls.assertion(award.id),
+                      "revoked": True, "revocationReason": award.revocation_reason or ""}, 410)
 
     async def healthz(request: Request) -> Response:
         store.counts()
         return JSONResponse({"status": "ok"})
 
+    registry = metrics_registry(store)
+
     async def metrics(request: Request) -> Response:
-        counts = store.counts()
-        lines = [f"# TYPE badge_bridge_{k} gauge\nbadge_bridge_{k} {v}" for k, v in counts.items()]
-        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     async def did_document(request: Request) -> Response:
         if request.url.path != did.did_document_path(config.bridge.public_url):
@@ -123,50 +115,50 @@ def create_app(config: Config, store: Store) -> Starlette:
         return _json(ob2.cryptographic_key(urls, key)) if key else not_found(request)
 
     async def badge_class(request: Request) -> Response:
-        badge = store.badge(request.path_params["badge_id"])
+        badge = store.awards.badge(request.path_params["badge_id"])
         if badge is None:
             return not_found(request)
-        return _json(ob2.badge_class(urls, badge["id"], badge["definition"], default_lang))
+        return _json(ob2.badge_class(urls, badge.id, badge.definition, default_lang))
 
     async def achievement(request: Request) -> Response:
         try:
             return _json(issuer.achievement(request.path_params["badge_id"]))
-        except KeyError:
+        except NotFound:
             return not_found(request)
 
     async def badge_image(request: Request) -> Response:
-        badge = store.badge(request.path_params["badge_id"])
-        if badge is None or badge["image"] is None:
+        badge = store.awards.badge(request.path_params["badge_id"])
+        if badge is None or badge.image is None:
             return not_found(request)
-        return Response(badge["image"], media_type=badge["image_type"],
+        return Response(badge.image, media_type=badge.image_type,
                         headers={"Cache-Control": "public, max-age=3600"})
 
-    def assertion(request: Request, award: dict[str, Any]) -> Response:
+    def assertion(request: Request, award: Award) -> Response:
         if _wants_html(request):
             return verify_page(request, award)
         # The OB 2.0 hosted-verification convention: a revoked assertion answers 410 Gone.
-        return _json(issuer.ob2_hosted(award), 410 if award["status"] == "revoked" else 200)
+        return _json(issuer.ob2_hosted(award), 410 if award.status == "revoked" else 200)
 
-    def signed(request: Request, award: dict[str, Any]) -> Response:
+    def signed(request: Request, award: Award) -> Response:
         return PlainTextResponse(issuer.ob2_signed(award), headers={"Access-Control-Allow-Origin": "*"})
 
-    def credential(request: Request, award: dict[str, Any]) -> Response:
+    def credential(request: Request, award: Award) -> Response:
         if _wants_html(request):
             return verify_page(request, award)
         return _json(issuer.ob3_credential(award), media_type="application/vc+ld+json")
 
-    def credential_jwt(request: Request, award: dict[str, Any]) -> Response:
+    def credential_jwt(request: Request, award: Award) -> Response:
         return PlainTextResponse(issuer.ob3_jwt(award), media_type="application/vc+jwt",
                                  headers={"Access-Control-Allow-Origin": "*"})
 
     def baked(fmt: Format) -> Handler:
-        def handler(request: Request, award: dict[str, Any]) -> Response:
+        def handler(request: Request, award: Award) -> Response:
             try:
                 data = issuer.baked(award, fmt)
-            except ValueError:
+            except NotFound:
                 return not_found(request)
             kind, ext = fmt.split(".")
-            return _image(data, ext, f"badge-{award['id']}-{kind}")
+            return _image(data, ext, f"badge-{award.id}-{kind}")
         return with_award(handler)
 
     async def revocations(request: Request) -> Response:
@@ -176,12 +168,12 @@ def create_app(config: Config, store: Store) -> Starlette:
         list_id = request.path_params["list_id"]
         return _json(issuer.status_list_credential(list_id), media_type="application/vc+ld+json")
 
-    def verify(request: Request, award: dict[str, Any]) -> Response:
+    def verify(request: Request, award: Award) -> Response:
         return verify_page(request, award)
 
-    def verify_page(request: Request, award: dict[str, Any]) -> Response:
+    def verify_page(request: Request, award: Award) -> Response:
         lang = lang_of(request)
-        return html("web/verify.html.j2", lang, **page_context(issuer, award, lang, award_status(award)))
+        return html("web/verify.html.j2", lang, **page_context(issuer, award, lang, award.validity()))
 
     async def no_key(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=503)

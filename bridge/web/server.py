@@ -10,6 +10,7 @@ import time
 import uvicorn
 
 from bridge.config import Config
+from bridge.errors import ConfigError
 from bridge.store import Store
 from bridge.web.app import create_app
 
@@ -36,10 +37,12 @@ class BackgroundServer:
 
     def start(self) -> BackgroundServer:
         self.thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the web server did not start (is the port in use?)")
+                config = self.server.config
+                raise ConfigError(f"the web server did not start on {config.host}:{config.port}; "
+                                  "is the port in use?", key="web.port")
             time.sleep(0.02)
         return self
 

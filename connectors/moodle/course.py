@@ -10,7 +10,7 @@ everyone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -114,7 +114,7 @@ class CoursePull:
 
     def __init__(self, client: MoodleClient, config: MoodleConfig, course: str, state: SourceState,
                  report: Report, *, signals: CourseSignals, completed: set[int] | None,
-                 known: dict[str, dict[str, object]], now: int) -> None:
+                 known: Mapping[str, Identity], now: int) -> None:
         self.client, self.config, self.course, self.report = client, config, course, report
         self.warn = state.warn
         self.source = client.http.source_id
@@ -180,7 +180,7 @@ class CoursePull:
         identities, facts = [], []
         for u in users:
             ext = str(u.id)
-            lang = langs.get(u.id) or (self.known.get(ext) or {}).get("lang")
+            lang = langs.get(u.id) or (self.known[ext].lang if ext in self.known else None)
             identities.append(Identity(source=self.source, external_id=ext, username=u.username,
                                        email=u.email, fullname=u.fullname,
                                        lang=str(lang) if lang else None))

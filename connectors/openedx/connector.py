@@ -14,6 +14,7 @@ A no-change run costs the paged passes and nothing per learner.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
@@ -113,7 +114,7 @@ class OpenEdxConnector:
             except SourceError as exc:
                 state.report(exc)
 
-    def _pull_course(self, course: str, state: SourceState, known: dict[str, dict[str, Any]]) -> Batch:
+    def _pull_course(self, course: str, state: SourceState, known: dict[str, Identity]) -> Batch:
         enrolled: dict[str, bool] = {}
         for page in self._pages("/api/enrollment/v1/enrollments",
                                 {"course_id": course, "page_size": ENROLLMENT_PAGE},
@@ -121,20 +122,22 @@ class OpenEdxConnector:
             enrolled.update((e.user, e.is_active) for e in page.results)  # a repeated page is harmless
         grades = self._grades(course)
         completion = self._completion(course, state)
-        accounts = self._accounts([u for u in enrolled if not (known.get(u) or {}).get("email")],
+        accounts = self._accounts([u for u in enrolled if u not in known or not known[u].email],
                                   state)
         for user, acc in accounts.items():  # later courses of this run need not ask again
-            known[user] = {**known.get(user, {}), "email": acc.email, "fullname": acc.name}
+            known[user] = replace(known.get(user) or Identity(self.source_id, user),
+                                  email=acc.email, fullname=acc.name)
         holding = state.holding(course, FactKind.certificate)
         last = state.watermarks(course, "sig:")
         passed_at = state.watermarks(course, "passed:")
         now = datetime.now(UTC)
         identities, facts, marks, waiting = [], [], [], []
         for user, active in sorted(enrolled.items()):
-            g, done, mine = grades.get(user), completion.get(user), known.get(user) or {}
+            g, done, mine = grades.get(user), completion.get(user), known.get(user)
             identities.append(Identity(
-                source=self.source_id, external_id=user, username=user, email=mine.get("email"),
-                fullname=mine.get("fullname"), lang=mine.get("lang") or self.config.default_lang))
+                source=self.source_id, external_id=user, username=user,
+                email=mine.email if mine else None, fullname=mine.fullname if mine else None,
+                lang=(mine.lang if mine else None) or self.config.default_lang))
             if g and g.passed and user not in holding:
                 since = passed_at.get(f"passed:{user}")
                 if since is None:

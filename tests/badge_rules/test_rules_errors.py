@@ -108,6 +108,15 @@ any = [
         "a.toml:6: condition.badge_held.badge: cycle between badges a -> b -> a"]
 
 
+def test_every_cycle_is_reported_once_each_from_its_first_badge(tmp_path: Path) -> None:
+    for badge, needs in {"a": "b", "b": "c", "c": "a", "d": "e", "e": "d"}.items():
+        write(tmp_path, f"{badge}.toml", f'[condition]\nbadge_held = {{ badge = "{needs}" }}\n',
+              badge_id=badge)
+    assert sorted(problems(tmp_path)) == [
+        "a.toml:6: condition.badge_held.badge: cycle between badges a -> b -> c -> a",
+        "d.toml:6: condition.badge_held.badge: cycle between badges d -> e -> d"]
+
+
 def test_duplicate_badge_id(tmp_path: Path) -> None:
     write(tmp_path, "a.toml", '[condition]\nenrolled = { source = "fun", course = "x" }\n',
           badge_id="same")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+from click.testing import CliRunner
 
 from bridge.errors import ConfigError
+from cli import main
 from connectors.registry import load as load_config
 
 GOOD = '''
@@ -69,15 +68,13 @@ def test_toml_syntax_error_names_line(write_config):
 def test_config_check_command_one_line_error_and_exit_code(write_config, monkeypatch):
     monkeypatch.delenv("TEST_MOODLE_TOKEN", raising=False)
     path = write_config(GOOD)
-    proc = subprocess.run([sys.executable, "-m", "cli", "config", "check", str(path)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2
+    proc = CliRunner().invoke(main, ["config", "check", str(path)])
+    assert proc.exit_code == 2
     assert proc.stderr.strip().splitlines() == [
         f"error: {path}:9: sources.moodle-nice.token: environment variable TEST_MOODLE_TOKEN is not set"]
     monkeypatch.setenv("TEST_MOODLE_TOKEN", "s3cr3t-token-value")
-    proc = subprocess.run([sys.executable, "-m", "cli", "config", "check", str(path)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    proc = CliRunner().invoke(main, ["config", "check", str(path)])
+    assert proc.exit_code == 0, proc.stderr
     assert "source moodle-nice: kind moodle" in proc.stdout
     assert "s3cr3t" not in proc.stdout + proc.stderr
 
@@ -105,10 +102,9 @@ def test_commands_that_talk_to_no_platform_start_without_the_sources_secrets(wri
     cfg = load_config(path, secrets=False)
     with pytest.raises(ConfigError, match=":10: sources.moodle-nice.token: environment variable"):
         cfg.sources["moodle-nice"].token.get_secret_value()  # type: ignore[attr-defined]
-    cli = [sys.executable, "-m", "cli"]
-    listed = subprocess.run([*cli, "awards", "list", "--config", str(path)], capture_output=True, text=True)
-    assert listed.returncode == 0, listed.stderr
-    synced = subprocess.run([*cli, "sync", "--config", str(path)], capture_output=True, text=True)
-    assert synced.returncode == 2
+    listed = CliRunner().invoke(main, ["awards", "list", "--config", str(path)])
+    assert listed.exit_code == 0, listed.stderr
+    synced = CliRunner().invoke(main, ["sync", "--config", str(path)])
+    assert synced.exit_code == 2
     assert synced.stderr.strip().endswith("sources.moodle-nice.token: environment variable "
                                           "TEST_MOODLE_TOKEN is not set")

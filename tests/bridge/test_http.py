@@ -66,3 +66,26 @@ def test_pagination_loop_is_refused():
     pages = {"a": {"next": "b"}, "b": {"next": "a"}}
     with pytest.raises(SourceError, match="pagination loop"):
         list(follow_next(lambda url: pages[url], "a", source="lms", endpoint="x"))
+
+
+@responses.activate
+def test_a_retry_after_beyond_the_cap_or_as_a_date_waits_at_most_the_cap():
+    responses.get(URL, status=429, headers={"Retry-After": "3600"})
+    responses.get(URL, status=503, headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"})
+    responses.get(URL, json={"ok": 1})
+    slept: list[float] = []
+    http = HttpClient("lms", retries=3, backoff=0.01, max_backoff=2.0, sleep=slept.append)
+    assert http.request_json("GET", URL, endpoint="x") == {"ok": 1}
+    assert slept[0] == 2.0 and 0 <= slept[1] <= 0.02  # capped; the date form falls back to backoff
+
+
+@responses.activate
+def test_a_write_with_no_retries_is_sent_once_and_an_expired_token_renewed_once():
+    responses.post(URL, status=401)
+    responses.post(URL, status=401)
+    renewals: list[bool] = []
+    http, _ = client()
+    http.auth = lambda refresh: renewals.append(refresh) or {"Authorization": "Bearer t"}
+    with pytest.raises(PermanentSourceError):
+        http.request_json("POST", URL, endpoint="write", retries=0)
+    assert http.requests == 2 and renewals == [False, True, False] and http.retried == 0

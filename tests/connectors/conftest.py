@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 import responses
 
 from bridge.errors import SourceError
-from bridge.model import Batch, FactKind
+from bridge.model import Batch, FactKind, Identity
 from bridge.store import Store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -34,12 +33,12 @@ class FakeState:
         self.complete: dict[tuple[str, str], set[str]] = {}
         self.errors: list[SourceError] = []
         self.warnings: list[SourceError] = []
-        self.known: dict[str, dict[str, object]] = {}
+        self.known: dict[str, Identity] = {}
 
     def keep(self, batch: Batch) -> None:
         """Remember what the store would: watermarks and identities."""
         self.marks.update({(w.course, w.stream): w.value for w in batch.watermarks})
-        self.known.update({i.external_id: dataclasses.asdict(i) for i in batch.identities})
+        self.known.update({i.external_id: i for i in batch.identities})
 
     def watermark(self, course: str, stream: str) -> str | None:
         return self.marks.get((course, stream))
@@ -50,7 +49,7 @@ class FakeState:
     def holding(self, course: str, kind: FactKind, item: str = "") -> set[str]:
         return self.complete.get((course, kind.value), set())
 
-    def known_identities(self) -> dict[str, dict[str, object]]:
+    def known_identities(self) -> dict[str, Identity]:
         return self.known
 
     def report(self, error: SourceError) -> None:

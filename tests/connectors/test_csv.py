@@ -9,10 +9,8 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
 
 from bridge.store import Store
-from bridge.store.schema import facts
 from cli.presence import presence
 from connectors.csv import CsvConfig, CsvConnector, decode, parse_sheet
 
@@ -69,9 +67,7 @@ def _config(tmp_path: Path) -> Path:
 
 
 def _fact_count(tmp_path: Path) -> int:
-    store = Store(f"sqlite:///{tmp_path / 'bridge.db'}")
-    with store.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(facts)).scalar_one())
+    return Store(f"sqlite:///{tmp_path / 'bridge.db'}").counts()["facts"]
 
 
 def test_presence_import_strict_refuses_the_file_and_writes_nothing(tmp_path: Path) -> None:

@@ -98,9 +98,9 @@ def test_a_malformed_report_is_refused_whole_with_file_line_and_column(tmp_path:
 
 def sync(store: Store, connector: Any) -> dict[str, Any]:
     config = Config(file=Path("bridge.toml"), sources={connector.source_id: connector.config})
-    run = store.begin_run([connector.source_id])
+    run = store.runs.begin([connector.source_id])
     return pull_sources(config, store, run, connectors={connector.source_id: connector})[
-        connector.source_id] | {"run_errors": store.run_errors(run)}
+        connector.source_id].as_dict() | {"run_errors": store.runs.errors(run)}
 
 
 def test_a_dropped_report_is_imported_then_deleted(tmp_path: Path) -> None:
@@ -114,12 +114,12 @@ def test_a_dropped_report_is_imported_then_deleted(tmp_path: Path) -> None:
         stats = sync(store, fun(folder))
         expected = {u.username for u in sb.world.enrolled(c.id) if passed(c, u)}
         names = {u.email: u.fullname for u in sb.world.enrolled(c.id) if u.email}
-    facts = [f for fs in store.facts_for(store.all_learner_ids()).values() for f in fs]
-    people = store.learners(store.all_learner_ids()).values()
+    facts = [f for fs in store.facts.of_learners(store.facts.learner_ids()).values() for f in fs]
+    people = store.facts.learners(store.facts.learner_ids()).values()
     assert stats["run_errors"] == [] and stats["batches"] == 2
     assert {f.external_id for f in facts if f.kind == FactKind.grade and f.status == "passed"} \
         == expected
-    assert {p["email"]: p["fullname"] for p in people if p["email"]} == names
+    assert {p.email: p.fullname for p in people if p.email} == names
     assert stats["learners_without_email"] == 2 and list(folder.iterdir()) == []
 
 
@@ -142,12 +142,12 @@ def test_a_reimported_unchanged_report_creates_nothing_and_a_changed_grade_is_re
         tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'b.db'}")
     c = fun()
-    run = store.begin_run(["fun"])
-    assert store.ingest(run, c.read(GRADES).batch).new_facts == 9
-    again = store.ingest(run, c.read(GRADES).batch)
+    run = store.runs.begin(["fun"])
+    assert store.facts.ingest(run, c.read(GRADES).batch).new_facts == 9
+    again = store.facts.ingest(run, c.read(GRADES).batch)
     changed = tmp_path / GRADES.name
     changed.write_text(GRADES.read_text(encoding="utf-8").replace(",0.42,", ",0.61,"), encoding="utf-8")
-    moved = store.ingest(run, c.read(changed).batch)
+    moved = store.facts.ingest(run, c.read(changed).batch)
     assert (again.new_facts, again.changed_facts) == (0, 0)
     assert (moved.new_facts, moved.changed_facts) == (0, 1)
 
@@ -176,7 +176,7 @@ def test_per_learner_grades_are_asked_for_reported_learners_not_yet_passed(tmp_p
     assert second.requests["fun/api/grades"] == not_passed
     assert third.requests["fun/api/grades"] == not_passed - 1  # learner now recorded passed
     assert refused.requests["fun/api/grades"] == 1 and len(stats["run_errors"]) == 1
-    assert "API key is refused" in stats["run_errors"][0]["message"]
+    assert "API key is refused" in stats["run_errors"][0].message
 
 
 def config_file(tmp_path: Path, body: str) -> Path:
@@ -260,13 +260,13 @@ def test_erasing_a_learner_removes_them_from_kept_reports(tmp_path: Path) -> Non
     erased = CliRunner().invoke(main, ["learners", "erase", "camille.lefevre@ac-nice.fr", "--yes",
                                        "--config", str(config.file)])
     again = run_sync(config, store, steps=("pull",))
-    assert imported.sources["fun"]["new_facts"] == 9 and kept.exists()
+    assert imported.sources["fun"].new_facts == 9 and kept.exists()
     assert erased.exit_code == 0, erased.output
     assert "1 report row\n" in erased.output
     text = kept.read_text(encoding="utf-8")
     assert "camille" not in text and "elodie.moreau@ac-nice.fr" in text
-    assert again.sources["fun"]["batches"] == 1 and again.sources["fun"]["new_facts"] == 0
-    assert store.learner_by_email("camille.lefevre@ac-nice.fr") is None
+    assert again.sources["fun"].batches == 1 and again.sources["fun"].new_facts == 0
+    assert store.facts.learner_by_email("camille.lefevre@ac-nice.fr") is None
 
 
 def test_config_check_says_what_changed_for_a_former_fun_source(tmp_path: Path) -> None:

@@ -35,14 +35,14 @@ class Run:
     def pull(self, *, full: bool = False) -> dict[str, Any]:
         conn = MoodleConnector("m", self.config, http=HttpClient("m", retries=2, sleep=lambda s: None),
                                clock=lambda: self.now)
-        run = self.store.begin_run(["m"])
+        run = self.store.runs.begin(["m"])
         stats = pull_sources(Config(file=Path("b.toml"), sources={"m": self.config}), self.store, run,
                              connectors={"m": conn}, full=full)["m"]
-        return {**stats, "calls": dict(conn.requests), "errors": self.store.run_errors(run)
-                + [{"message": w, "warning": True} for w in stats["warnings"]]}
+        said = [(e.code, e.message) for e in self.store.runs.errors(run)]
+        return {"calls": dict(conn.requests), "errors": said + [("warning", w) for w in stats.warnings]}
 
     def complete(self) -> set[int]:
-        return {int(e) for e in self.store.external_ids_with_fact("m", "42", FactKind.course_completion)}
+        return {int(e) for e in self.store.facts.holding("m", "42", FactKind.course_completion)}
 
 
 def reads(calls: dict[str, int]) -> int:
@@ -112,8 +112,8 @@ def test_a_refused_part_is_said_once_kept_out_and_read_once_granted(tmp_path: Pa
         run = Run(tmp_path, sb)
         first = run.pull()
         learners = len(sb.world.enrolled(42))
-        assert [e["code"] for e in first["errors"]] == ["cannotviewreport"]
-        assert "grant report/completion:view" in first["errors"][0]["message"]
+        assert [code for code, _ in first["errors"]] == ["cannotviewreport"]
+        assert "grant report/completion:view" in first["errors"][0][1]
         assert first["calls"]["core_completion_get_course_completion_status"] == 1
         assert first["calls"]["core_completion_get_activities_completion_status"] == learners
         assert run.complete() == set()
@@ -135,5 +135,5 @@ def test_what_moodle_leaves_out_without_an_error_is_said_once(tmp_path: Path, mi
                                                               text: str) -> None:
     with SandboxPlatform("moodle", seed=7, now=T0, missing_capabilities=missing) as sb:
         errors = Run(tmp_path, sb).pull()["errors"]
-    assert len(errors) == 1 and text in errors[0]["message"]
-    assert all(cap in errors[0]["message"] for cap in missing)
+    assert len(errors) == 1 and text in errors[0][1]
+    assert all(cap in errors[0][1] for cap in missing)

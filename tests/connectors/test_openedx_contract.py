@@ -11,7 +11,7 @@ import responses
 from responses import matchers
 
 from bridge.errors import FixableSourceError, PermanentSourceError
-from bridge.model import Attestation, FactKind
+from bridge.model import Attestation, FactKind, Identity
 from connectors.http import HttpClient
 from connectors.openedx import OpenEdxConfig, OpenEdxConnector
 
@@ -72,7 +72,8 @@ def test_a_known_email_is_never_replaced_and_not_asked_again() -> None:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         serve_recorded(rsps)
         state = FakeState()
-        state.known = {u: {"email": f"{u}@known.example.org", "fullname": u.title()}
+        state.known = {u: Identity(source="edx", external_id=u, email=f"{u}@known.example.org",
+                                   fullname=u.title())
                        for u in ("alice_martin", "bruno_petit", "chloe_durand", "dora_left")}
         batch = next(iter(connector().pull(state)))
         accounts = [c for c in rsps.calls if "/api/user/v1/accounts" in c.request.url]

@@ -182,8 +182,8 @@ def test_a_presence_pushed_to_the_platform_is_awarded_in_the_same_run(tmp_path: 
         done_on_platform = {u.email for u in fresh if sb.world.activity_completed(u, c, 503)}
         awarded_before = {u.email for u in sb.world.enrolled(c.id)
                           if u.email and u not in fresh and sb.world.activity_completed(u, c, 503)}
-    awarded = {a["learner_email"] for a in store.list_awards()}
-    assert report.pushes["sent"] == 3 and done_on_platform == {u.email for u in fresh}
+    awarded = {a.email for a in store.awards.listing()}
+    assert report.pushes.sent == 3 and done_on_platform == {u.email for u in fresh}
     assert awarded == awarded_before | done_on_platform
     learners = store.counts()["learners"]
     assert learners == len({u.email for u in sb.world.enrolled(c.id)} - {""}) + \
@@ -218,9 +218,9 @@ def test_a_push_refused_for_the_completion_switch_is_kept_for_retry(tmp_path: Pa
         run_sync(config, store, steps=("pull",))
         enqueue_attestations(config, store)
         stats = deliver_pushes(config, store)
-    item = store.outbox_items("push")[0]
-    assert stats["retried"] == 1 and item["status"] == "pending"
-    assert "completion.enable_completion_tracking" in item["last_error"]
+    item = store.outbox.items("push")[0]
+    assert stats.retried == 1 and item.status == "pending"
+    assert "completion.enable_completion_tracking" in (item.last_error or "")
     assert sb.pushes == []
 
 
@@ -233,8 +233,8 @@ def test_counters_tell_the_learners_without_email_at_every_run(tmp_path: Path) -
         second = run_sync(config, store, steps=("pull",)).sources["lms"]
         without = sum(1 for u in sb.world.learners if not u.email)
     assert without == 2
-    assert first["learners_without_email"] == second["learners_without_email"] == without
-    assert second["new_learners"] == 0
+    assert first.learners_without_email == second.learners_without_email == without
+    assert second.new_learners == 0
 
 
 def test_a_missing_aggregator_leaves_the_run_ok_with_a_warning(tmp_path: Path) -> None:
@@ -244,4 +244,4 @@ def test_a_missing_aggregator_leaves_the_run_ok_with_a_warning(tmp_path: Path) -
         report = run_sync(config, Store(config.bridge.db_url), steps=("pull",))
     assert report.status == "ok" and report.errors == []
     assert ["completion-aggregator is not installed" in w
-            for w in report.sources["lms"]["warnings"]] == [True]
+            for w in report.sources["lms"].warnings] == [True]

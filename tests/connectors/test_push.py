@@ -10,13 +10,15 @@ from typing import Any
 import pytest
 
 from bridge.config import Config
+from bridge.model import Batch, Identity
 from bridge.store import Store
 from connectors.csv import CsvConfig, CsvConnector
 from connectors.http import HttpClient
 from connectors.moodle import MoodleConfig, MoodleConnector
 from connectors.openedx import OpenEdxConfig, OpenEdxConnector
+from connectors.push_route import PushRoute
 from jobs.pull import pull_sources
-from jobs.push import deliver_pushes, enqueue_attestations
+from jobs.push import PushStats, QueueStats, deliver_pushes, enqueue_attestations
 from sandbox import SandboxPlatform
 from sandbox.edx_blocks import presence_block
 
@@ -49,7 +51,7 @@ def setup(tmp_path: Path, sb: SandboxPlatform, target: str, *, dialect: str = "m
     config = Config(file=Path("bridge.toml"), sources={"sheets": sheets.config, "lms": lms.config})
     store = Store(f"sqlite:///{tmp_path / 'bridge.db'}")
     connectors = {"sheets": sheets, "lms": lms}
-    pull_sources(config, store, store.begin_run(["sheets", "lms"]), connectors=connectors)
+    pull_sources(config, store, store.runs.begin(["sheets", "lms"]), connectors=connectors)
     return config, store, connectors, emails
 
 
@@ -64,15 +66,15 @@ def test_each_presence_is_pushed_once_over_repeated_runs(tmp_path: Path, fault_r
         config, store, connectors, emails = setup(tmp_path, sb, f"completion:{cmid}")
         sb.set_fault_rate(fault_rate)
         for hour in range(8):  # a failed write waits for the outbox's backoff, then reads first
-            enqueue_attestations(config, store, run_id=1)
+            enqueue_attestations(config, store)
             deliver_pushes(config, store, connectors=connectors,
                            now=datetime.now(UTC) + timedelta(hours=hour))
         overrides = pushes(sb, "moodle.override")
         by_learner = {sb.world.by_id[p["userid"]].email for p in overrides}
     assert len(overrides) == len(emails) and by_learner == set(emails)
-    items = store.outbox_items("push")
-    assert [i["status"] for i in items] == ["sent"] * len(emails)
-    assert all(i["result"]["reflected"] for i in items)  # Moodle's own completion now says so
+    items = store.outbox.items("push")
+    assert [i.status for i in items] == ["sent"] * len(emails)
+    assert all(i.result and i.result["reflected"] for i in items)  # Moodle's own completion now says so
 
 
 def test_a_crash_between_send_and_commit_does_not_send_twice(tmp_path: Path,
@@ -81,21 +83,21 @@ def test_a_crash_between_send_and_commit_does_not_send_twice(tmp_path: Path,
         cmid = sb.world.courses[0].attendance_cmid
         config, store, connectors, emails = setup(tmp_path, sb, f"completion:{cmid}", count=1)
         enqueue_attestations(config, store)
-        real_done = store.outbox_done
+        real_done = store.outbox.done
 
         def crash(*args: Any, **kwargs: Any) -> None:
             raise KeyboardInterrupt("the process died after the platform accepted the push")
 
-        monkeypatch.setattr(store, "outbox_done", crash)
+        monkeypatch.setattr(store.outbox, "done", crash)
         with pytest.raises(KeyboardInterrupt):
             deliver_pushes(config, store, connectors=connectors)
-        monkeypatch.setattr(store, "outbox_done", real_done)
-        assert deliver_pushes(config, store, connectors=connectors)["sent"] == 0  # still leased
+        monkeypatch.setattr(store.outbox, "done", real_done)
+        assert deliver_pushes(config, store, connectors=connectors).sent == 0  # still leased
         later = datetime.now(UTC) + timedelta(minutes=11)
         stats = deliver_pushes(config, store, connectors=connectors, now=later)
-        assert stats["sent"] == 1
+        assert stats.sent == 1
         assert len(pushes(sb, "moodle.override")) == 1
-    assert store.outbox_items("push")[0]["result"]["message"] == "already complete; nothing sent"
+    assert store.outbox.items("push")[0].result["message"] == "already complete; nothing sent"
 
 
 def test_a_refused_push_is_recorded_with_the_platforms_message_and_not_retried(tmp_path: Path) -> None:
@@ -105,9 +107,9 @@ def test_a_refused_push_is_recorded_with_the_platforms_message_and_not_retried(t
         first = deliver_pushes(config, store, connectors=connectors)
         again = deliver_pushes(config, store, connectors=connectors,
                                now=datetime.now(UTC) + timedelta(days=1))
-    assert first["failed"] == 1 and again == {"sent": 0, "reflected": 0, "retried": 0, "failed": 0}
-    item = store.outbox_items("push")[0]
-    assert item["status"] == "failed" and "activity 999999 is not in course 42" in item["last_error"]
+    assert first.failed == 1 and again == PushStats()
+    item = store.outbox.items("push")[0]
+    assert item.status == "failed" and "activity 999999 is not in course 42" in (item.last_error or "")
 
 
 def test_an_open_edx_presence_block_is_completed_once(tmp_path: Path) -> None:
@@ -119,10 +121,10 @@ def test_an_open_edx_presence_block_is_completed_once(tmp_path: Path) -> None:
             deliver_pushes(config, store, connectors=connectors)
         batches = pushes(sb, "openedx.completion_batch")
         # The push read the learners back: the next pull finds nothing the push changed.
-        after = pull_sources(config, store, store.begin_run(["lms"]), only=["lms"], connectors=connectors)
+        after = pull_sources(config, store, store.runs.begin(["lms"]), only=["lms"], connectors=connectors)
     assert len(batches) == len(emails)
-    assert all(i["result"]["reflected"] for i in store.outbox_items("push"))
-    assert after["lms"]["new_facts"] == after["lms"]["changed_facts"] == 0
+    assert all(i.result and i.result["reflected"] for i in store.outbox.items("push"))
+    assert after["lms"].new_facts == after["lms"].changed_facts == 0
 
 
 def test_a_learner_unknown_to_the_platform_waits_instead_of_failing(tmp_path: Path) -> None:
@@ -131,9 +133,41 @@ def test_a_learner_unknown_to_the_platform_waits_instead_of_failing(tmp_path: Pa
         config, store, connectors, _ = setup(tmp_path, sb, f"completion:{cmid}", count=1)
         stranger = CsvConnector("sheets", connectors["sheets"].config.model_copy(
             update={"path": sheet(tmp_path, ["nobody@example.org"])}))
-        pull_sources(config, store, store.begin_run(["sheets"]), connectors={"sheets": stranger})
+        pull_sources(config, store, store.runs.begin(["sheets"]), connectors={"sheets": stranger})
         stats = enqueue_attestations(config, store)
-    assert stats == {"enqueued": 1, "waiting_identity": 1}
+    assert stats == QueueStats(enqueued=1, waiting_identity=1)
+
+
+def test_a_learner_waiting_for_an_identity_is_pushed_once_the_platform_knows_them(tmp_path: Path) -> None:
+    with SandboxPlatform("moodle", learners=30, seed=4, now=NOW) as sb:
+        cmid = sb.world.courses[0].attendance_cmid
+        config, store, connectors, _ = setup(tmp_path, sb, f"completion:{cmid}", count=1)
+        late = CsvConnector("sheets", connectors["sheets"].config.model_copy(
+            update={"path": sheet(tmp_path, ["late@example.org"])}))
+        pull_sources(config, store, store.runs.begin(["sheets"]), connectors={"sheets": late})
+        assert enqueue_attestations(config, store).waiting_identity == 1
+        # A later pull of the receiving source brings the learner: their presence goes then.
+        store.facts.ingest(store.runs.begin(["lms"]), Batch(identities=[
+            Identity(source="lms", external_id="9999", email="late@example.org")]))
+        assert enqueue_attestations(config, store) == QueueStats(enqueued=1)
+
+
+def test_only_new_presences_are_read_until_a_route_is_added(tmp_path: Path) -> None:
+    with SandboxPlatform("moodle", learners=30, seed=4, now=NOW) as sb:
+        course = sb.world.courses[0]
+        config, store, connectors, emails = setup(tmp_path, sb, f"completion:{course.attendance_cmid}",
+                                                  count=2)
+        assert enqueue_attestations(config, store).enqueued == 2
+        pull_sources(config, store, store.runs.begin(["sheets", "lms"]), connectors=connectors)
+        assert store.facts.to_push.pending() == {}  # nothing new: no presence is read again
+        assert enqueue_attestations(config, store) == QueueStats()
+        # A route added to the source covers the presences it already holds.
+        routes = [*config.sources["sheets"].push, PushRoute(
+            to="lms", course=str(course.id), target=f"attendance:{course.sessions[-1].id}")]
+        edited = Config(file=config.file, sources={
+            **config.sources, "sheets": config.sources["sheets"].model_copy(update={"push": routes})})
+        assert enqueue_attestations(edited, store).enqueued == len(emails)
+        assert enqueue_attestations(edited, store) == QueueStats()
 
 
 def test_an_attendance_status_is_set_once_and_said_not_to_complete_the_activity(tmp_path: Path) -> None:
@@ -149,6 +183,6 @@ def test_an_attendance_status_is_set_once_and_said_not_to_complete_the_activity(
                    if u.progress[course.id].attendance.get(session) == "P"}
     assert len(marks) == 2 and {m["acronym"] for m in marks} == {"P"}
     assert set(emails) <= present
-    results = [i["result"] for i in store.outbox_items("push")]
+    results = [i.result or {} for i in store.outbox.items("push")]
     assert all(r["accepted"] and r["reflected"] is False for r in results)
     assert all("does not update completion" in r["message"] for r in results)

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from bridge.config import Config
+from bridge.model import Fact, FactKind
 from bridge.store import Store
-from bridge.store.schema import facts, identities
 from connectors.http import HttpClient
 from connectors.moodle import MoodleConfig, MoodleConnector
 from connectors.openedx import OpenEdxConfig, OpenEdxConnector
@@ -36,16 +35,19 @@ def make(dialect: str, sb: SandboxPlatform, **extra: Any) -> Any:
 
 def sync(store: Store, connector: Any) -> dict[str, Any]:
     config = Config(file=Path("bridge.toml"), sources={"src": connector.config})
-    run = store.begin_run(["src"])
-    return pull_sources(config, store, run, connectors={"src": connector})["src"] | {
-        "run_errors": store.run_errors(run)}
+    run = store.runs.begin(["src"])
+    return pull_sources(config, store, run, connectors={"src": connector})["src"].as_dict() | {
+        "run_errors": store.runs.errors(run)}
+
+
+def stored(store: Store) -> dict[int, list[Fact]]:
+    """Every learner's facts, as evaluation reads them."""
+    return store.facts.of_learners(store.facts.learner_ids())
 
 
 def all_facts(store: Store) -> set[tuple[Any, ...]]:
-    with store.engine.connect() as conn:
-        return {(r.external_id, r.kind, r.course, r.item, r.value, r.status, str(r.occurred_at))
-                for r in conn.execute(select(facts, identities.c.external_id).join(
-                    identities, identities.c.learner_id == facts.c.learner_id))}
+    return {(f.external_id, f.kind, f.course, f.item, f.value, f.status, f.occurred_at)
+            for facts in stored(store).values() for f in facts}
 
 
 @pytest.mark.parametrize("dialect", ["moodle", "openedx"])
@@ -95,13 +97,10 @@ def test_a_teachers_attendance_and_override_are_picked_up_without_a_new_access(t
         stats = sync(store, make("moodle", sb))
     assert stats["new_facts"] >= 1
     assert stats["requests"] <= 6 + 2  # the bounded pass plus this one learner's two reads
-    with store.engine.connect() as conn:
-        row = conn.execute(select(facts.c.value).where(facts.c.kind == "activity_completion",
-                                                       facts.c.item == str(cmid),
-                                                       facts.c.learner_id.in_(select(facts.c.learner_id)
-                                                       .where(facts.c.kind == "presence",
-                                                              facts.c.value == 1.0)))).scalars().all()
-    assert 1.0 in row
+    present = [facts for facts in stored(store).values()
+               if any(f.kind is FactKind.presence and f.value == 1.0 for f in facts)]
+    assert any(f.kind is FactKind.activity_completion and f.item == str(cmid) and f.value == 1.0
+               for facts in present for f in facts)
 
 
 @pytest.mark.parametrize("dialect", ["moodle", "openedx"])
@@ -132,8 +131,6 @@ def test_the_in_person_unit_of_open_edx_is_read_for_changed_learners_only(tmp_pa
                     if sb.world.activity_completed(u, sb.world.courses[0], sb.world.courses[0].attendance_cmid)}
     assert first.http.by_endpoint["courses/v1/blocks"] == 40
     assert second.http.by_endpoint["courses/v1/blocks"] == 0
-    with store.engine.connect() as conn:
-        done = set(conn.execute(select(identities.c.external_id).join(
-            facts, facts.c.learner_id == identities.c.learner_id).where(
-            facts.c.item == block, facts.c.value == 1.0)).scalars())
+    done = {f.external_id for facts in stored(store).values() for f in facts
+            if f.item == block and f.value == 1.0}
     assert done == attended and done

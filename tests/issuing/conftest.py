@@ -1,6 +1,6 @@
 """Fixtures for issuing tests: a config, a store with one badge and awards, keys, the web app.
 
-Also locates the validators kit (../shared/validators): absent -> skip, unless CI=true.
+The validators kit is $BADGE_BRIDGE_VALIDATORS or ../shared/validators; absent: skip, unless CI=true.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,12 +21,13 @@ from bridge.issuing.images import default_badge_png
 from bridge.issuing.issuer import Issuer
 from bridge.issuing.keys import generate_key
 from bridge.issuing.ob2 import new_salt
-from bridge.store import Store
-from bridge.store.schema import learners
+from bridge.model import Batch, Identity
+from bridge.store import Award, NewAward, Store
 from bridge.web.server import BackgroundServer, free_port
 from connectors.registry import load as load_config
 
-KIT = Path(__file__).resolve().parents[2] / ".." / "shared" / "validators"
+KIT = Path(os.environ.get("BADGE_BRIDGE_VALIDATORS")
+           or Path(__file__).resolve().parents[2] / ".." / "shared" / "validators")
 EMAIL = "alice.martin@example.org"
 
 
@@ -77,28 +77,27 @@ class World:
     def __init__(self, config: Config, store: Store) -> None:
         self.config, self.store = config, store
         self.issuer = Issuer(config, store)
-        store.upsert_badge("snt-mediator", "v1", DEFINITION, default_badge_png(128), "image/png")
+        store.awards.publish_badge("snt-mediator", "v1", DEFINITION, default_badge_png(128), "image/png")
 
     def award(self, *, lang: str = "fr", expires: timedelta | None = None, name: str = "Alice <b>Martin</b>",
-              issued: datetime | None = None) -> dict[str, Any]:
+              issued: datetime | None = None) -> Award:
         issued = issued or datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
-        with self.store.engine.begin() as conn:
-            lid = conn.execute(learners.insert().values(
-                email=f"{uuid.uuid4().hex[:8]}@example.org", fullname=name, lang=lang,
-                created_at=issued)).inserted_primary_key[0]
-        award = {"id": str(uuid.uuid4()), "learner_id": lid, "badge_id": "snt-mediator",
-                 "period": "", "issued_at": issued, "expires_at": issued + expires if expires else None,
-                 "salt": new_salt(), "recipient_email": EMAIL, "recipient_name": name, "lang": lang,
-                 "rule_version": "v1", "status": "issued",
-                 "provenance": [
-                     {"source": "fun", "kind": "course_completion", "course": "snt-mooc", "item": "",
-                      "value": 1.0, "occurred_at": "2026-10-01T10:00:00Z"},
-                     {"source": "moodle-nice", "kind": "presence", "course": "snt-hybride",
-                      "item": "rencontre-1", "value": 1.0, "occurred_at": "2026-10-08T18:00:00Z"}]}
-        assert self.store.create_award(award, [])
-        stored = self.store.award(award["id"])
-        assert stored is not None
-        return stored
+        email = f"{uuid.uuid4().hex[:8]}@example.org"
+        self.store.facts.ingest(0, Batch(identities=[Identity(source="lms", external_id=email,
+                                                              email=email, fullname=name, lang=lang)]))
+        learner = self.store.facts.learner_by_email(email)
+        assert learner is not None
+        award = self.store.awards.create(NewAward(
+            id=str(uuid.uuid4()), learner_id=learner.id, badge_id="snt-mediator", period="",
+            issued_at=issued, expires_at=issued + expires if expires else None, salt=new_salt(),
+            recipient_email=EMAIL, recipient_name=name, lang=lang, rule_version="v1",
+            provenance=[
+                {"source": "fun", "kind": "course_completion", "course": "snt-mooc", "item": "",
+                 "value": 1.0, "occurred_at": "2026-10-01T10:00:00Z"},
+                {"source": "moodle-nice", "kind": "presence", "course": "snt-hybride",
+                 "item": "rencontre-1", "value": 1.0, "occurred_at": "2026-10-08T18:00:00Z"}]))
+        assert award is not None
+        return award
 
 
 @pytest.fixture

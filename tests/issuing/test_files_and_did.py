@@ -6,15 +6,16 @@ import json
 
 import pytest
 
-from bridge.issuing import bake, did, status
+from bridge.issuing import bake, did
 from bridge.issuing.files import write_award_files
+from bridge.store import STATUS_LIST_BITS
 
 
 def test_write_award_files_writes_both_formats_baked(world, tmp_path) -> None:
     award = world.award()
     out = tmp_path / "badges"
     paths = write_award_files(world.config, world.store, award, out)
-    aid = award["id"]
+    aid = award.id
     assert {p.relative_to(out).as_posix() for p in paths} == {
         f"{aid}.png", f"{aid}.svg", f"ob3/{aid}.json", f"ob3/{aid}.png"}
     credential = json.loads((out / "ob3" / f"{aid}.json").read_text())
@@ -33,10 +34,13 @@ def test_did_web_is_derived_from_the_public_url(url, expected, path) -> None:
     assert did.did_document_path(url) == path
 
 
-def test_status_indexes_are_stable_and_distinct(world) -> None:
+def test_status_slots_are_allocated_with_the_award_stable_and_distinct(world) -> None:
     awards = [world.award() for _ in range(20)]
-    first = [status.status_index(world.store, a["id"]) for a in awards]
-    assert first == [status.status_index(world.store, a["id"]) for a in awards]
-    assert len(set(first)) == 20 and all(0 <= i < status.LIST_BITS for _, i in first)
-    world.store.revoke(awards[3]["id"], "x")
-    assert status.revoked_indexes(world.store) == [first[3][1]]
+    slots = [a.status_slot for a in awards]
+    assert slots == [world.store.awards.get(a.id).status_slot for a in awards]
+    assert len(set(slots)) == 20
+    assert all(s is not None and 0 <= s.list_index < STATUS_LIST_BITS for s in slots)
+    world.store.awards.revoke(awards[3].id, "x")
+    assert world.store.awards.revoked_slots() == [slots[3].list_index]
+    credential = world.issuer.ob3_unsigned(awards[3])
+    assert credential["credentialStatus"]["statusListIndex"] == str(slots[3].list_index)

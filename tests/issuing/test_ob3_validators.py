@@ -31,7 +31,7 @@ def save(tmp_path: Path, name: str, data: bytes | dict) -> str:
 @pytest.mark.parametrize("path", ["", "/badge.png", "/badge.svg"])
 def test_issued_credential_passes_verifier_core(kit, served, fetch, tmp_path, path) -> None:
     award = served.award()
-    status, body = fetch(served.issuer.urls.credential(award["id"]) + path)
+    status, body = fetch(served.issuer.urls.credential(award.id) + path)
     assert status == 200
     code, out = kit.run("ob3-verify-dcc", save(tmp_path, f"c{path.replace('/', '-')}", body))
     assert code == 0 and "SIGNATURE VALID, NO FAILED STEP" in out, out
@@ -39,7 +39,7 @@ def test_issued_credential_passes_verifier_core(kit, served, fetch, tmp_path, pa
 
 def test_issued_credential_matches_the_ob3_json_schema(kit, served, fetch, tmp_path) -> None:
     award = served.award(expires=timedelta(days=365))
-    body = fetch(served.issuer.urls.credential(award["id"]))[1]
+    body = fetch(served.issuer.urls.credential(award.id))[1]
     doc = json.loads(body)
     assert isinstance(doc["proof"], list) and len(doc["proof"]) == 1
     assert doc["credentialStatus"]["type"] == "BitstringStatusListEntry"
@@ -65,7 +65,7 @@ def test_digital_bazaar_verifies_the_issued_credential_and_its_status(kit, make_
         for name, data in files.items():
             code, out = kit.run("ob3-verify", save(tmp_path, name, data))
             assert code == 0 and out.strip().endswith("CREDENTIAL VERIFIED"), out
-        world.store.revoke(award["id"], "Fraude")
+        world.store.awards.revoke(award.id, "Fraude")
         for name, data in files.items():
             code, out = kit.run("ob3-verify", save(tmp_path, "revoked-" + name, data))
             assert code == 1 and "NOT VERIFIED" in out, out
@@ -114,7 +114,7 @@ def test_revoked_credential_fails_through_the_served_status_list(kit, served, fe
     other_index = int(served.issuer.ob3_credential(other)["credentialStatus"]["statusListIndex"])
     url = cred["credentialStatus"]["statusListCredential"]
     assert not _bit(json.loads(fetch(url)[1]), index)
-    served.store.revoke(award["id"], "Fraude")
+    served.store.awards.revoke(award.id, "Fraude")
     status_list = json.loads(fetch(url)[1])
     assert _bit(status_list, index) and not _bit(status_list, other_index)
     code, out = kit.run("ob3-verify-dcc", save(tmp_path, "r.json", cred))
@@ -134,13 +134,13 @@ def _resolve_did_web(fetch, issuer: Issuer, kid: str) -> Ed25519PublicKey:
 
 def test_vc_jwt_verifies_with_pyjwt_against_the_served_did_document(served, fetch) -> None:
     award = served.award(expires=timedelta(days=30))
-    token = fetch(served.issuer.urls.credential_jwt(award["id"]))[1].decode()
+    token = fetch(served.issuer.urls.credential_jwt(award.id))[1].decode()
     header = jwt.get_unverified_header(token)
     assert header["alg"] == "EdDSA" and header["kid"].startswith(served.issuer.did())
     key = _resolve_did_web(fetch, served.issuer, header["kid"])
     claims = jwt.decode(token, key, algorithms=["EdDSA"], options={"require": ["iss", "nbf", "jti"]})
     assert claims["iss"] == served.issuer.did() == claims["vc"]["issuer"]["id"]
-    assert claims["jti"] == served.issuer.urls.credential(award["id"])
+    assert claims["jti"] == served.issuer.urls.credential(award.id)
     assert "OpenBadgeCredential" in claims["vc"]["type"] and "proof" not in claims["vc"]
     head, body, sig = token.split(".")
     forged = json.loads(base64.urlsafe_b64decode(body + "=="))
@@ -153,7 +153,7 @@ def test_vc_jwt_verifies_with_pyjwt_against_the_served_did_document(served, fetc
 def test_expired_vc_jwt_is_refused(served, fetch) -> None:
     award = served.award(issued=datetime.now(UTC).replace(microsecond=0) - timedelta(days=400),
                          expires=timedelta(days=365))
-    token = fetch(served.issuer.urls.credential_jwt(award["id"]))[1].decode()
+    token = fetch(served.issuer.urls.credential_jwt(award.id))[1].decode()
     key = _resolve_did_web(fetch, served.issuer, jwt.get_unverified_header(token)["kid"])
     with pytest.raises(jwt.ExpiredSignatureError):
         jwt.decode(token, key, algorithms=["EdDSA"])
@@ -166,8 +166,8 @@ def test_texts_with_line_breaks_tabs_and_control_characters_still_verify(kit, se
 
     odd = {**DEFINITION, "criteria": {"fr": "Ligne 1\nLigne\t2 « x » \x08\x0c\x01\x7f \\ fin",
                                       "en": "Line"}}
-    served.store.upsert_badge("snt-mediator", "v2", odd, served.store.badge("snt-mediator")["image"],
-                              "image/png")
+    served.store.awards.publish_badge("snt-mediator", "v2", odd,
+                                      served.store.awards.badge("snt-mediator").image, "image/png")
     cred = served.issuer.ob3_credential(served.award())
     assert "\x01" in cred["credentialSubject"]["achievement"]["criteria"]["narrative"]
     for tool in ("ob3-verify", "ob3-verify-dcc"):

@@ -108,22 +108,16 @@ class Bridge:
 
     def awarded(self) -> set[int]:
         """Moodle user ids of the learners holding the badge."""
-        holders = {a["learner_id"] for a in self.store.list_awards()}
-        return {int(ext) for ext, ident in self.store.identities("campus").items()
-                if ident["learner_id"] in holders}
+        holders = {listed.award.learner_id for listed in self.store.awards.listing()}
+        return {int(i.external_id) for i in self.store.facts.identities_of("campus", holders).values()}
 
-    def facts(self, kind: str, item: str = "") -> dict[int, float]:
+    def facts(self, kind: str, item: str = "") -> dict[int, float | None]:
         """Moodle user id -> value of the stored fact (kind, course, item)."""
-        from sqlalchemy import select
-
-        from bridge.store.schema import facts, identities
-
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(select(identities.c.external_id, facts.c.value).join(
-                identities, identities.c.learner_id == facts.c.learner_id).where(
-                facts.c.source == "campus", facts.c.kind == kind, facts.c.course == self.course,
-                facts.c.item == item))
-            return {int(r.external_id): r.value for r in rows}
+        everyone = self.store.facts.learner_ids()
+        ext = {lid: int(i.external_id) for lid, i in
+               self.store.facts.identities_of("campus", everyone).items()}
+        return {ext[lid]: f.value for lid, fs in self.store.facts.of_learners(ext).items() for f in fs
+                if f.source == "campus" and f.kind == kind and f.course == self.course and f.item == item}
 
 
 @pytest.fixture

@@ -17,11 +17,11 @@ def test_presence_pushed_as_completion_completes_the_course_and_is_awarded_in_th
     assert report.errors == [] and report.status == "ok"
     # everyone on the sheet got the meetup; the online-only learners thereby completed the course
     assert b.awarded() == set(hybrid["userids"]["complete"]) | set(online)
-    assert report.pushes["sent"] == 20 and report.pushes["reflected"] == 20
-    pushed = {i["payload"]["external_id"] for i in b.store.outbox_items("push") if i["status"] == "sent"}
+    assert report.pushes.sent == 20 and report.pushes.reflected == 20
+    pushed = {i.payload["external_id"] for i in b.store.outbox.items("push") if i.status == "sent"}
     assert len(pushed) == 20
     again = b.sync(steps=("pull", "evaluate", "issue", "deliver"))
-    assert again.awarded == 0 and again.pushes.get("sent", 0) == 0
+    assert again.awarded == 0 and again.pushes.sent == 0
 
 
 def test_an_attendance_push_writes_the_log_row_mod_attendance_writes(

@@ -14,7 +14,7 @@ from connectors.moodle.client import FunctionAbsent, MissingCapability, NotEnrol
 
 
 def errors(report: Any) -> list[str]:
-    return [f"{e['endpoint']} [{e['code']}] {e['message']}" for e in report.errors]
+    return [f"{e.endpoint} [{e.code}] {e.message}" for e in report.errors]
 
 
 def test_without_report_completion_view_one_line_then_everything_once_granted(
@@ -23,8 +23,8 @@ def test_without_report_completion_view_one_line_then_everything_once_granted(
     b = bridge(hybrid["courseid"], token=token)
     report = b.sync()
     assert len(report.errors) == 1, errors(report)
-    line = report.errors[0]["message"]
-    assert report.errors[0]["endpoint"] == "core_completion_get_course_completion_status"
+    line = report.errors[0].message
+    assert report.errors[0].endpoint == "core_completion_get_course_completion_status"
     assert "grant report/completion:view to the role of web-service user" in line
     calls = b.calls()
     assert calls["core_completion_get_course_completion_status"] == 1  # asked once, not per learner
@@ -48,7 +48,7 @@ def test_what_moodle_leaves_out_silently_is_said_once(site: Any, hybrid: dict[st
                                                       drops: str, capability: str, text: str) -> None:
     b = bridge(hybrid["courseid"], token=site.crippled(f"--drop-cap={drops}"))
     report = b.sync()
-    said = [e["message"] for e in report.errors] + report.sources["campus"]["warnings"]
+    said = [e.message for e in report.errors] + report.sources["campus"].warnings
     assert len(said) == 1, said
     assert text in said[0] and capability in said[0]
 
@@ -59,8 +59,8 @@ def test_attendance_without_its_capabilities_names_them_not_a_parameter(
                           "mod/attendance:manageattendances")
     b = bridge(hybrid["courseid"], token=token)
     report = b.sync()
-    assert errors(report) == [errors(report)[0]] and report.errors[0]["code"] == "invalidparameter"
-    assert "mod/attendance:takeattendances or mod/attendance:changeattendances" in report.errors[0]["message"]
+    assert errors(report) == [errors(report)[0]] and report.errors[0].code == "invalidparameter"
+    assert "mod/attendance:takeattendances or mod/attendance:changeattendances" in report.errors[0].message
     assert b.awarded() == set(hybrid["userids"]["complete"])  # the rest of the run is done
 
 
@@ -74,15 +74,15 @@ def test_a_missing_function_a_bad_token_and_a_hidden_course(site: Any, course_na
                courses=[str(visible["courseid"]), str(hidden["courseid"])])
     report = b.sync()
     function, course = report.errors  # one line each
-    assert function["endpoint"] == "core_webservice_get_site_info" and \
-        "add gradereport_user_get_grade_items to the token's external service" in function["message"]
-    assert course["code"] == "errorcoursecontextnotvalid"
-    assert f"course id:{hidden['courseid']}" in course["message"]
-    assert "moodle/course:view or moodle/course:viewhiddencourses" in course["message"]
+    assert function.endpoint == "core_webservice_get_site_info" and \
+        "add gradereport_user_get_grade_items to the token's external service" in function.message
+    assert course.code == "errorcoursecontextnotvalid"
+    assert f"course id:{hidden['courseid']}" in course.message
+    assert "moodle/course:view or moodle/course:viewhiddencourses" in course.message
     assert b.awarded() == set(visible["userids"]["complete"])  # the visible course is synced
     b.connector.client.token = "0" * 32
     bad = b.sync().errors
-    assert [e["code"] for e in bad] == ["invalidtoken"] and "make a new token" in bad[0]["message"]
+    assert [e.code for e in bad] == ["invalidtoken"] and "make a new token" in bad[0].message
 
 
 def test_pushes_refused_name_the_capability_or_end_when_nothing_can_fix_them(

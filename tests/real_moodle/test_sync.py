@@ -22,8 +22,8 @@ def test_a_first_sync_stores_roster_completion_and_attendance_and_awards_the_com
     assert {u for u, v in meetup.items() if v == 1.0} == set(groups["complete"])
     present = b.facts(FactKind.presence, str(hybrid["sessionid"]))
     assert present == {u: 1.0 for u in groups["complete"]}
-    idents = b.store.identities("campus")
-    assert all(i["email"].endswith("@example.org") and i["lang"] in ("fr", "en") for i in idents.values())
+    idents = b.store.facts.identities("campus")
+    assert all((i.email or "").endswith("@example.org") and i.lang in ("fr", "en") for i in idents.values())
 
 
 PER_LEARNER = ("core_completion_get_course_completion_status",

@@ -3,7 +3,6 @@ a faulted push was never applied, cursor pages duplicated or reordered lose noth
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import requests
@@ -126,8 +125,9 @@ def test_openedx_cursor_faults_duplicate_and_reorder_but_lose_nothing():
         p.set_fault_rate(0.4)
         seen: list[str] = []
         url: str | None = f"{p.base_url}/api/enrollment/v1/enrollments?page_size=20"
-        t0 = time.perf_counter()
-        while url:
+        for _ in range(1000):  # a bound on requests, not on time: 15 pages and their faults
+            if url is None:
+                break
             r = http.get(url, headers=h)
             if r.status_code != 200:
                 continue
@@ -137,6 +137,6 @@ def test_openedx_cursor_faults_duplicate_and_reorder_but_lose_nothing():
                 continue
             seen += [e["user"] for e in body["results"]]
             url = body["next"]
-        assert time.perf_counter() - t0 < 10
+        assert url is None
         assert set(seen) == {u.username for u in p.world.learners}
         assert p.requests_by_function["enrollments"] >= 15

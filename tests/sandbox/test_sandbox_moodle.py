@@ -272,10 +272,8 @@ def test_mutate_gives_newer_lastcourseaccess():
         assert (now > before[u.id]) if u.id in changed else (now == before[u.id])
 
 
-def test_scale_seeding_is_fast_and_served():
-    t0 = time.perf_counter()
-    w = scale_world(7, 20_000, courses=2)
-    assert time.perf_counter() - t0 < 2.0  # ~0.3 s on a laptop
+def test_scale_seeding_is_served():
+    w = scale_world(7, 20_000, courses=2)  # its time is bench/sync.py's `seed_seconds`
     assert len(w.learners) == 20_000 and [c.id for c in w.courses] == [42, 43]
     assert scale_world(7, 300, 2).learners[5].progress.keys() == \
         scale_world(7, 300, 2).learners[5].progress.keys()

@@ -76,7 +76,7 @@ def page(url: str, accept_language: str) -> str:
 def test_the_page_speaks_german_to_a_german_browser(served) -> None:
     assert i18n.languages() == ("de", "en", "fr")
     award = served.award(issued=datetime(2026, 11, 29, 9, tzinfo=UTC))
-    url = served.issuer.urls.verify_page(award["id"])
+    url = served.issuer.urls.verify_page(award.id)
     html = page(url, "de-DE,de;q=0.9,fr;q=0.5")
     assert '<html lang="de">' in html and "<h1>Überprüfung des Abzeichens</h1>" in html
     assert ">Gültig</span>" in html and 'id="issued-on">29.11.2026<' in html

@@ -53,9 +53,9 @@ def test_page_renders_the_live_status_and_switches_language(browser, served, cas
     award = (served.award(issued=now - timedelta(days=40), expires=timedelta(days=30))
              if case == "expired" else served.award())
     if case == "revoked":
-        served.store.revoke(award["id"], "Erreur de saisie")
+        served.store.awards.revoke(award.id, "Erreur de saisie")
     errors: list[str] = []
-    page = open_page(browser, served.issuer.urls.verify_page(award["id"]), "fr-FR", errors,
+    page = open_page(browser, served.issuer.urls.verify_page(award.id), "fr-FR", errors,
                      mobile=case == "valid")
     assert page.locator("html").get_attribute("lang") == "fr"
     assert page.locator("h1").inner_text() == "Vérification du badge"
@@ -82,7 +82,7 @@ def test_page_renders_the_live_status_and_switches_language(browser, served, cas
 def test_a_name_with_markup_runs_no_script(browser, served) -> None:
     award = served.award(name='<img src=x onerror="window.pwned=1">')
     errors: list[str] = []
-    page = open_page(browser, served.issuer.urls.verify_page(award["id"]), "en", errors)
+    page = open_page(browser, served.issuer.urls.verify_page(award.id), "en", errors)
     assert page.evaluate("window.pwned === undefined")
     assert page.locator("#recipient").inner_text() == '<img src=x onerror="window.pwned=1">'
     assert errors == [], errors

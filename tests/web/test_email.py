@@ -53,12 +53,12 @@ def test_the_learner_receives_a_baked_badge_in_their_language(served, catcher, f
     # HTML escapes the badge name; the plain text keeps it as written.
     assert "Médiateur SNT &lt;hybride&gt;" in html or lang == "en"
     attachments = [p for p in msg.iter_attachments() if p.get_content_disposition() == "attachment"]
-    assert [a.get_filename() for a in attachments] == [f"badge-{award['id']}.png"]
+    assert [a.get_filename() for a in attachments] == [f"badge-{award.id}.png"]
     baked = attachments[0].get_content()
-    assert served.issuer.urls.assertion(award["id"]) in (unbake_png(baked) or "")
+    assert served.issuer.urls.assertion(award.id) in (unbake_png(baked) or "")
     inline = [p for p in msg.walk() if p.get("Content-ID")]
     assert len(inline) == 1 and f'cid:{inline[0]["Content-ID"][1:-1]}' in html
-    verify_url = served.issuer.urls.verify_page(award["id"])
+    verify_url = served.issuer.urls.verify_page(award.id)
     assert verify_url in text and verify_url in html
     for url in set(re.findall(r'href="(http://127\.0\.0\.1[^"]+)"', html)):
         assert fetch(url.replace("&amp;", "&"), "text/html")[0] == 200, url
@@ -71,8 +71,8 @@ def test_linkedin_link_carries_the_certification_fields(served, catcher) -> None
     query = parse_qs(urlsplit(link.replace("&amp;", "&")).query)
     assert query["name"] == ["SNT hybrid mediator"]
     assert query["organizationName"] == ["Tiers-lieu <Numérique> & Co"]
-    assert query["certUrl"] == [served.issuer.urls.verify_page(award["id"])]
-    assert query["issueYear"] == [str(award["issued_at"].year)]
+    assert query["certUrl"] == [served.issuer.urls.verify_page(award.id)]
+    assert query["issueYear"] == [str(award.issued_at.year)]
 
 
 def test_an_administrator_template_overrides_the_built_in_one(served, catcher, tmp_path) -> None:

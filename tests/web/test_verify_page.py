@@ -28,7 +28,7 @@ FR_MONTHS = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août",
 
 
 def page(fetch, served, award, lang: str | None = None, accept_language: str = "") -> str:
-    url = served.issuer.urls.verify_page(award["id"]) + (f"?lang={lang}" if lang else "")
+    url = served.issuer.urls.verify_page(award.id) + (f"?lang={lang}" if lang else "")
     import urllib.request
     req = urllib.request.Request(url, headers={"Accept": HTML, "Accept-Language": accept_language})
     with urllib.request.urlopen(req) as r:
@@ -45,7 +45,7 @@ def status_of(html: str) -> str:
 def test_status_is_computed_live_valid_then_revoked_with_reason_and_date(served, fetch) -> None:
     award = served.award()
     assert status_of(page(fetch, served, award)) == "valid"
-    served.store.revoke(award["id"], "Fraude <script>alert(1)</script>")
+    served.store.awards.revoke(award.id, "Fraude <script>alert(1)</script>")
     html = page(fetch, served, award, "fr")
     assert status_of(html) == "revoked" and "Révoqué" in html
     assert "Fraude &lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
@@ -103,7 +103,7 @@ def test_open_graph_and_every_download_resolves(served, fetch) -> None:
     award = served.award()
     html = page(fetch, served, award, "en")
     og = dict(re.findall(r'<meta property="og:(\w+)" content="([^"]*)"', html))
-    assert og["url"] == served.issuer.urls.verify_page(award["id"])
+    assert og["url"] == served.issuer.urls.verify_page(award.id)
     assert fetch(og["image"])[0] == 200
     links = re.findall(r'<a href="([^"]+)" type="([^"]+)"[^>]*id="download-(\w+)"', html)
     assert {kind for _, _, kind in links} == {"png", "svg", "json", "ob3", "ob3_png"}
@@ -114,7 +114,7 @@ def test_open_graph_and_every_download_resolves(served, fetch) -> None:
 
 def test_hosted_urls_negotiate_json_for_machines_and_the_page_for_browsers(served, fetch) -> None:
     award = served.award()
-    for url in (served.issuer.urls.assertion(award["id"]), served.issuer.urls.credential(award["id"])):
+    for url in (served.issuer.urls.assertion(award.id), served.issuer.urls.credential(award.id)):
         status, body = fetch(url, "application/ld+json")
         assert status == 200 and json.loads(body)["type"]
         status, body = fetch(url, HTML)

@@ -1,0 +1,161 @@
+"""Badges and awards: the snapshots of badge definitions, the awards with their outbox items,
+revocation, and each award's bit in the OB 3.0 status list (allocated when it is written)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Select, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bridge.errors import CapacityError, StoreError
+from bridge.store.ingest import chunks, upsert
+from bridge.store.rows import Award, Badge, ListedAward, NewAward, NewOutboxItem, StatusSlot, aware
+from bridge.store.schema import awards, badges, learners, ob3_status, outbox
+
+__all__ = ["Awards", "STATUS_LIST_BITS", "STATUS_LIST_ID"]
+
+# 16 KiB: the minimum size the spec asks for, so that one bit says little about one learner.
+STATUS_LIST_BITS = 131072
+STATUS_LIST_ID = 1
+_DRAWS = 32  # random positions tried before counting whether the list is full
+
+
+def _award_query() -> Select[Any]:
+    return (select(awards, ob3_status.c.list_id, ob3_status.c.list_index)
+            .outerjoin(ob3_status, ob3_status.c.award_id == awards.c.id))
+
+
+def _award(r: Any) -> Award:
+    return Award(
+        id=r.id, learner_id=r.learner_id, badge_id=r.badge_id, period=r.period,
+        issued_at=aware(r.issued_at), salt=r.salt, recipient_email=r.recipient_email,
+        recipient_name=r.recipient_name, lang=r.lang, rule_version=r.rule_version,
+        provenance=list(r.provenance or []), status=r.status, expires_at=aware(r.expires_at),
+        revoked_at=aware(r.revoked_at), revocation_reason=r.revocation_reason,
+        previous_award_id=r.previous_award_id, run_id=r.run_id,
+        status_slot=None if r.list_id is None else StatusSlot(r.list_id, r.list_index))
+
+
+def _random_slot() -> StatusSlot:
+    """A random position, so that neighbouring indexes do not reveal issuing order."""
+    return StatusSlot(STATUS_LIST_ID, secrets.randbelow(STATUS_LIST_BITS))
+
+
+def _free_slot(conn: Connection) -> StatusSlot:
+    """A random position known to be free; CapacityError when none is."""
+    taken = select(ob3_status.c.award_id).where(ob3_status.c.list_id == STATUS_LIST_ID)
+    for _ in range(_DRAWS):
+        slot = _random_slot()
+        if conn.execute(taken.where(ob3_status.c.list_index == slot.list_index)).first() is None:
+            return slot
+    used = conn.execute(select(func.count()).select_from(ob3_status)).scalar_one()
+    if used >= STATUS_LIST_BITS:
+        raise CapacityError(f"the OB 3.0 status list is full ({STATUS_LIST_BITS} awards)")
+    free = sorted(set(range(STATUS_LIST_BITS)) - set(conn.execute(
+        select(ob3_status.c.list_index).where(ob3_status.c.list_id == STATUS_LIST_ID)).scalars()))
+    return StatusSlot(STATUS_LIST_ID, free[secrets.randbelow(len(free))])
+
+
+@dataclass
+class Awards:
+    engine: Engine
+
+    # -- badges ---------------------------------------------------------------
+    def publish_badge(self, badge_id: str, version: str, definition: dict[str, Any],
+                      image: bytes | None, image_type: str | None) -> None:
+        with self.engine.begin() as conn:
+            upsert(conn, badges, dict(id=badge_id, version=version, definition=definition, image=image,
+                                      image_type=image_type, updated_at=datetime.now(UTC)), ["id"])
+
+    def badge(self, badge_id: str) -> Badge | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(badges).where(badges.c.id == badge_id)).first()
+        return Badge(r.id, r.version, r.definition, r.image, r.image_type,
+                     aware(r.updated_at)) if r else None
+
+    # -- awards ---------------------------------------------------------------
+    def create(self, award: NewAward, items: Sequence[NewOutboxItem] = ()) -> Award | None:
+        """Write the award, its status-list slot and its outbox items in one transaction.
+
+        None if the learner already has this badge for this period (nothing is written then).
+        """
+        now = datetime.now(UTC)
+        columns = {f.name: getattr(award, f.name) for f in fields(award)}  # asdict would deep-copy
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(awards).values(**columns, status="issued"))
+                    # A random position; after a collision, one checked free (the list may be full).
+                    slot = _free_slot(conn) if attempt else _random_slot()
+                    conn.execute(insert(ob3_status).values(award_id=award.id, list_id=slot.list_id,
+                                                           list_index=slot.list_index))
+                    for item in items:
+                        conn.execute(insert(outbox).values(
+                            key=item.key, channel=item.channel, award_id=award.id,
+                            learner_id=award.learner_id, payload=item.payload, status="pending",
+                            attempts=0, next_attempt_at=now, created_at=now))
+            except IntegrityError as exc:
+                if self._exists(award):
+                    return None
+                if attempt == 4:
+                    raise StoreError(f"cannot write award {award.id}: {exc.orig}") from None
+                continue  # another writer took the same slot meanwhile: draw again
+            return Award(**columns, status="issued", status_slot=slot)
+        raise AssertionError("unreachable")
+
+    def _exists(self, award: NewAward) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(awards.c.id).where(
+                awards.c.learner_id == award.learner_id, awards.c.badge_id == award.badge_id,
+                awards.c.period == award.period)).first() is not None
+
+    def get(self, award_id: str) -> Award | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(_award_query().where(awards.c.id == award_id)).first()
+        return _award(r) if r else None
+
+    def of_learners(self, learner_ids: Iterable[int]) -> dict[int, list[Award]]:
+        """Each learner's awards, oldest first."""
+        out: dict[int, list[Award]] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunks(sorted(learner_ids)):
+                for r in conn.execute(_award_query().where(awards.c.learner_id.in_(chunk))
+                                      .order_by(awards.c.issued_at)):
+                    out.setdefault(r.learner_id, []).append(_award(r))
+        return out
+
+    def listing(self, *, badge_id: str | None = None, email: str | None = None) -> list[ListedAward]:
+        """Awards in issue order, with their learner's email; of one badge or one learner."""
+        q = (_award_query().add_columns(learners.c.email.label("learner_email"))
+             .join(learners, learners.c.id == awards.c.learner_id)
+             .order_by(awards.c.issued_at, awards.c.id))
+        if badge_id:
+            q = q.where(awards.c.badge_id == badge_id)
+        if email:
+            q = q.where(learners.c.email == email.strip().lower())
+        with self.engine.connect() as conn:
+            return [ListedAward(_award(r), r.learner_email) for r in conn.execute(q)]
+
+    def revoked(self) -> list[Award]:
+        with self.engine.connect() as conn:
+            return [_award(r) for r in conn.execute(
+                _award_query().where(awards.c.status == "revoked").order_by(awards.c.revoked_at))]
+
+    def revoke(self, award_id: str, reason: str) -> bool:
+        """False if the award was already revoked."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(awards).where(awards.c.id == award_id,
+                                                     awards.c.status != "revoked").values(
+                status="revoked", revoked_at=datetime.now(UTC), revocation_reason=reason)).rowcount == 1
+
+    def revoked_slots(self, list_id: int = STATUS_LIST_ID) -> list[int]:
+        """The set bits of a status list: the indexes of its revoked awards."""
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(
+                select(ob3_status.c.list_index).join(awards, awards.c.id == ob3_status.c.award_id)
+                .where(ob3_status.c.list_id == list_id, awards.c.status == "revoked")).scalars())
