@@ -171,11 +171,16 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
                      "{retry}, failed {failed}").format(
             run=report.run_id, status=report.status, awarded=report.awarded,
             sent=report.emails.sent, retry=report.emails.retry, failed=report.emails.failed))
+        pushes = report.pushes
+        if pushes.sent or pushes.retried or pushes.refused or pushes.failed:
+            click.echo(_("presences pushed back {sent}, to retry {retry}, kept until fixed {refused}, "
+                         "failed {failed}").format(sent=pushes.sent, retry=pushes.retried,
+                                                   refused=pushes.refused, failed=pushes.failed))
         for e in report.errors:
             click.echo("  " + _("error: {problem}").format(
                 problem=f"source {e.source} {e.endpoint}: {e.message}"), err=True)
-    if report.status != "ok":
-        sys.exit(4)
+    if report.exit_code():
+        sys.exit(report.exit_code())
 
 
 @main.command()
@@ -395,10 +400,11 @@ def _register_builtin() -> None:
     """Command groups that live in their own module of this package."""
     from .keys import keys
     from .presence import presence
+    from .pushes import pushes
     from .reports import reports
     from .rules import rules
 
-    for group in (rules, keys, presence, reports):
+    for group in (rules, keys, presence, pushes, reports):
         main.add_command(group)
 
 

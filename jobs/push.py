@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from bridge.config import Config
-from bridge.errors import PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, Fact, PushResult
-from bridge.store import IngestResult, NewOutboxItem, OutboxItem, Presence, Store
-from connectors.base import Connector
+from bridge.errors import FixableSourceError, PermanentSourceError, SourceError
+from bridge.model import Attestation, Batch, PushResult, Watermark
+from bridge.store import NewOutboxItem, OutboxItem, Presence, Store
+from connectors.base import REREAD, Connector
 from connectors.push_route import PushRoute, RoutedSource
 from connectors.registry import REGISTRY
 from jobs.counts import Counts
@@ -39,11 +39,13 @@ class QueueStats(Counts):
 
 @dataclass
 class PushStats(Counts):
-    """What delivery did; `read_back` counts the facts the platforms' answers added or changed."""
+    """What delivery did; `read_back` counts the facts the platforms' answers added or changed;
+    `refused`, the pushes kept until an administrator fixes what the platform refused them for."""
 
     sent: int = 0
     reflected: int = 0
     retried: int = 0
+    refused: int = 0
     failed: int = 0
     read_back: int = 0
 
@@ -115,14 +117,20 @@ def deliver_pushes(config: Config, store: Store, *, connectors: dict[str, Connec
                    now: datetime | None = None, limit: int | None = None, run_id: int = 0) -> PushStats:
     """Send every due push item (or at most `limit`), at most PARALLEL at once.
 
-    A refusal is recorded as failed, a transient error retried later; what the platform says
-    after a push (its read-back facts) is stored like pulled facts, and so queued for evaluation.
-    Items for the same learner and target go one after the other, so the second finds the first
-    done and sends nothing.
+    Before anything is written, the learners are queued for a re-read on the receiving source
+    (connectors.base.REREAD); a push is done when its read-back is stored, in the same
+    transaction that marks it sent and unqueues the learner. So a crash anywhere between the
+    platform's write and that commit is finished by the next run: its pull reads the learner,
+    and the item, taken up again when its lease ends, finds the write made and sends nothing.
+    A refusal nothing can fix ends the item; one an administrator can fix keeps it, retried
+    with backoff (and at once by `pushes retry`); other failures are retried MAX_ATTEMPTS times.
+    Each refusal is recorded once on the run, with how many pushes it stopped. Items for the
+    same learner and target go one after the other: the second finds the first done.
     """
     now = now or datetime.now(UTC)
     stats = PushStats()
     opened: dict[str, Connector] = {}
+    refusals: dict[tuple[object, ...], list[SourceError]] = {}
 
     def connector_for(source: str) -> Connector:
         connector = (connectors or {}).get(source) or opened.get(source)
@@ -142,6 +150,11 @@ def deliver_pushes(config: Config, store: Store, *, connectors: dict[str, Connec
                 outcomes.append(exc)
         return outcomes
 
+    def record(item: OutboxItem, att: Attestation, outcome: Outcome) -> None:
+        if isinstance(outcome, SourceError):
+            refusals.setdefault(_refusal_key(outcome), []).append(outcome)
+        _record(store, item, att, outcome, now, stats, run_id)
+
     try:
         with ThreadPoolExecutor(PARALLEL, thread_name_prefix="push") as pool:
             while limit is None or limit > 0:
@@ -155,35 +168,60 @@ def deliver_pushes(config: Config, store: Store, *, connectors: dict[str, Connec
                 for item in items:
                     att = Attestation(**item.payload)
                     groups.setdefault((att.source, att.external_id, att.target), []).append((item, att))
+                store.facts.ingest(run_id, Batch(watermarks=[
+                    _reread(att, "1") for group in groups.values() for _, att in group[:1]]))
                 jobs = []
                 for (source, _, _), group in groups.items():
                     try:
                         connector = connector_for(source)
                     except PermanentSourceError as exc:
-                        for item, _ in group:
-                            _record(store, item, exc, now, stats)
+                        for item, att in group:
+                            record(item, att, exc)
                         continue
                     jobs.append((group, pool.submit(push_group, connector, group)))
-                read_back: list[Fact] = []
                 for group, future in jobs:
-                    for (item, _), outcome in zip(group, future.result(), strict=True):
-                        _record(store, item, outcome, now, stats)
-                        if isinstance(outcome, PushResult):
-                            read_back.extend(outcome.facts)
-                if read_back:  # one transaction for the batch's read-back facts
-                    stored: IngestResult = store.facts.ingest(run_id, Batch(facts=read_back))
-                    stats.read_back += stored.new_facts + stored.changed_facts
+                    for (item, att), outcome in zip(group, future.result(), strict=True):
+                        record(item, att, outcome)
     finally:
         for c in opened.values():
             c.close()
+        for errors in refusals.values():
+            if run_id:  # outside a run (a test, a one-off call) the items keep their errors
+                store.runs.record_error(run_id, _counted(errors))
     return stats
 
 
-def _record(store: Store, item: OutboxItem, outcome: Outcome, now: datetime, stats: PushStats) -> None:
-    """The outcome of one push on its outbox item (its read-back facts are stored by the caller)."""
+def _reread(att: Attestation, value: str) -> Watermark:
+    """The learner's re-read mark on the receiving source: "1" queued, "" not."""
+    return Watermark(source=att.source, course=att.course, stream=f"{REREAD}{att.external_id}",
+                     value=value)
+
+
+def _refusal_key(error: SourceError) -> tuple[object, ...]:
+    """One line per kind of refusal and source: the same missing capability for 300 learners
+    is one line saying 300."""
+    return (error.source, type(error).__name__, error.endpoint, error.code,
+            getattr(error, "capabilities", None) or error.fix or (None if error.code else error.detail))
+
+
+def _counted(errors: list[SourceError]) -> SourceError:
+    first = errors[0]
+    if len(errors) == 1:
+        return first
+    return SourceError(f"{first.detail} ({len(errors)} pushes refused alike)", source=first.source,
+                       endpoint=first.endpoint, status=first.status, field=first.field,
+                       code=first.code, fix=first.fix)
+
+
+def _record(store: Store, item: OutboxItem, att: Attestation, outcome: Outcome, now: datetime,
+            stats: PushStats, run_id: int) -> None:
+    """The outcome of one push on its outbox item, with its read-back when it was sent."""
     if isinstance(outcome, PermanentSourceError):
         store.outbox.failed(item.id, str(outcome), {"code": outcome.code, "status": outcome.status})
         stats.failed += 1
+    elif isinstance(outcome, FixableSourceError):  # kept until fixed: never given up
+        store.outbox.retry(item.id, str(outcome), now + _backoff(item.attempts))
+        stats.refused += 1
     elif isinstance(outcome, SourceError):
         if item.attempts >= MAX_ATTEMPTS:
             store.outbox.failed(item.id, f"gave up after {item.attempts} attempts: {outcome}")
@@ -192,6 +230,8 @@ def _record(store: Store, item: OutboxItem, outcome: Outcome, now: datetime, sta
             store.outbox.retry(item.id, str(outcome), now + _backoff(item.attempts))
             stats.retried += 1
     else:
-        store.outbox.done(item.id, outcome.outcome())
+        stored = store.outbox.done(item.id, outcome.outcome(), run_id=run_id,
+                                   read_back=Batch(facts=outcome.facts, watermarks=[_reread(att, "")]))
         stats.sent += 1
         stats.reflected += bool(outcome.reflected)
+        stats.read_back += stored.new_facts + stored.changed_facts

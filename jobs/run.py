@@ -15,6 +15,7 @@ from typing import Any
 
 from badge_rules import RuleSet
 from bridge.config import Config
+from bridge.errors import EXIT_CODES, DeliveryError, SourceError
 from bridge.store import RunError, Store
 from connectors.base import Connector
 from jobs.deliver import EmailStats, deliver_emails
@@ -43,6 +44,16 @@ class RunReport:
     rounds: int = 0
     errors: list[RunError] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+
+    def exit_code(self) -> int:
+        """0 when everything was done; else the README's code: a source error, including a push
+        not made, is 4 (it wins when both happen); an email not delivered is 5."""
+        pushes = self.pushes
+        if self.errors or pushes.failed or pushes.refused or pushes.retried:
+            return EXIT_CODES[SourceError]
+        if self.emails.failed or self.emails.retry:
+            return EXIT_CODES[DeliveryError]
+        return 0
 
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON (kept with the run, printed by `sync --json`)."""
@@ -103,8 +114,7 @@ def run_sync(config: Config, store: Store, *, ruleset: RuleSet | None = None,
         store.runs.finish(run_id, "failed", report.as_dict())
         raise
     report.errors = store.runs.errors(run_id)
-    failed = report.emails.failed or report.pushes.failed
-    report.status = "partial" if report.errors or failed else "ok"
+    report.status = "partial" if report.exit_code() else "ok"
     store.runs.finish(run_id, report.status, report.as_dict())
     return report
 

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bridge.store.ingest import chunks
+from bridge.model import Batch
+from bridge.store.ingest import IngestResult, apply_batch, chunks
 from bridge.store.rows import NewOutboxItem, OutboxItem, aware
 from bridge.store.schema import outbox
 
@@ -80,11 +81,16 @@ class Outbox:
                     claimed.append(_item(r, r.attempts + 1))
         return claimed
 
-    def done(self, item_id: int, result: dict[str, Any] | None = None) -> None:
+    def done(self, item_id: int, result: dict[str, Any] | None = None, *,
+             read_back: Batch | None = None, run_id: int = 0) -> IngestResult:
+        """Mark an item sent, with what the platform said after it (`read_back`, stored like
+        pulled facts) in the same transaction: a push is not done until its read-back is."""
         with self.engine.begin() as conn:
+            stored = apply_batch(conn, read_back, run_id) if read_back else IngestResult()
             conn.execute(update(outbox).where(outbox.c.id == item_id).values(
                 status="sent", sent_at=datetime.now(UTC), result=result, last_error=None,
                 lease_until=None))
+        return stored
 
     def retry(self, item_id: int, error: str, at: datetime) -> None:
         with self.engine.begin() as conn:
@@ -105,6 +111,13 @@ class Outbox:
             q = q.where(outbox.c.award_id == award_id)
         with self.engine.connect() as conn:
             return [_item(r) for r in conn.execute(q)]
+
+    def make_due(self, item_ids: Sequence[int], now: datetime | None = None) -> int:
+        """Make these waiting items due now (an administrator fixed what refused them)."""
+        with self.engine.begin() as conn:
+            return sum(conn.execute(update(outbox).where(
+                outbox.c.id.in_(chunk), outbox.c.status == "pending").values(
+                next_attempt_at=now or datetime.now(UTC))).rowcount for chunk in chunks(item_ids))
 
     def reset(self, key: str) -> bool:
         """Make a sent or failed item due again (re-send)."""

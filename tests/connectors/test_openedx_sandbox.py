@@ -219,7 +219,7 @@ def test_a_push_refused_for_the_completion_switch_is_kept_for_retry(tmp_path: Pa
         enqueue_attestations(config, store)
         stats = deliver_pushes(config, store)
     item = store.outbox.items("push")[0]
-    assert stats.retried == 1 and item.status == "pending"
+    assert stats.refused == 1 and item.status == "pending"  # kept until fixed
     assert "completion.enable_completion_tracking" in (item.last_error or "")
     assert sb.pushes == []
 

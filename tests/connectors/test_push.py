@@ -186,3 +186,60 @@ def test_an_attendance_status_is_set_once_and_said_not_to_complete_the_activity(
     results = [i.result or {} for i in store.outbox.items("push")]
     assert all(r["accepted"] and r["reflected"] is False for r in results)
     assert all("does not update completion" in r["message"] for r in results)
+
+
+def test_a_crash_after_the_platforms_write_is_finished_by_the_next_pull(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The learner is queued for a re-read before the write: the next pull reads what the push
+    changed even though the push's own read-back was never stored."""
+    with SandboxPlatform("moodle", learners=30, seed=4, now=NOW) as sb:
+        course = sb.world.courses[0]
+        config, store, connectors, emails = setup(tmp_path, sb, f"completion:{course.attendance_cmid}",
+                                                  count=1)
+        learner = next(u for u in sb.world.enrolled(course.id) if u.email == emails[0])
+        enqueue_attestations(config, store)
+
+        def crash(*args: Any, **kwargs: Any) -> None:
+            raise KeyboardInterrupt("killed between the platform's write and the commit")
+
+        monkeypatch.setattr(store.outbox, "done", crash)
+        with pytest.raises(KeyboardInterrupt):
+            deliver_pushes(config, store, connectors=connectors)
+        monkeypatch.undo()
+        assert sb.world.activity_completed(learner, course, course.attendance_cmid)  # written
+
+        def meetup() -> float | None:
+            lid = next(lid for lid, i in store.facts.identities_of("lms", store.facts.learner_ids())
+                       .items() if i.external_id == str(learner.id))
+            return next(f.value for f in store.facts.of_learners([lid])[lid]
+                        if f.kind == "activity_completion" and f.item == str(course.attendance_cmid))
+        assert meetup() == 0.0  # the read-back was lost with the process
+        lms = MoodleConnector("lms", connectors["lms"].config, http=HttpClient("lms", sleep=lambda s: None),
+                              clock=lambda: NOW)  # no time passed: no re-check share, no signal moved
+        pull_sources(config, store, store.runs.begin(["lms"]), only=["lms"], connectors={"lms": lms})
+        assert meetup() == 1.0
+        assert store.facts.watermark("lms", str(course.id), f"reread:{learner.id}") == ""
+        assert len(pushes(sb, "moodle.override")) == 1
+
+
+def test_a_refusal_an_administrator_can_fix_keeps_the_push_however_long_it_takes(tmp_path: Path) -> None:
+    with SandboxPlatform("moodle", learners=30, seed=4, now=NOW,
+                         missing_capabilities={"moodle/course:overridecompletion"}) as sb:
+        cmid = sb.world.courses[0].attendance_cmid
+        config, store, connectors, emails = setup(tmp_path, sb, f"completion:{cmid}")
+        enqueue_attestations(config, store)
+        run = store.runs.begin(["lms"])
+        first = deliver_pushes(config, store, connectors=connectors, run_id=run)
+        for day in range(1, 13):  # more attempts than MAX_ATTEMPTS, each after its backoff
+            deliver_pushes(config, store, connectors=connectors,
+                           now=datetime.now(UTC) + timedelta(days=day))
+        items = store.outbox.items("push")
+        assert first.refused == 3 and [i.status for i in items] == ["pending"] * 3
+        assert min(i.attempts for i in items) > 10
+        (line,) = store.runs.errors(run)  # one line for the three learners
+        assert line.code == "nopermission" and "(3 pushes refused alike)" in line.message
+        assert "grant moodle/course:overridecompletion" in line.message
+        sb.missing_capabilities.clear()  # the administrator grants it
+        stats = deliver_pushes(config, store, connectors=connectors,
+                               now=datetime.now(UTC) + timedelta(days=14))
+    assert stats.sent == 3 and len(pushes(sb, "moodle.override")) == 3
