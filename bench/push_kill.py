@@ -1,14 +1,15 @@
 """Kill trials: `badge-bridge sync` SIGKILLed at random points of pushing presence back to the
-real Moodle of the kit (../shared/moodle or $BB_MOODLE_KIT), on SQLite and PostgreSQL; then two
-ordinary runs. Counts the awards lost: learners Moodle says completed the course, without one.
+real Moodle of the kit (../shared/moodle or $BB_MOODLE_KIT), on SQLite and PostgreSQL.
 
     .venv/bin/python bench/push_kill.py [--trials 15] [--learners 40] [--databases sqlite,postgresql]
 
-Each trial rebuilds its course (the sign-in sheet's presences complete the online-only
-learners' course through `completion:<meetup>` pushes), starts a fresh store, kills the run
-once a random number of pushes is recorded as sent (plus 0–40 ms), and prints one JSON object:
-per trial, the awards lost and the presences never pushed (the online-only learners whose course
-Moodle does not say complete after the two runs).
+Each trial builds its own course (the sign-in sheet's presences complete the online-only
+learners' course through `completion:<meetup>` pushes) and store, starts a sync and kills it
+once a random number of pushes is recorded as sent (plus 0–40 ms), then runs one ordinary sync.
+When every push lease has ended (10 minutes after the last kill) each trial gets one more run.
+Prints one JSON object: per trial, the awards missing after the next run (learners Moodle says
+complete, without an award), and after the last run the awards lost and the presences never
+pushed (online-only learners whose course Moodle does not say complete).
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ from connectors.moodle.client import MoodleClient  # noqa: E402
 
 PG_ADMIN = os.environ.get("BADGE_BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BIN = str(Path(sys.executable).with_name("badge-bridge"))
+LEASE = 10 * 60 + 15  # the outbox's push lease, and a margin
 
 
 def config(tmp: Path, site: Site, course: dict[str, Any], emails: list[str], database: str,
            smtp: int) -> Path:
-    (tmp / "rules").mkdir()
+    (tmp / "rules").mkdir(parents=True)
     (tmp / "rules" / "done.toml").write_text(f'''[badge]
 id = "done"
 name = {{ fr = "Parcours terminé", en = "Pathway completed" }}
@@ -104,16 +106,17 @@ def drop_database(url: str) -> None:
         admin.dispose()
 
 
-def sent_pushes(database: str) -> int:
-    """Pushes recorded as sent (-1 while the run has not made the schema yet)."""
+def push_progress(database: str) -> tuple[int, int]:
+    """(pushes claimed or sent, pushes sent); (0, 0) while the run has not made the schema yet."""
     try:
         store = Store(database, migrate=False)
     except StoreError:
-        return -1
+        return 0, 0
     try:
-        return sum(i.status == "sent" for i in store.outbox.items("push"))
+        items = store.outbox.items("push")
+        return sum(i.status in ("sending", "sent") for i in items), sum(i.status == "sent" for i in items)
     except Exception:  # noqa: BLE001 — the tables are not there yet
-        return -1
+        return 0, 0
     finally:
         store.close()
 
@@ -135,41 +138,53 @@ def awarded(database: str) -> set[str]:
         store.close()
 
 
-def trial(site: Site, kind: str, n: int, learners: int, rng: random.Random) -> dict[str, Any]:
-    course = site.course("BBKILL", learners=learners, complete=0.2, online=0.6, seed=n)
-    pushes = len(course["userids"]["complete"]) + len(course["userids"]["online_only"])
-    emails = [f"learner{i:04d}@example.org" for i in range(1, learners + 1)]
-    target = rng.randrange(pushes)  # kill once this many pushes are recorded sent
-    with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
-        catcher = MailCatcher(keep=False).start()
-        database = fresh_database(kind, tmp)
-        try:
-            path = config(tmp, site, course, emails, database, catcher.port)
-            env = {**os.environ, "BB_KILL_TOKEN": site.token}
-            proc = subprocess.Popen([BIN, "sync", "--config", str(path)], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            killed = False
-            while proc.poll() is None:
-                if sent_pushes(database) >= target:
-                    time.sleep(rng.uniform(0, 0.04))
-                    proc.send_signal(signal.SIGKILL)
-                    killed = True
-                    break
-                time.sleep(0.005)
-            proc.wait()
-            at_kill = sent_pushes(database)
-            for _ in range(2):
-                subprocess.run([BIN, "sync", "--config", str(path)], env=env, capture_output=True,
-                               timeout=600)
-            expected, got = completed_in_moodle(site, course), awarded(database)
-        finally:
-            catcher.stop()
-            drop_database(database)
-    should = {f"uid:{u}" for g in ("complete", "online_only") for u in course["userids"][g]}
-    return {"database": kind, "killed": killed, "pushes_sent_at_kill": at_kill,
-            "complete_in_moodle": len(expected), "awarded": len(got),
-            "lost": len(expected - got), "not_pushed": len(should - expected)}
+class Trial:
+    """One course, one store, one killed sync; then the runs that must finish its work."""
+
+    def __init__(self, site: Site, kind: str, n: int, learners: int, tmp: Path) -> None:
+        self.site, self.kind = site, kind
+        self.course = site.course(f"BBKILL{kind[0].upper()}{n:02d}", learners=learners,
+                                  complete=0.2, online=0.6, seed=n)
+        self.database = fresh_database(kind, tmp)
+        emails = [f"learner{i:04d}@example.org" for i in range(1, learners + 1)]
+        self.catcher = MailCatcher(keep=False).start()
+        self.path = config(tmp, site, self.course, emails, self.database, self.catcher.port)
+        self.env = {**os.environ, "BB_KILL_TOKEN": site.token}
+        self.out: dict[str, Any] = {"database": kind, "course": self.course["shortname"]}
+        self.killed_at = 0.0
+
+    def kill(self, rng: random.Random) -> None:
+        pushes = len(self.course["userids"]["complete"]) + len(self.course["userids"]["online_only"])
+        target = rng.randrange(pushes)
+        proc = subprocess.Popen([BIN, "sync", "--config", str(self.path)], env=self.env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killed = False
+        while proc.poll() is None:
+            claimed, sent = push_progress(self.database)
+            if claimed and sent >= target:
+                time.sleep(rng.uniform(0, 0.04))
+                proc.send_signal(signal.SIGKILL)
+                killed = True
+                break
+            time.sleep(0.005)
+        proc.wait()
+        self.killed_at = time.time()
+        self.out.update(killed=killed, pushes_sent_at_kill=push_progress(self.database)[1])
+
+    def run(self) -> None:
+        subprocess.run([BIN, "sync", "--config", str(self.path)], env=self.env, capture_output=True,
+                       timeout=600)
+
+    def count(self, when: str) -> None:
+        complete, awarded_ = completed_in_moodle(self.site, self.course), awarded(self.database)
+        should = {f"uid:{u}" for g in ("complete", "online_only") for u in self.course["userids"][g]}
+        self.out[f"lost_{when}"] = len(complete - awarded_)
+        self.out[f"not_pushed_{when}"] = len(should - complete)
+        self.out[f"complete_in_moodle_{when}"] = len(complete)
+
+    def close(self) -> None:
+        self.catcher.stop()
+        drop_database(self.database)
 
 
 def main() -> None:
@@ -180,15 +195,33 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     site, rng = Site(start()), random.Random(args.seed)
-    results = [trial(site, kind, n, args.learners, rng) for kind in args.databases.split(",")
-               for n in range(args.trials)]
-    summary = {kind: {"trials": sum(r["database"] == kind for r in results),
-                      "killed": sum(r["killed"] for r in results if r["database"] == kind),
-                      "trials_losing_awards": sum(r["lost"] > 0 for r in results if r["database"] == kind),
-                      "awards_lost": sum(r["lost"] for r in results if r["database"] == kind),
-                      "presences_not_pushed": sum(r["not_pushed"] for r in results
-                                                  if r["database"] == kind)}
-               for kind in args.databases.split(",")}
+    kinds = args.databases.split(",")
+    with tempfile.TemporaryDirectory() as tmpdir:
+        trials = []
+        try:
+            for kind in kinds:
+                for n in range(args.trials):
+                    t = Trial(site, kind, n, args.learners, Path(tmpdir) / f"{kind}{n}")
+                    trials.append(t)
+                    t.kill(rng)
+                    t.run()  # the next run
+                    t.count("after_next_run")
+            time.sleep(max(0.0, LEASE - (time.time() - max(t.killed_at for t in trials))))
+            for t in trials:
+                t.run()  # a run after every lease ended: the kept pushes are taken up again
+                t.count("at_the_end")
+        finally:
+            for t in trials:
+                t.close()
+    results = [t.out for t in trials]
+    summary = {kind: {
+        "trials": sum(r["database"] == kind for r in results),
+        "killed_while_pushing": sum(r["killed"] for r in results if r["database"] == kind),
+        "awards_missing_after_the_next_run": sum(r["lost_after_next_run"] for r in results
+                                                  if r["database"] == kind),
+        "awards_lost": sum(r["lost_at_the_end"] for r in results if r["database"] == kind),
+        "presences_never_pushed": sum(r["not_pushed_at_the_end"] for r in results
+                                      if r["database"] == kind)} for kind in kinds}
     print(json.dumps({"learners": args.learners, "summary": summary, "trials": results}, indent=1))
 
 
