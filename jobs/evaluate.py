@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from badge_rules import BadgeDef, Decision, RuleSet
+from badge_rules import BADGE_SOURCE, BadgeDef, Decision, FactRef, RuleSet
 from bridge import i18n
 from bridge.issuing.images import badge_image
 from bridge.issuing.ob2 import new_salt
@@ -150,10 +150,19 @@ def _decide_chunk(store: Store, ruleset: RuleSet, todo: dict[str, set[int]], chu
                 period=str(int(latest.period or "1") + 1) if latest else "1",
                 previous_award_id=latest.id if latest else None, email=person.email,
                 fullname=person.fullname, lang=person.lang,
-                provenance=[f.to_dict() for f in decision.provenance]))
+                provenance=[_evidence(ruleset, f) for f in decision.provenance]))
             held.setdefault(lid, {})[badge_id] = now
             for dependent in ruleset.dependents(badge_id):  # evaluated later in this same pass
                 todo.setdefault(dependent, set()).add(lid)
+
+
+def _evidence(ruleset: RuleSet, ref: FactRef) -> dict[str, Any]:
+    """A fact of the provenance as stored with the award; a held badge is named in every
+    language its rule gives."""
+    doc = ref.to_dict()
+    if ref.source == BADGE_SOURCE and ref.item in ruleset.badges:
+        doc["item_name"] = dict(ruleset.badges[ref.item].name)
+    return doc
 
 
 def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
