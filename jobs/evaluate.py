@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from badge_rules import BADGE_SOURCE, BadgeDef, Decision, FactRef, RuleSet
 from bridge import i18n
@@ -166,8 +167,11 @@ def _evidence(ruleset: RuleSet, ref: FactRef) -> dict[str, Any]:
 
 
 def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
-          now: datetime | None = None) -> int:
-    """Write each award with its email outbox item; returns how many were new."""
+          now: datetime | None = None, public_url: str = "http://localhost") -> int:
+    """Write each award with its email outbox item; returns how many were new.
+
+    The email's Message-ID is chosen here, on the public host's domain, and kept with the award."""
+    domain = urlsplit(public_url).hostname or "localhost"
     issued = 0
     for d in decisions.to_award:
         issued_at = now or datetime.now(UTC)
@@ -178,8 +182,10 @@ def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
             recipient_email=d.email, recipient_name=d.fullname,
             lang=i18n.negotiate([d.lang], default_lang),  # fr_CA → fr; no catalog → the default
             rule_version=d.badge.version, provenance=d.provenance,
-            previous_award_id=d.previous_award_id, run_id=run_id)
-        item = NewOutboxItem(key=f"email:{award_id}", channel="email", payload={"award_id": award_id})
+            previous_award_id=d.previous_award_id, run_id=run_id,
+            message_id=f"<award-{award_id}@{domain}>")
+        item = NewOutboxItem(key=f"email:{award_id}", channel="email",
+                             payload={"award_id": award_id, "kind": "award"})
         if store.awards.create(award, [item]) is not None:
             issued += 1
     return issued

@@ -8,9 +8,12 @@ import importlib.util
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
+
+from bridge import i18n
 
 # The issuing tests' fixtures (world, served, fetch...), shared without a package or conftest.
 _spec = importlib.util.spec_from_file_location(
@@ -76,7 +79,41 @@ def test_language_from_accept_language_and_the_switch(served, fetch) -> None:
     assert '<html lang="en">' in en and "Badge verification" in en and 'href="?lang=fr"' in en
     fr = page(fetch, served, award, accept_language="fr-FR")
     assert '<html lang="fr">' in fr and "Vérification du badge" in fr and 'href="?lang=en"' in fr
-    assert "Attended session rencontre-1" in en and "Présent·e à la séance rencontre-1" in fr
+    assert "Attended “Atelier robots”, Tiers-lieu du port, Nice — Oct 8, 2026" in en
+    assert "Présent·e à «\u00a0Atelier robots\u00a0», Tiers-lieu du port, Nice — 8 oct. 2026" in fr
+
+
+def evidence_of(html: str) -> list[str]:
+    return [unescape(e) for e in re.findall(r'<li id="evidence-\d+">([^<]*)</li>', html)]
+
+
+def test_evidence_is_in_words_with_the_names_the_platforms_gave(served, fetch) -> None:
+    award = served.award()
+    en = evidence_of(page(fetch, served, award, "en"))
+    assert en == ["Completed the course “Sciences numériques & technologie <SNT>” — Oct 1, 2026",
+                  "Completed “Quiz : données structurées” in the course “SNT hybride” — Oct 3, 2026",
+                  "Attended “Atelier robots”, Tiers-lieu du port, Nice — Oct 8, 2026"]
+    fr = evidence_of(page(fetch, served, award, "fr"))
+    assert fr[0] == "A terminé le cours «\u00a0Sciences numériques & technologie <SNT>\u00a0» — 1 oct. 2026"
+
+
+def test_evidence_without_names_never_shows_an_id(served, fetch) -> None:
+    """Awards issued before facts carried names: what the fact is, never its ids."""
+    award = served.award(provenance=[
+        {"source": "sandbox", "kind": "course_completion", "course": "42", "item": "",
+         "value": 1.0, "occurred_at": "2026-10-01T10:00:00Z"},
+        {"source": "sandbox", "kind": "activity_completion", "course": "42", "item": "503",
+         "value": 1.0, "occurred_at": None},
+        {"source": "sandbox", "kind": "grade", "course": "42", "item": "503", "value": 0.75}])
+    html = page(fetch, served, award, "en")
+    assert evidence_of(html) == ["Completed a course — Oct 1, 2026", "Completed an activity",
+                                 "Grade 75%"]
+    assert "sandbox" not in html and ">42<" not in html and "503" not in html
+    credential = served.issuer.ob3_credential(award)
+    with i18n.language("fr"):  # the credential speaks the award's language
+        grade = f"Note de {i18n.format_percent(0.75)}"
+    assert [e["name"] for e in credential["evidence"]] == ["A terminé un cours",
+                                                           "A terminé une activité", grade]
 
 
 def test_everything_shown_is_escaped(served, fetch) -> None:
