@@ -12,7 +12,7 @@ import ssl
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from typing import Literal
@@ -86,12 +86,12 @@ def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = No
         msg["References"] = mail.message_id
     msg["X-Badge-Bridge-Award"] = mail.award_id
     msg.set_content(part("txt"))
-    body = msg
+    body: MIMEPart = msg
     if mail.image is not None:
         # One copy of the image: multipart/related around (text, HTML) and the image, which the
         # HTML shows by its Content-ID and mail programs offer as the attachment, by its name.
         msg.make_related()
-        body = next(msg.iter_parts())  # type: ignore[assignment]
+        body = next(msg.iter_parts())
         ext = "png" if mail.image_subtype == "png" else "svg"
         msg.add_related(mail.image, maintype="image", subtype=mail.image_subtype, cid=cid,
                         disposition="inline", filename=f"badge-{mail.award_id}.{ext}")

@@ -191,3 +191,39 @@ def test_a_machine_gets_a_404_in_json_for_a_path_no_route_serves(served, fetch) 
 def test_issuer_documents_are_served(served, fetch, path) -> None:
     status, body = fetch(served.config.bridge.public_url + path)
     assert status == 200 and json.loads(body)
+
+
+def test_the_issuer_page_to_people_and_the_issuer_profile_to_machines(served, fetch) -> None:
+    served.award()
+    home = served.config.bridge.public_url + "/"
+    status, body = fetch(home, HTML)
+    html = body.decode()
+    assert status == 200 and "<h1>Tiers-lieu &lt;Numérique&gt; &amp; Co</h1>" in html
+    assert 'href="https://tiers-lieu.example.org"' in html and "Médiateur SNT &lt;hybride&gt;" in html
+    assert json.loads(fetch(home)[1])["type"] == "Issuer"
+
+
+def test_a_badge_class_has_a_page_for_people_and_its_criteria_link_lands_there(served, fetch) -> None:
+    award = served.award(lang="en")
+    assertion = json.loads(fetch(served.issuer.urls.assertion(award.id))[1])
+    # The assertion names the BadgeClass in the award's language, and that document agrees.
+    badge_class = json.loads(fetch(assertion["badge"])[1])
+    assert badge_class["id"] == assertion["badge"] and badge_class["name"] == "SNT hybrid mediator"
+    assert json.loads(fetch(served.issuer.urls.badge("snt-mediator"))[1])["name"] == "Médiateur SNT <hybride>"
+    status, body = fetch(badge_class["criteria"]["id"], HTML)
+    assert status == 200 and b'id="criteria"' in body and b"Complete the SNT MOOC" in body
+    status, body = fetch(served.issuer.urls.achievement("snt-mediator"), HTML)
+    assert status == 200 and body.startswith(b"<!doctype html>")
+    credential = served.issuer.ob3_credential(award)
+    assert credential["credentialSubject"]["achievement"]["name"] == "SNT hybrid mediator"
+
+
+def test_pages_load_no_inline_script_or_style(served, fetch) -> None:
+    """So that a strict Content-Security-Policy can be served: styles and scripts are files."""
+    award = served.award()
+    for url in (served.issuer.urls.verify_page(award.id), served.config.bridge.public_url + "/",
+                served.issuer.urls.badge("snt-mediator")):
+        html = fetch(url, HTML)[1].decode()
+        assert "<style" not in html and " style=" not in html and "<script>" not in html, url
+        for asset in re.findall(r'(?:href|src)="(http://127\.0\.0\.1:\d+/static/[^"]+)"', html):
+            assert fetch(asset)[0] == 200, asset
