@@ -12,12 +12,12 @@ from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-__all__ = ["LinkSigner"]
+__all__ = ["LinkSigner", "link_secret"]
 
 SECRET_FILE = "links.secret"
 
 
-def _secret(keys_dir: Path) -> str:
+def link_secret(keys_dir: Path) -> str:
     path = keys_dir / SECRET_FILE
     if not path.exists():
         keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -35,7 +35,7 @@ class LinkSigner:
     """`token(award_id)` for the email; `award_of(token)` is the award id, or None if forged."""
 
     def __init__(self, keys_dir: Path, purpose: str = "name-choice") -> None:
-        self._serializer = URLSafeSerializer(_secret(keys_dir), salt=purpose)
+        self._serializer = URLSafeSerializer(link_secret(keys_dir), salt=purpose)
 
     def token(self, award_id: str) -> str:
         return self._serializer.dumps(award_id)

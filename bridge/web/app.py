@@ -33,6 +33,7 @@ from bridge.web.admin import admin_routes
 from bridge.web.issuer_pages import badge_context, home_context
 from bridge.web.metrics import metrics_registry
 from bridge.web.page import page_context
+from bridge.web.wallet import offer_links, wallet_routes
 
 __all__ = ["create_app"]
 
@@ -226,7 +227,9 @@ def create_app(config: Config, store: Store) -> Starlette:
 
     def verify_page(request: Request, award: Award) -> Response:
         lang = lang_of(request)
-        return html("web/verify.html.j2", lang, **page_context(issuer, award, lang, award.validity()))
+        status = award.validity()
+        offer = offer_links(issuer, award.id) if config.bridge.wallet_offers and status == "valid" else None
+        return html("web/verify.html.j2", lang, **page_context(issuer, award, lang, status, offer))
 
     async def no_key(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=503)
@@ -263,4 +266,5 @@ def create_app(config: Config, store: Store) -> Starlette:
         Route("/v/{award_id}/qr.svg", with_award(page_qr)),
         Route("/v/{award_id}/name", name_choice, methods=["GET", "POST"]),
         *admin_routes(config, store),
+        *(wallet_routes(issuer, store) if config.bridge.wallet_offers else []),
     ], exception_handlers={ConfigError: no_key, 404: no_route})
