@@ -2,7 +2,7 @@
 current LMS, read as a global-staff service user; presence pushed back through completion-batch.
 
 Request bound of a run, per course (E enrolled learners): 1 token for the run (renewed ~60 s
-before expiry), ceil(E / 100) enrollment pages (100 is the server's maximum; throttled to
+before expiry), 1 course detail (its name, for the evidence), ceil(E / 100) enrollment pages (100 is the server's maximum; throttled to
 120 a minute unless `api_key` is sent with the token), ceil(E / page_size) grade pages,
 ceil(E / page_size) aggregator pages when the plugin is installed, ceil(L / 100) account
 reads for the L learners not yet known with an email, 1 certificate read per learner who
