@@ -175,7 +175,9 @@ class MoodleConnector:
     def push(self, attestation: Attestation) -> PushResult:
         """Targets: `completion:<cmid>` (override) or `attendance:<sessionid>` (status P)."""
         kind, _, target = attestation.target.partition(":")
-        self.site_info()
+        missing = [f for f in needs.push_functions(attestation.target) if not self._has(f)]
+        if missing:  # said before anything is asked: the push is kept until they are added
+            raise self._not_in_service(missing, needs.FUNCTIONS[missing[0]].use)
         if kind == "completion" and target.isdigit():
             result = push_completion(self.client, self.source_id, attestation, int(target))
             # The override may have completed the course: read the learner back once.

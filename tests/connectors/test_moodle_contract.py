@@ -217,3 +217,17 @@ def test_a_learner_queued_after_a_push_is_read_again_and_unqueued(moodle_stub: A
     assert read == {"102"} and calls.count("core_completion_get_course_completion_status") == 1
     assert [(w.stream, w.value) for b in batches for w in b.watermarks if w.stream.startswith("reread:")] \
         == [("reread:102", "")]
+
+
+def test_a_push_whose_functions_are_not_in_the_service_is_kept_without_calling_them(
+        moodle_stub: Any) -> None:
+    site = fixture("moodle/core_webservice_get_site_info")
+    site["functions"] = [f for f in site["functions"]
+                         if f["name"] != "core_completion_override_activity_completion_status"]
+    calls = moodle_stub({"core_webservice_get_site_info": lambda p: site})
+    att = Attestation(source="campus", external_id="102", course="42", session="3001",
+                      target="completion:503")
+    with pytest.raises(FixableSourceError, match="add core_completion_override_activity_completion_status "
+                                                 "to the token's external service"):
+        connector().push(att)
+    assert calls == ["core_webservice_get_site_info"]
