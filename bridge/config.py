@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -68,6 +69,20 @@ class BridgeSettings(_Model):
     keys_dir: Path | None = Field(None, description="signing keys; default DATA_DIR/keys")
     ob3_issuer: Literal["did:web", "did:key"] = "did:web"
     hide_recipient_name: bool = False
+    timezone: str = Field("Europe/Paris", description="IANA zone of times written without an offset")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone (e.g. Europe/Paris)") from None
+        return v
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @field_validator("default_language")
     @classmethod

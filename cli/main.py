@@ -392,11 +392,12 @@ def db_upgrade(config_path: Path | None) -> None:
 def _register_builtin() -> None:
     """Command groups that live in their own module of this package."""
     from .keys import keys
+    from .meetups import meetups
     from .presence import presence
     from .reports import reports
     from .rules import rules
 
-    for group in (rules, keys, presence, reports):
+    for group in (rules, keys, presence, reports, meetups):
         main.add_command(group)
 
 

@@ -6,13 +6,15 @@ Hosted URLs answer JSON-LD to machines and the human page to browsers (content n
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from bridge import i18n
 from bridge.config import Config
@@ -22,12 +24,14 @@ from bridge.issuing import did, ob2
 from bridge.issuing.issuer import Format, Issuer
 from bridge.store import Award, Store
 from bridge.web.admin import admin_routes
+from bridge.web.meetups import meetup_routes
 from bridge.web.metrics import metrics_registry
 from bridge.web.page import page_context
 
 __all__ = ["create_app"]
 
 JSONLD = "application/ld+json"
+STATIC = Path(__file__).with_name("static")
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -206,4 +210,6 @@ def create_app(config: Config, store: Store) -> Starlette:
         Route("/ob3/status/{list_id:int}", status_list),
         Route("/v/{award_id}", with_award(verify)),
         *admin_routes(config, store),
+        *meetup_routes(config, store, html, lang_of),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ], exception_handlers={ConfigError: no_key, 404: no_route})
