@@ -134,8 +134,8 @@ def _moment(text: str, option: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        raise click.BadParameter(_("{text!r} is not an ISO 8601 date and time "
-                                   "(2026-11-14T14:00+01:00)").format(text=text),
+        raise click.BadParameter(_("{text} is not an ISO 8601 date and time (for example "
+                                   "{example})").format(text=repr(text), example="2026-11-14T14:00+01:00"),
                                  param_hint=option) from None
 
 
