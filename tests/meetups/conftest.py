@@ -84,7 +84,7 @@ def make_meetup(tmp_path: Path) -> Iterator[Callable[..., Meetup]]:
     def make(extra: str = "", db_url: str | None = None, smtp_port: int = 25) -> Meetup:
         port = free_port()
         config = write_config(tmp_path, port, extra, smtp_port)
-        store = Store(db_url or f"sqlite:///{tmp_path}/bridge.db")
+        store = Store(db_url or config.bridge.db_url)
         stores.append(store)
         servers.append(BackgroundServer(config, store, "127.0.0.1", port).start())
         return Meetup(config, store, Desk(config, store), f"http://127.0.0.1:{port}")

@@ -167,3 +167,17 @@ def test_english_and_french_follow_the_phone_then_the_switch(meetup, phone) -> N
     assert '<html lang="en">' in page.text and "The email address you use" in page.text
     french = p.open(page.url + "?lang=fr")
     assert '<html lang="fr">' in french.text and "L’adresse électronique" in french.text
+
+
+def test_check_ins_and_their_limits_hold_on_postgresql(make_meetup, pg_url, phone) -> None:
+    meetup = make_meetup(db_url=pg_url)
+    session = meetup.session()
+    assert phone.outcome(phone().check_in(meetup.qr_url(session), "a@example.org")) == "checked_in"
+    assert phone.outcome(phone().check_in(meetup.qr_url(session), "a@example.org")) == "already"
+    p = phone()
+    p.open(meetup.qr_url(session))
+    csrf = p.csrf()
+    codes = [p.post(f"{meetup.base}/m/{session.id}", csrf=csrf, email=f"b{i}@example.org",
+                    step="email").status_code for i in range(25)]
+    assert codes.count(200) == meetup.desk.settings(session).device_limit and codes.count(429) == 5
+    assert [c.email for c in meetup.store.meetups.checkins(session.id)] == ["a@example.org"]
