@@ -145,3 +145,28 @@ class Phone:
 @pytest.fixture
 def phone() -> type[Phone]:
     return Phone
+
+
+def decode_qr(png_bytes: bytes) -> str:
+    """The text of the one QR code in a PNG image, as a phone's camera reads it (zxing-cpp on
+    the image's grey levels)."""
+    import png
+    import zxingcpp
+
+    width, height, rows, _ = png.Reader(bytes=png_bytes).asRGBA8()
+    grey = bytearray()
+    for row in rows:
+        grey += bytes(row)[::4]  # black on white: the red channel is enough
+
+    class Image:
+        __array_interface__ = {"shape": (height, width), "typestr": "|u1", "data": bytes(grey),
+                               "version": 3}
+
+    found = zxingcpp.read_barcodes(Image())
+    assert len(found) == 1, f"{len(found)} QR codes found"
+    return str(found[0].text)
+
+
+@pytest.fixture
+def read_qr() -> Callable[[bytes], str]:
+    return decode_qr

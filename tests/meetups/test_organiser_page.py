@@ -7,27 +7,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import png
 import requests
-import zxingcpp
 
 from bridge.meetups.desk import mask_email
-
-
-def decode_qr(png_bytes: bytes) -> str:
-    """The text of the one QR code in a PNG image (zxing-cpp on its grey levels)."""
-    width, height, rows, _ = png.Reader(bytes=png_bytes).asRGBA8()
-    grey = bytearray()
-    for row in rows:
-        grey += bytes(row)[::4]  # the red channel is enough for black on white
-
-    class Image:
-        __array_interface__ = {"shape": (height, width), "typestr": "|u1", "data": bytes(grey),
-                               "version": 3}
-
-    found = zxingcpp.read_barcodes(Image())
-    assert len(found) == 1, f"{len(found)} codes found"
-    return found[0].text
 
 
 class Organiser:
