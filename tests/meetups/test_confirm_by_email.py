@@ -1,0 +1,84 @@
+"""`confirm = "email"`: a check-in waits until the link sent to the address is used, so nobody
+checks in for someone else. The email goes through the outbox and a real SMTP exchange; opening
+the link (as mail scanners do) confirms nothing, pressing its button does."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+import requests
+
+from bridge.delivery.catcher import MailCatcher
+from jobs.run import run_sync
+
+
+@pytest.fixture
+def catcher():
+    mail = MailCatcher().start()
+    yield mail
+    mail.stop()
+
+
+def wait_for(check, seconds: float = 20.0):
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, "nothing arrived"
+        time.sleep(0.05)
+    return found
+
+
+def test_the_check_in_waits_for_the_emailed_link(make_meetup, catcher, phone) -> None:
+    meetup = make_meetup(smtp_port=catcher.port)
+    session = meetup.session(confirm="email", title="Atelier « robots »")
+    p = phone("en")
+    answer = p.check_in(meetup.qr_url(session), "Sam@Example.org")
+    assert phone.outcome(answer) == "pending" and "sam@example.org" in answer.text
+    [checkin] = meetup.store.meetups.checkins(session.id)
+    assert checkin.status == "pending"
+    assert meetup.store.facts.learner_by_email("sam@example.org") is None  # no presence yet
+    [message] = wait_for(lambda: catcher.messages)
+    assert message["To"] == "sam@example.org" and message["Date"]
+    assert message["Content-Language"] == "en"
+    assert "Atelier « robots »" in message["Subject"]
+    link = re.search(r"http://\S+/m/confirm/\S+", message.get_body(("plain",)).get_content()).group(0)
+    assert [i.status for i in meetup.store.outbox.items("meetup-mail")] == ["sent"]
+    # a mail scanner fetching the link (no cookies, no form) confirms nothing
+    assert requests.get(link, timeout=30).status_code == 200
+    assert meetup.store.meetups.checkin(checkin.id).status == "pending"
+    page = p.open(link)
+    assert 'id="confirm-link-form"' in page.text and "sa•••@e•••.org" in page.text
+    done = p.post(link)
+    assert phone.outcome(done) == "checked_in"
+    assert meetup.store.meetups.checkin(checkin.id).status == "present"
+    learner = meetup.store.facts.learner_by_email("sam@example.org")
+    [fact] = meetup.store.facts.of_learners([learner.id])[learner.id]
+    assert fact.item == session.id and fact.value == 1.0
+    assert phone.outcome(p.open(link)) == "already"
+    forged = phone().open(link[:-4] + "AAAA")
+    assert phone.outcome(forged) == "no_link"
+
+
+def test_an_email_the_mail_server_missed_is_sent_by_the_next_run(make_meetup, phone) -> None:
+    meetup = make_meetup(smtp_port=1)  # nothing listens there
+    session = meetup.session(confirm="email")
+    assert phone.outcome(phone().check_in(meetup.qr_url(session), "late@example.org")) == "pending"
+    wait_for(lambda: [i for i in meetup.store.outbox.items("meetup-mail") if i.status != "sending"
+                      and i.attempts])
+    [item] = meetup.store.outbox.items("meetup-mail")
+    assert item.status == "pending" and "cannot reach the mail server" in (item.last_error or "")
+    mail = MailCatcher().start()
+    try:
+        config = meetup.config.model_copy(update={"smtp": meetup.config.smtp.model_copy(
+            update={"port": mail.port})})
+        meetup.store.outbox.reset(item.key)
+        config.bridge.rules_dir.mkdir()
+        (config.bridge.rules_dir / "b.toml").write_text(
+            '[badge]\nid = "b"\nname = "B"\ndescription = "B"\n[condition]\n'
+            'all = [{ presence = { source = "rencontres", course = "42" } }]\n', encoding="utf-8")
+        report = run_sync(config, meetup.store)
+        assert report.emails.sent == 1
+        assert [m["To"] for m in mail.messages] == ["late@example.org"]
+    finally:
+        mail.stop()
