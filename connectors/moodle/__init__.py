@@ -27,6 +27,7 @@ from bridge.model import (
     FactKind,
     Identity,
     PushResult,
+    SessionInfo,
     Watermark,
     utc,
 )
@@ -42,7 +43,12 @@ from connectors.moodle.payloads import (
     UserDetails,
 )
 from connectors.moodle.push import push_attendance, push_completion
-from connectors.moodle.signals import CourseSignals, attendance_instances, read_signals
+from connectors.moodle.signals import (
+    CourseSignals,
+    attendance_instances,
+    course_sessions,
+    read_signals,
+)
 from connectors.push_route import PushRoute
 
 __all__ = ["MoodleConnector", "MoodleConfig"]
@@ -292,6 +298,10 @@ class MoodleConnector:
         except SourceError as exc:
             return exc
         return facts
+
+    def meetup_sessions(self, course: str) -> list[SessionInfo]:
+        """A course's attendance sessions, for a meetups source to take check-ins at."""
+        return course_sessions(self.client, self.source_id, course)
 
     # -- push ---------------------------------------------------------------
     def push(self, attestation: Attestation) -> PushResult:

@@ -194,3 +194,17 @@ def test_a_push_for_a_learner_not_enrolled_is_refused_before_anything_is_written
     with pytest.raises(NotEnrolled, match="not enrolled"):
         connector().push(att)
     assert "core_completion_override_activity_completion_status" not in calls
+
+
+def test_attendance_sessions_as_recorded_become_meetup_sessions(moodle_stub: Any) -> None:
+    """mod_attendance_get_sessions as a real Moodle 4.5 (mod_attendance 2024020500) answers it:
+    `sessdate` and `duration` in seconds, the description as HTML the teacher wrote."""
+    calls = moodle_stub({"core_course_get_contents": lambda p: fixture("moodle-real/core_course_get_contents"),
+                         "mod_attendance_get_sessions": lambda p: fixture("moodle-real/mod_attendance_get_sessions")})
+    [session] = connector().meetup_sessions("42")
+    assert calls == ["core_course_get_contents", "mod_attendance_get_sessions"]
+    assert (session.source, session.course, session.id) == ("campus", "42", "1")
+    assert session.title == "In-person workshop, Room 101" and session.place == ""
+    assert session.start.timestamp() == 1795424400
+    assert (session.end - session.start).total_seconds() == 7200
+    assert session.target == "attendance:1"
