@@ -111,6 +111,10 @@ def demo(port: int, once: bool, output: Path | None, data_dir: Path, learners: i
             (_("source errors"), len(result.report.errors))]
     if result.verify_url:
         rows.append((_("verification page"), result.verify_url))
+    email, outcome = result.checked_in
+    said = {"checked_in": _("checked in"), "already": _("already checked in")}.get(outcome, outcome)
+    rows += [(_("meetup: organiser's page"), result.organiser_url),
+             (_("meetup: scripted check-in"), f"{email} — {said}")]
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
         click.echo(f"{label:<{width}}  {i18n.format_decimal(value) if isinstance(value, int) else value}")
