@@ -12,9 +12,9 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
-from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bridge.config import Config
 from bridge.delivery.catcher import MailCatcher
