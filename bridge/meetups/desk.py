@@ -13,7 +13,7 @@ from typing import Literal
 
 from bridge.addresses import email_address
 from bridge.config import Config
-from bridge.errors import CapacityError, CheckInRefused, InvalidAddress, SourceError
+from bridge.errors import CapacityError, CheckInRefused, InvalidAddress
 from bridge.meetups.facts import presence_batch
 from bridge.meetups.mail import queue_confirmation
 from bridge.meetups.settings import MeetupsSettings
@@ -117,8 +117,6 @@ class Desk:
                 per_device=settings.per_device if method == "qr" else None, now=now)
         except CapacityError as exc:
             raise CheckInRefused("device_full", str(exc)) from None
-        except SourceError as exc:  # an erased learner's address: the store takes nothing of it
-            raise CheckInRefused("erased", exc.detail) from None
         if pending and created:
             queue_confirmation(self.store, self.config, session, checkin,
                                self.tokens.confirm(checkin.id), lang)
@@ -131,10 +129,7 @@ class Desk:
             settings = self.settings(session)
             items.append((NewCheckIn(session.id, email, "sheet"), presence_batch(
                 session, email, "sheet", extra_tags=settings.tags if settings else [])))
-        try:
-            return self.store.meetups.record_many(items)
-        except SourceError as exc:
-            raise CheckInRefused("erased", exc.detail) from None
+        return self.store.meetups.record_many(items)
 
     def confirm(self, checkin_id: int, now: datetime | None = None) -> tuple[MeetupSession, Result]:
         """The participant clicked the emailed link: their pending check-in counts."""

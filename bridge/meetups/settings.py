@@ -58,6 +58,8 @@ class SessionSpec(_Model):
     def _id(cls, v: str) -> str:
         if not SESSION_ID.match(v):
             raise ValueError("letters, digits, '.', '_' and '-' only, 100 at most")
+        if v == "confirm":  # /m/confirm/… is the confirmation link's address
+            raise ValueError("'confirm' is reserved; choose another id")
         return v
 
     @field_validator("title", "place", "town")

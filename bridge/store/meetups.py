@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bridge.errors import CapacityError, NotFound, StoreError
+from bridge.errors import CapacityError, CheckInRefused, NotFound, StoreError
 from bridge.model import Batch
-from bridge.store.ingest import apply_batch, chunks
+from bridge.store.ingest import apply_batch, chunks, erasure_hash
 from bridge.store.rows import CheckIn, MeetupSession, NewCheckIn, NewSession, SessionRoute, aware
 from bridge.store.schema import (
+    erasures,
     facts,
     identities,
     learners,
@@ -151,7 +152,8 @@ class Meetups:
 
         Returns the check-in and whether it is new: a second check-in of the same address is
         the first one, unchanged. CapacityError when the device already checked in
-        `per_device` addresses at this session."""
+        `per_device` addresses at this session; CheckInRefused `erased` for an address whose
+        owner asked to be erased."""
         now = now or datetime.now(UTC)
         for _ in range(3):
             try:
@@ -176,6 +178,9 @@ class Meetups:
     def _record(self, conn: Connection, new: NewCheckIn, batch: Batch, per_device: int | None,
                 now: datetime) -> bool:
         c = meetup_checkins.c
+        if conn.execute(select(erasures.c.email_hash).where(
+                erasures.c.email_hash == erasure_hash(new.email))).first():
+            raise CheckInRefused("erased", "the address's owner asked to be erased")
         row = conn.execute(select(c.id, c.status).where(c.session_id == new.session_id,
                                                         c.email == new.email)).first()
         if row is not None and row.status != "removed":
