@@ -189,9 +189,12 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     """Serve the web app: hosted badges, verification pages, health, metrics."""
     from bridge.store import Store
     from bridge.web.server import serve as run_server
+    from jobs.meetups import refresh_sessions
 
     config = load(config_path)
-    run_server(config, Store(config.bridge.db_url), host or config.web.host, port or config.web.port)
+    store = Store(config.bridge.db_url)
+    refresh_sessions(config, store)  # the config's meetup sessions are open before any run
+    run_server(config, store, host or config.web.host, port or config.web.port)
 
 
 @main.command()
