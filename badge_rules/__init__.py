@@ -4,11 +4,12 @@ Other packages use only the names below; see docs/rules.md for the language itse
 """
 
 from .badge import Alignment, BadgeDef, Duration
-from .explain import Decision, ExplainNode, FactRef, describe, render_tree
+from .explain import BADGE_SOURCE, Decision, ExplainNode, FactRef, describe, render_tree
 from .ruleset import RuleSet, load_rules
 from .testcases import TestResult, run_tests
 
 __all__ = [
+    "BADGE_SOURCE",
     "Alignment",
     "BadgeDef",
     "Decision",

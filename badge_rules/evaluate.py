@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from bridge.model import Fact, FactKind
+from bridge.model import NAME_ATTRS, Fact, FactKind
 
 from .explain import BADGE_SOURCE, ExplainNode, FactRef
 from .nodes import (
@@ -97,7 +97,8 @@ def _matching(facts: list[Fact], window: Window | None) -> list[Fact]:
 
 
 def _refs(facts: Iterable[Fact]) -> tuple[FactRef, ...]:
-    refs = {FactRef(f.source, f.kind.value, f.course, f.item, f.value, f.occurred_at)
+    refs = {FactRef(f.source, f.kind.value, f.course, f.item, f.value, f.occurred_at,
+                    tuple((k, v) for k in NAME_ATTRS if isinstance(v := f.attrs.get(k), str) and v))
             for f in facts}
     return tuple(sorted(refs, key=FactRef.sort_key))
 

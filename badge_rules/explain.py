@@ -50,7 +50,11 @@ _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class FactRef:
-    """The part of a fact that justifies an award; `kind` is a FactKind value or "badge"."""
+    """The part of a fact that justifies an award; `kind` is a FactKind value or "badge".
+
+    `names` are the fact's name attributes (`bridge.model.NAME_ATTRS`) as (attribute, text)
+    pairs: what the evidence of the award is written with.
+    """
 
     source: str
     kind: str
@@ -58,6 +62,7 @@ class FactRef:
     item: str
     value: float | None
     occurred_at: datetime | None
+    names: tuple[tuple[str, str], ...] = ()
 
     def sort_key(self) -> tuple[datetime, str, str, str, str]:
         return (self.occurred_at or _EPOCH, self.source, self.kind, self.course, self.item)
@@ -65,7 +70,8 @@ class FactRef:
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "kind": self.kind, "course": self.course,
                 "item": self.item, "value": self.value,
-                "occurred_at": self.occurred_at.isoformat() if self.occurred_at else None}
+                "occurred_at": self.occurred_at.isoformat() if self.occurred_at else None,
+                **dict(self.names)}
 
     def __str__(self) -> str:
         bits = [self.source, self.kind, self.course, self.item]

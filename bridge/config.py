@@ -69,6 +69,8 @@ class BridgeSettings(_Model):
     keys_dir: Path | None = Field(None, description="signing keys; default DATA_DIR/keys")
     ob3_issuer: Literal["did:web", "did:key"] = "did:web"
     hide_recipient_name: bool = False
+    renewal_notice: int = Field(30, ge=0, description="days before expiry a learner is told; 0: never")
+    wallet_offers: bool = Field(False, description="offer OB 3.0 credentials to wallets (OpenID4VCI)")
     timezone: str = Field("Europe/Paris", description="IANA zone of times written without an offset")
 
     @field_validator("timezone")
@@ -115,6 +117,8 @@ class IssuerSettings(_Model):
     email: str = "badges@example.org"
     description: str = ""
     image: Path | None = None
+    linkedin_organization_id: int | None = Field(
+        None, description="the issuer's LinkedIn page id: certifications added from a badge link to it")
 
 
 class SmtpSettings(_Model):

@@ -23,6 +23,7 @@ __all__ = [
     "Attestation",
     "PushResult",
     "SessionInfo",
+    "NAME_ATTRS",
     "normalise_email",
     "utc",
     "PUSH_TARGET",
@@ -52,6 +53,16 @@ def utc(value: datetime | int | float | None) -> datetime | None:
     if value.tzinfo is UTC:
         return value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# The attributes of a fact that name what it is about, as the platform or the organiser wrote
+# them: the evidence of a badge is written with these, never with an id. Every one is a string.
+#   course_name   the course's name (Moodle's fullname, Open edX's display name…)
+#   item_name     the activity's, block's or session's name on the platform
+#   title         a meetup's title (sign-in sheet, check-in); Moodle's attendance description
+#   place         where a meetup took place
+#   session_date  when the session took place (ISO 8601), which may differ from when it was recorded
+NAME_ATTRS: tuple[str, ...] = ("course_name", "item_name", "title", "place", "session_date")
 
 
 class FactKind(StrEnum):

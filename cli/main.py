@@ -274,15 +274,16 @@ def awards_revoke(config_path: Path | None, award_id: str, reason: str) -> None:
 @click.argument("award_id")
 @handle_errors
 def awards_show(config_path: Path | None, award_id: str) -> None:
-    """An award as JSON: learner, badge, dates, provenance, and what happened to its email."""
+    """An award as JSON: learner, badge, dates, provenance, and what happened to its emails
+    (the award, its revocation, its renewal notice)."""
     from bridge.issuing.urls import Urls
 
     config, store, award = _award(config_path, award_id)
     doc = {k: v for k, v in award.as_dict().items() if k not in ("salt", "status_slot")}
     doc["validity"] = award.validity()
     doc["verification_page"] = Urls(config.bridge.public_url).verify_page(award_id)
-    doc["deliveries"] = [{"channel": i.channel, "status": i.status, "attempts": i.attempts,
-                          "last_error": i.last_error, "sent_at": i.sent_at}
+    doc["deliveries"] = [{"channel": i.channel, "kind": i.kind, "status": i.status,
+                          "attempts": i.attempts, "last_error": i.last_error, "sent_at": i.sent_at}
                          for i in store.outbox.items(award_id=award_id)]
     click.echo(json.dumps(doc, indent=2, default=str))
 

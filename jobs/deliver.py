@@ -1,4 +1,5 @@
-"""Step 5 of a run: deliver the email outbox. Each item is leased, sent, then marked sent.
+"""Step 5 of a run: deliver the email outbox (awards, revocations, renewal notices). Each item is
+leased, sent, then marked sent.
 
 Failures back off exponentially; a permanent refusal or too many attempts marks it failed.
 """
@@ -12,14 +13,15 @@ from typing import Literal
 
 from bridge import i18n
 from bridge.config import Config
-from bridge.delivery.mail import AwardMail, Mailer, compose
+from bridge.delivery.mail import AwardMail, Mailer, MailKind, compose
 from bridge.errors import DeliveryError, NotFound
 from bridge.issuing.issuer import Issuer
 from bridge.issuing.ob2 import localized
-from bridge.store import Award, OutboxItem, Store
+from bridge.issuing.share import linkedin_url
+from bridge.store import Award, NewOutboxItem, OutboxItem, Store
 from jobs.counts import Counts
 
-__all__ = ["EmailStats", "deliver_emails", "award_mail", "backoff"]
+__all__ = ["EmailStats", "deliver_emails", "award_mail", "backoff", "queue_renewal_notices"]
 
 log = logging.getLogger("badge_bridge.deliver")
 
@@ -28,9 +30,9 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
 
 
-def award_mail(config: Config, store: Store, award: Award,
-               issuer: Issuer | None = None) -> AwardMail:
-    """The mail of one award, in the learner's language (else the config's default)."""
+def award_mail(config: Config, store: Store, award: Award, issuer: Issuer | None = None,
+               kind: MailKind = "award") -> AwardMail:
+    """An email about one award, in the learner's language (else the config's default)."""
     issuer = issuer or Issuer(config, store)
     urls = issuer.urls
     badge = issuer.badge(award.badge_id)
@@ -39,18 +41,44 @@ def award_mail(config: Config, store: Store, award: Award,
     svg = badge.image_type == "image/svg+xml"
     if award.recipient_email is None:
         raise NotFound(f"award {award.id}: its learner was erased")
+    badge_name = localized(definition, "name", lang)
+    verify_url = urls.verify_page(award.id)
     return AwardMail(
-        award_id=award.id, to_email=award.recipient_email,
+        kind=kind, award_id=award.id,
+        # Awards written before Message-IDs were kept were sent with this one.
+        message_id=award.message_id or f"<award-{award.id}@badge-bridge>",
+        to_email=award.recipient_email,
         learner_name=None if config.bridge.hide_recipient_name else award.recipient_name,
-        lang=lang, badge_name=localized(definition, "name", lang),
+        lang=lang, badge_name=badge_name,
         criteria=localized(definition, "criteria", lang) or localized(definition, "description", lang),
         issuer_name=config.issuer.name, issuer_url=config.issuer.url,
-        verify_url=urls.verify_page(award.id),
-        baked_png=issuer.baked(award, "ob2.svg" if svg else "ob2.png"),
+        issuer_email=config.issuer.email, verify_url=verify_url,
+        issued_at=award.issued_at, expires_at=award.expires_at,
+        image=issuer.baked(award, "ob2.svg" if svg else "ob2.png") if kind == "award" else None,
         image_subtype="svg+xml" if svg else "png",
-        issued_year=award.issued_at.year, issued_month=award.issued_at.month,
-        expires_at=award.expires_at,
-        wallet_url=urls.credential(award.id))
+        linkedin_url=linkedin_url(
+            badge_name=badge_name, organization=config.issuer.name,
+            organization_id=config.issuer.linkedin_organization_id, issued_at=award.issued_at,
+            expires_at=award.expires_at, cert_url=verify_url, cert_id=award.id),
+        wallet_url=urls.credential(award.id),
+        name_choice_url=urls.name_choice(award.id, issuer.links.token(award.id)),
+        reason=award.revocation_reason, renewable=bool(definition.get("renewable")))
+
+
+def queue_renewal_notices(config: Config, store: Store, now: datetime | None = None) -> int:
+    """A `renewal:<award>` email for each award expiring within `renewal_notice` days whose
+    learner received it and that no later award renewed; once per award (the outbox key)."""
+    days = config.bridge.renewal_notice
+    if not days:
+        return 0
+    now = now or datetime.now(UTC)
+    expiring = store.awards.expiring(now + timedelta(days=days), now)
+    sent = {i.award_id for i in store.outbox.items("email", award_ids=[a.id for a in expiring])
+            if i.kind == "award" and i.status == "sent"}
+    return store.outbox.add([
+        NewOutboxItem(key=f"renewal:{a.id}", channel="email", learner_id=a.learner_id,
+                      award_id=a.id, payload={"award_id": a.id, "kind": "renewal"})
+        for a in expiring if a.id in sent and a.recipient_email])
 
 
 BATCH = 50  # leased together: sent well within the lease even by a slow mail server
@@ -64,14 +92,19 @@ class EmailStats(Counts):
 
 
 def deliver_emails(config: Config, store: Store, limit: int | None = None) -> EmailStats:
-    """Send every due email (or at most `limit`) over one SMTP session."""
+    """Send every due email (or at most `limit`) over one SMTP session; once the queue is
+    empty, queue the renewal notices now due (of awards whose email has left) and send them."""
     counts = EmailStats()
     issuer = Issuer(config, store)
+    notices_queued = False
     with Mailer(config.smtp) as mailer:
         while limit is None or limit > 0:
             items = store.outbox.claim("email", limit=BATCH if limit is None else min(limit, BATCH))
             if not items:
-                break
+                if notices_queued or not queue_renewal_notices(config, store):
+                    break
+                notices_queued = True
+                continue
             for item in items:
                 counts += EmailStats(**{_deliver_one(config, store, issuer, mailer, item): 1})
             if limit is not None:
@@ -81,12 +114,21 @@ def deliver_emails(config: Config, store: Store, limit: int | None = None) -> Em
 
 def _deliver_one(config: Config, store: Store, issuer: Issuer, mailer: Mailer,
                  item: OutboxItem) -> Literal["sent", "retry", "failed"]:
-    award = store.awards.get(item.award_id or "")
-    if award is None or award.status == "revoked":
-        store.outbox.failed(item.id, "award revoked or erased before delivery")
+    award = store.awards.get(item.award_id or str(item.payload.get("award_id", "")))
+    kind = item.kind
+    if award is None or award.recipient_email is None:
+        store.outbox.failed(item.id, "award erased before delivery")
+        return "failed"
+    if (award.status == "revoked") != (kind == "revocation"):
+        # An award revoked before its email or its renewal notice left: neither is sent.
+        store.outbox.failed(item.id, "award revoked before delivery")
+        return "failed"
+    if kind not in ("award", "revocation", "renewal"):
+        store.outbox.failed(item.id, f"unknown email kind {kind!r}")
         return "failed"
     try:
-        msg = compose(award_mail(config, store, award, issuer), config.smtp, config.bridge.templates_dir)
+        msg = compose(award_mail(config, store, award, issuer, kind),  # type: ignore[arg-type]
+                      config.smtp, config.bridge.templates_dir)
         mailer.send(msg)
     except DeliveryError as exc:
         if not exc.retryable or item.attempts >= config.smtp.max_attempts:

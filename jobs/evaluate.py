@@ -10,8 +10,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from badge_rules import BadgeDef, Decision, RuleSet
+from badge_rules import BADGE_SOURCE, BadgeDef, Decision, FactRef, RuleSet
 from bridge import i18n
 from bridge.issuing.images import badge_image
 from bridge.issuing.ob2 import new_salt
@@ -150,15 +151,27 @@ def _decide_chunk(store: Store, ruleset: RuleSet, todo: dict[str, set[int]], chu
                 period=str(int(latest.period or "1") + 1) if latest else "1",
                 previous_award_id=latest.id if latest else None, email=person.email,
                 fullname=person.fullname, lang=person.lang,
-                provenance=[f.to_dict() for f in decision.provenance]))
+                provenance=[_evidence(ruleset, f) for f in decision.provenance]))
             held.setdefault(lid, {})[badge_id] = now
             for dependent in ruleset.dependents(badge_id):  # evaluated later in this same pass
                 todo.setdefault(dependent, set()).add(lid)
 
 
+def _evidence(ruleset: RuleSet, ref: FactRef) -> dict[str, Any]:
+    """A fact of the provenance as stored with the award; a held badge is named in every
+    language its rule gives."""
+    doc = ref.to_dict()
+    if ref.source == BADGE_SOURCE and ref.item in ruleset.badges:
+        doc["item_name"] = dict(ruleset.badges[ref.item].name)
+    return doc
+
+
 def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
-          now: datetime | None = None) -> int:
-    """Write each award with its email outbox item; returns how many were new."""
+          now: datetime | None = None, public_url: str = "http://localhost") -> int:
+    """Write each award with its email outbox item; returns how many were new.
+
+    The email's Message-ID is chosen here, on the public host's domain, and kept with the award."""
+    domain = urlsplit(public_url).hostname or "localhost"
     issued = 0
     for d in decisions.to_award:
         issued_at = now or datetime.now(UTC)
@@ -169,8 +182,10 @@ def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
             recipient_email=d.email, recipient_name=d.fullname,
             lang=i18n.negotiate([d.lang], default_lang),  # fr_CA → fr; no catalog → the default
             rule_version=d.badge.version, provenance=d.provenance,
-            previous_award_id=d.previous_award_id, run_id=run_id)
-        item = NewOutboxItem(key=f"email:{award_id}", channel="email", payload={"award_id": award_id})
+            previous_award_id=d.previous_award_id, run_id=run_id,
+            message_id=f"<award-{award_id}@{domain}>")
+        item = NewOutboxItem(key=f"email:{award_id}", channel="email",
+                             payload={"award_id": award_id, "kind": "award"})
         if store.awards.create(award, [item]) is not None:
             issued += 1
     return issued

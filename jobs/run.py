@@ -121,6 +121,7 @@ def _evaluate(store: Store, ruleset: RuleSet, config: Config, run_id: int, repor
     report.evaluated += decisions.evaluated
     lap("evaluate")
     if issue_too:
-        report.awarded += issue(store, decisions, run_id, config.bridge.default_language)
+        report.awarded += issue(store, decisions, run_id, config.bridge.default_language,
+                                public_url=config.bridge.public_url)
         mark_evaluated(store, ruleset, queue_rows)
         lap("issue")

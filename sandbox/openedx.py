@@ -316,22 +316,30 @@ def accounts(p: SandboxPlatform, req: Request, caller: dict[str, Any]) -> Respon
     return Response(200, [_account(p, u, caller["staff"]) for u in found], rows_key="")
 
 
+def _course_row(p: SandboxPlatform, c: Course) -> dict[str, Any]:
+    org, number, run = c.key[len("course-v1:"):].split("+")
+    return {
+        "blocks_url": f"{p.base_url}/api/courses/v2/blocks/?{urlencode({'course_id': c.key})}",
+        "effort": "20:00", "end": None, "enrollment_start": iso(c.timecreated),
+        "enrollment_end": None, "id": c.key, "media": {
+            "banner_image": {"uri": None, "uri_absolute": None},
+            "course_image": {"uri": None}, "course_video": {"uri": None},
+            "image": {"raw": None, "small": None, "large": None}},
+        "name": c.fullname, "number": number, "org": org,
+        "short_description": "Parcours hybride", "start": iso(c.startdate),
+        "start_display": datetime.fromtimestamp(c.startdate, UTC).strftime("%d/%m/%Y"),
+        "start_type": "timestamp", "pacing": "instructor", "mobile_available": False,
+        "hidden": False, "invitation_only": False, "course_id": c.key}
+
+
 def courses(p: SandboxPlatform, req: Request, caller: dict[str, Any]) -> Response:
-    results = []
-    for c in p.world.courses:
-        org, number, run = c.key[len("course-v1:"):].split("+")
-        results.append({
-            "blocks_url": f"{p.base_url}/api/courses/v2/blocks/?{urlencode({'course_id': c.key})}",
-            "effort": "20:00", "end": None, "enrollment_start": iso(c.timecreated),
-            "enrollment_end": None, "id": c.key, "media": {
-                "banner_image": {"uri": None, "uri_absolute": None},
-                "course_image": {"uri": None}, "course_video": {"uri": None},
-                "image": {"raw": None, "small": None, "large": None}},
-            "name": c.fullname, "number": number, "org": org,
-            "short_description": "Parcours hybride", "start": iso(c.startdate),
-            "start_display": datetime.fromtimestamp(c.startdate, UTC).strftime("%d/%m/%Y"),
-            "start_type": "timestamp", "pacing": "instructor", "mobile_available": False,
-            "hidden": False, "invitation_only": False, "course_id": c.key})
+    """course_api/views.py: CourseListView, and CourseDetailView at courses/<course key>/ (the
+    course's display name is `name`; an unknown key is DRF's 404)."""
+    key = unquote(req.path[len("/api/courses/v1/courses"):]).strip("/")
+    if key:
+        c = next((c for c in p.world.courses if c.key == key), None)
+        return Response(200, _course_row(p, c)) if c else err(404, {"detail": "Not found."})
+    results = [_course_row(p, c) for c in p.world.courses]
     return Response(200, {"results": results, "pagination": {
         "next": None, "previous": None, "count": len(results), "num_pages": 1}},
         rows_key="results")

@@ -304,6 +304,18 @@ def test_awards_show_and_resend_send_the_same_badge_again(config, platform, mail
     proc = _cli("awards", "revoke", award.id, "--reason", "erreur de saisie", "--config", str(config.file))
     assert proc.returncode == 0 and proc.stdout == "révoquée\n"
     assert _cli("awards", "resend", award.id, "--config", str(config.file)).returncode == 1
+    # The next run tells the learner, once, answering the award's email (its Message-ID is
+    # kept with the award, on the public host's domain).
+    run_sync(config, store)
+    run_sync(config, store)
+    notices = [m for m in mailbox.messages if m["X-Badge-Bridge-Award"] == award.id
+               and m["In-Reply-To"]]
+    assert len(notices) == 1 and "erreur de saisie" in notices[0].get_body(("plain",)).get_content()
+    assert notices[0]["In-Reply-To"] == store.awards.get(award.id).message_id == (
+        f"<award-{award.id}@127.0.0.1>")
+    shown = json.loads(_cli("awards", "show", award.id, "--config", str(config.file)).stdout)
+    assert [(d["kind"], d["status"]) for d in shown["deliveries"]] == [("award", "sent"),
+                                                                       ("revocation", "sent")]
 
 
 def test_erasing_a_learner_revokes_strips_and_keeps_them_out_of_later_syncs(config, platform, mailbox):

@@ -1,4 +1,5 @@
-"""Award emails: composed from templates in the learner's language, sent over SMTP.
+"""Emails about awards (the award, its revocation, its coming expiry): composed from templates in
+the learner's language, sent over SMTP.
 
 A refused address is a PermanentDeliveryError (never retried); a connection problem or a
 4xx reply is a DeliveryError (retried from the outbox).
@@ -8,25 +9,31 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.message import EmailMessage, MIMEPart
+from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
-from urllib.parse import urlencode
+from typing import Literal
 
 from bridge import i18n
 from bridge.config import SmtpSettings
 from bridge.delivery.templates import render
 from bridge.errors import DeliveryError, PermanentDeliveryError
 
-__all__ = ["AwardMail", "Mailer", "compose", "send", "linkedin_url"]
+__all__ = ["AwardMail", "MailKind", "Mailer", "compose", "send"]
+
+MailKind = Literal["award", "revocation", "renewal"]
 
 
 @dataclass(frozen=True)
 class AwardMail:
+    """One email about an award: the award itself, its revocation, or its coming expiry."""
+
+    kind: MailKind
     award_id: str
+    message_id: str  # the award email's; the other kinds answer it
     to_email: str
     learner_name: str | None
     lang: str  # a language with a catalog: the texts, and the dates' format
@@ -34,34 +41,35 @@ class AwardMail:
     criteria: str
     issuer_name: str
     issuer_url: str
+    issuer_email: str
     verify_url: str
-    baked_png: bytes
-    issued_year: int
-    issued_month: int
+    issued_at: datetime
     expires_at: datetime | None = None
-    wallet_url: str | None = None  # the OB 3.0 credential, for wallets that take a URL
+    image: bytes | None = None  # the baked badge (award email only): inline, and the attachment
     image_subtype: str = "png"  # "svg+xml" when the badge's own image is an SVG
+    linkedin_url: str | None = None
+    wallet_url: str | None = None  # the OB 3.0 credential, for wallets that take a URL
+    name_choice_url: str | None = None  # the learner's signed link to hide their name
+    reason: str | None = None  # why it was revoked
+    renewable: bool = False  # earned again by meeting the criteria anew
 
 
-def linkedin_url(mail: AwardMail) -> str:
-    """LinkedIn's add-to-profile link with the certification fields filled in."""
-    return "https://www.linkedin.com/profile/add?" + urlencode({
-        "startTask": "CERTIFICATION_NAME", "name": mail.badge_name,
-        "organizationName": mail.issuer_name, "issueYear": mail.issued_year,
-        "issueMonth": mail.issued_month, "certUrl": mail.verify_url, "certId": mail.award_id,
-    })
+def _message_id(mail: AwardMail) -> str:
+    if mail.kind == "award":
+        return mail.message_id
+    domain = mail.message_id.rsplit("@", 1)[-1].rstrip(">")
+    return f"<{mail.kind}-{mail.award_id}@{domain}>"
 
 
-def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = None) -> EmailMessage:
+def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = None,
+            now: datetime | None = None) -> EmailMessage:
     lang = i18n.negotiate([mail.lang], i18n.SOURCE)
-    cid = make_msgid(domain="badge-bridge")
-    ctx = dict(badge_name=mail.badge_name, issuer_name=mail.issuer_name, issuer_url=mail.issuer_url,
-               learner_name=mail.learner_name, criteria=mail.criteria, verify_url=mail.verify_url,
-               linkedin_url=linkedin_url(mail), image_cid=cid[1:-1], expires_at=mail.expires_at,
-               wallet_url=mail.wallet_url)
+    cid = make_msgid(domain=mail.message_id.rsplit("@", 1)[-1].rstrip(">"))
+    ctx = {f.name: getattr(mail, f.name) for f in fields(mail) if f.name not in ("image", "lang")}
+    ctx["image_cid"] = cid[1:-1] if mail.image else None
 
     def part(kind: str) -> str:
-        return render(f"email/award.{kind}.j2", lang, templates_dir, **ctx)
+        return render(f"email/{mail.kind}.{kind}.j2", lang, templates_dir, **ctx)
 
     # Folding at 78 columns drops the space between two encoded words of a non-ASCII subject
     # (CPython's header folder): lines up to 998, as RFC 5322 allows, keep it in one piece.
@@ -69,18 +77,27 @@ def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = No
     msg["Subject"] = part("subject").strip()
     msg["From"] = formataddr((smtp.from_name, smtp.from_address))
     msg["To"] = formataddr((mail.learner_name or "", mail.to_email))
-    # One Message-ID per award: a re-send after a crash is recognisable as the same message.
-    msg["Message-ID"] = f"<award-{mail.award_id}@badge-bridge>"
+    msg["Date"] = format_datetime(now or datetime.now(UTC))  # RFC 5322 §3.6 requires it
+    # The award's Message-ID is kept with it: a re-send after a crash is the same message, and
+    # the revocation and renewal emails are answers to it in the learner's mailbox.
+    msg["Message-ID"] = _message_id(mail)
+    if mail.kind != "award":
+        msg["In-Reply-To"] = mail.message_id
+        msg["References"] = mail.message_id
     msg["X-Badge-Bridge-Award"] = mail.award_id
     msg.set_content(part("txt"))
-    msg.add_alternative(part("html"), subtype="html")
-    html_part = msg.get_body(("html",))
-    assert isinstance(html_part, EmailMessage)
-    ext = "png" if mail.image_subtype == "png" else "svg"
-    html_part.add_related(mail.baked_png, maintype="image", subtype=mail.image_subtype, cid=cid,
-                          disposition="inline", filename=f"badge.{ext}")
-    msg.add_attachment(mail.baked_png, maintype="image", subtype=mail.image_subtype,
-                       filename=f"badge-{mail.award_id}.{ext}")
+    body: MIMEPart = msg
+    if mail.image is not None:
+        # One copy of the image: multipart/related around (text, HTML) and the image, which the
+        # HTML shows by its Content-ID and mail programs offer as the attachment, by its name.
+        msg.make_related()
+        body = next(msg.iter_parts())
+        ext = "png" if mail.image_subtype == "png" else "svg"
+        msg.add_related(mail.image, maintype="image", subtype=mail.image_subtype, cid=cid,
+                        disposition="inline", filename=f"badge-{mail.award_id}.{ext}")
+    body.add_alternative(part("html"), subtype="html")
+    if body is not msg:
+        msg.set_param("type", "multipart/alternative")  # RFC 2387: the root part's type
     msg["Content-Language"] = lang  # after the parts: set_content() drops Content-* headers
     return msg
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 from bridge.config import Config
 from bridge.errors import NotFound
 from bridge.issuing import bake, dataintegrity, did, ob2, ob3, status
 from bridge.issuing.keys import Key, load_keyring
+from bridge.issuing.links import LinkSigner
 from bridge.issuing.urls import Urls
 from bridge.store import Award, Badge, Store
 
@@ -33,6 +34,11 @@ class Issuer:
         self.lang = config.bridge.default_language
         self._signed = lru_cache(maxsize=1024)(self._sign_credential)
         self._status_list = lru_cache(maxsize=8)(self._sign_status_list)
+
+    @cached_property
+    def links(self) -> LinkSigner:
+        """Signs the links mailed to learners (their name choice)."""
+        return LinkSigner(self.config.bridge.keys_path)
 
     # -- keys and identity -------------------------------------------------
     def keys(self, kind: Literal["rsa", "ed25519"]) -> list[Key]:
@@ -74,12 +80,14 @@ class Issuer:
         return ob2.revocation_list(self.urls, self.store.awards.revoked())
 
     # -- OB 3.0 --------------------------------------------------------------
-    def achievement(self, badge_id: str) -> dict[str, Any]:
-        return ob3.achievement(self.urls, badge_id, self.badge(badge_id).definition, self.lang)
+    def achievement(self, badge_id: str, lang: str | None = None) -> dict[str, Any]:
+        """In `lang` (default: the issuer's default language)."""
+        return ob3.achievement(self.urls, badge_id, self.badge(badge_id).definition, lang or self.lang)
 
     def ob3_unsigned(self, award: Award) -> dict[str, Any]:
+        """The badge's texts are in the language the award was issued in."""
         issuer = ob3.issuer_profile(self.urls, self.config.issuer, self.did())
-        return ob3.credential(self.urls, issuer, award, self.achievement(award.badge_id),
+        return ob3.credential(self.urls, issuer, award, self.achievement(award.badge_id, award.lang),
                               award.status_slot)
 
     def ob3_credential(self, award: Award) -> dict[str, Any]:

@@ -15,7 +15,8 @@ import jwt
 
 from bridge.config import IssuerSettings
 from bridge.errors import NotFound
-from bridge.i18n import N_, SOURCE, format_date, format_percent, gettext, language
+from bridge.i18n import SOURCE, language
+from bridge.issuing.evidence import sentence
 from bridge.issuing.keys import Key
 from bridge.issuing.urls import Urls
 from bridge.store import Award
@@ -77,16 +78,21 @@ def localized(definition: dict[str, Any], field: str, lang: str) -> str:
     return values.get(lang) or next(iter(values.values()), "")
 
 
-def badge_class(urls: Urls, badge_id: str, definition: dict[str, Any], lang: str) -> dict[str, Any]:
-    """`definition` is the stored badge snapshot: name/description/criteria dicts by language."""
+def badge_class(urls: Urls, badge_id: str, definition: dict[str, Any], lang: str,
+                tagged: bool = True) -> dict[str, Any]:
+    """`definition` is the stored badge snapshot: name/description/criteria dicts by language.
+
+    `tagged`: its id is the URL of this language's BadgeClass (an award's assertion points
+    there); untagged, the plain URL, which serves the issuer's default language."""
     def text(field: str) -> str:
         return localized(definition, field, lang)
 
     doc: dict[str, Any] = {
-        "@context": OB2_CONTEXT, "type": "BadgeClass", "id": urls.badge(badge_id),
+        "@context": OB2_CONTEXT, "type": "BadgeClass", "id": urls.badge(badge_id, lang if tagged else None),
         "name": text("name"), "description": text("description") or text("name"),
         "image": urls.badge_image(badge_id),
-        "criteria": {"id": urls.badge(badge_id) + "#criteria", "narrative": text("criteria") or text("description")},
+        "criteria": {"id": urls.badge(badge_id, lang if tagged else None) + "#criteria",
+                     "narrative": text("criteria") or text("description")},
         "issuer": urls.issuer(),
     }
     if definition.get("tags"):
@@ -106,7 +112,7 @@ def assertion(urls: Urls, award: Award) -> dict[str, Any]:
         "@context": OB2_CONTEXT, "type": "Assertion", "id": urls.assertion(award.id),
         "recipient": {"type": "email", "hashed": True, "salt": award.salt,
                       "identity": recipient_hash(award)},
-        "badge": urls.badge(award.badge_id),
+        "badge": urls.badge(award.badge_id, award.lang),  # the badge's texts in the award's language
         "issuedOn": _iso(award.issued_at),
         "verification": {"type": "hosted"},
         "image": urls.baked_png(award.id),
@@ -137,34 +143,15 @@ def signed_assertion(urls: Urls, award: Award, key: Key) -> str:
                               headers={"kid": key.kid})
 
 
-# What each kind of fact proves, as a sentence of the evidence list (the catalogs translate it).
-_EVIDENCE = {
-    "presence": N_("Attended session {item} ({course})"),
-    "course_completion": N_("Completed the course {course}"),
-    "activity_completion": N_("Completed {item} ({course})"),
-    "grade": N_("Grade {value} in {course}"),
-    "certificate": N_("Certificate earned: {course}"),
-    "enrolment": N_("Enrolled in {course}"),
-}
-_OTHER = N_("{kind}: {course} {item}")
-
-
 def evidence(urls: Urls, award: Award, lang: str | None = None) -> list[dict[str, Any]]:
-    """One Evidence per fact behind the award (in the award's language unless `lang`)."""
+    """One Evidence per fact behind the award, in words (in the award's language unless `lang`)."""
+    lang = lang or award.lang or SOURCE
     out = []
-    with language(lang or award.lang or SOURCE):
+    with language(lang):
         for i, fact in enumerate(award.provenance, 1):
-            value = fact.get("value")
-            kind = str(fact.get("kind", ""))
-            line = gettext(_EVIDENCE.get(kind, _OTHER)).format(
-                kind=kind.replace("_", " "), course=fact.get("course", ""), item=fact.get("item") or "",
-                value=format_percent(value) if isinstance(value, float) else value,
-            ).strip()
-            if fact.get("occurred_at"):
-                line += f" — {format_date(datetime.fromisoformat(str(fact['occurred_at'])))}"
-            out.append({"id": f"{urls.verify_page(award.id)}#evidence-{i}",
-                        "name": f"{fact.get('source', '')}: {fact.get('course', '')}",
-                        "narrative": line})
+            name, narrative = sentence(fact, lang)
+            out.append({"id": f"{urls.verify_page(award.id)}#evidence-{i}", "name": name,
+                        "narrative": narrative})
     return out
 
 

@@ -18,8 +18,13 @@ class Urls:
     def issuer(self) -> str:
         return f"{self.base}/ob2/issuer"
 
-    def badge(self, badge_id: str) -> str:
-        return f"{self.base}/ob2/badges/{quote(badge_id)}"
+    def badge(self, badge_id: str, lang: str | None = None) -> str:
+        """The BadgeClass (and its page); with `lang`, the one in that language."""
+        return f"{self.base}/ob2/badges/{quote(badge_id)}" + (f"?lang={lang}" if lang else "")
+
+    def home(self) -> str:
+        """The issuer's page: who they are, their badges."""
+        return f"{self.base}/"
 
     def badge_image(self, badge_id: str) -> str:
         return f"{self.base}/ob2/badges/{quote(badge_id)}/image"
@@ -66,3 +71,14 @@ class Urls:
 
     def verify_page(self, award_id: str) -> str:
         return f"{self.base}/v/{award_id}"
+
+    def page_qr(self, award_id: str) -> str:
+        """The verification page's address as a QR code (SVG)."""
+        return f"{self.base}/v/{award_id}/qr.svg"
+
+    def name_choice(self, award_id: str, token: str) -> str:
+        """The learner's signed link to hide (or show again) their name on their pages."""
+        return f"{self.base}/v/{award_id}/name?t={token}"
+
+    def static(self, name: str) -> str:
+        return f"{self.base}/static/{name}"

@@ -26,8 +26,10 @@ _DRAWS = 32  # random positions tried before counting whether the list is full
 
 
 def _award_query() -> Select[Any]:
-    return (select(awards, ob3_status.c.list_id, ob3_status.c.list_index)
-            .outerjoin(ob3_status, ob3_status.c.award_id == awards.c.id))
+    return (select(awards, ob3_status.c.list_id, ob3_status.c.list_index,
+                   learners.c.hide_name, learners.c.email.label("learner_email"))
+            .outerjoin(ob3_status, ob3_status.c.award_id == awards.c.id)
+            .join(learners, learners.c.id == awards.c.learner_id))
 
 
 def _award(r: Any) -> Award:
@@ -37,8 +39,13 @@ def _award(r: Any) -> Award:
         recipient_name=r.recipient_name, lang=r.lang, rule_version=r.rule_version,
         provenance=list(r.provenance or []), status=r.status, expires_at=aware(r.expires_at),
         revoked_at=aware(r.revoked_at), revocation_reason=r.revocation_reason,
-        previous_award_id=r.previous_award_id, run_id=r.run_id,
-        status_slot=None if r.list_id is None else StatusSlot(r.list_id, r.list_index))
+        previous_award_id=r.previous_award_id, run_id=r.run_id, message_id=r.message_id,
+        status_slot=None if r.list_id is None else StatusSlot(r.list_id, r.list_index),
+        name_hidden=bool(r.hide_name))
+
+
+def _badge(r: Any) -> Badge:
+    return Badge(r.id, r.version, r.definition, r.image, r.image_type, aware(r.updated_at))
 
 
 def _random_slot() -> StatusSlot:
@@ -75,8 +82,12 @@ class Awards:
     def badge(self, badge_id: str) -> Badge | None:
         with self.engine.connect() as conn:
             r = conn.execute(select(badges).where(badges.c.id == badge_id)).first()
-        return Badge(r.id, r.version, r.definition, r.image, r.image_type,
-                     aware(r.updated_at)) if r else None
+        return _badge(r) if r else None
+
+    def badges(self) -> list[Badge]:
+        """Every published badge, by id."""
+        with self.engine.connect() as conn:
+            return [_badge(r) for r in conn.execute(select(badges).order_by(badges.c.id))]
 
     # -- awards ---------------------------------------------------------------
     def create(self, award: NewAward, items: Sequence[NewOutboxItem] = ()) -> Award | None:
@@ -105,7 +116,7 @@ class Awards:
                 if attempt == 4:
                     raise StoreError(f"cannot write award {award.id}: {exc.orig}") from None
                 continue  # another writer took the same slot meanwhile: draw again
-            return Award(**columns, status="issued", status_slot=slot)
+            return Award(**columns, status="issued", status_slot=slot)  # name_hidden: next read
         raise AssertionError("unreachable")
 
     def _exists(self, award: NewAward) -> bool:
@@ -131,9 +142,7 @@ class Awards:
 
     def listing(self, *, badge_id: str | None = None, email: str | None = None) -> list[ListedAward]:
         """Awards in issue order, with their learner's email; of one badge or one learner."""
-        q = (_award_query().add_columns(learners.c.email.label("learner_email"))
-             .join(learners, learners.c.id == awards.c.learner_id)
-             .order_by(awards.c.issued_at, awards.c.id))
+        q = _award_query().order_by(awards.c.issued_at, awards.c.id)
         if badge_id:
             q = q.where(awards.c.badge_id == badge_id)
         if email:
@@ -147,11 +156,37 @@ class Awards:
                 _award_query().where(awards.c.status == "revoked").order_by(awards.c.revoked_at))]
 
     def revoke(self, award_id: str, reason: str) -> bool:
-        """False if the award was already revoked."""
+        """False if the award was already revoked. A learner who received the award's email is
+        told, with the reason: a `revocation:<award>` email is queued in the same transaction."""
+        now = datetime.now(UTC)
         with self.engine.begin() as conn:
-            return conn.execute(update(awards).where(awards.c.id == award_id,
-                                                     awards.c.status != "revoked").values(
-                status="revoked", revoked_at=datetime.now(UTC), revocation_reason=reason)).rowcount == 1
+            if conn.execute(update(awards).where(awards.c.id == award_id,
+                                                 awards.c.status != "revoked").values(
+                    status="revoked", revoked_at=now, revocation_reason=reason)).rowcount != 1:
+                return False
+            told = conn.execute(select(outbox.c.learner_id).where(
+                outbox.c.key == f"email:{award_id}", outbox.c.status == "sent")).first()
+            if told is not None:
+                conn.execute(insert(outbox).values(
+                    key=f"revocation:{award_id}", channel="email", award_id=award_id,
+                    learner_id=told.learner_id, payload={"award_id": award_id, "kind": "revocation"},
+                    status="pending", attempts=0, next_attempt_at=now, created_at=now))
+            return True
+
+    def expiring(self, until: datetime, now: datetime | None = None) -> list[Award]:
+        """Valid awards that expire after `now` and by `until`, and that no later award renewed."""
+        now = now or datetime.now(UTC)
+        renewed = select(awards.c.previous_award_id).where(awards.c.previous_award_id.is_not(None))
+        with self.engine.connect() as conn:
+            return [_award(r) for r in conn.execute(
+                _award_query().where(awards.c.status == "issued", awards.c.expires_at > now,
+                                     awards.c.expires_at <= until, awards.c.id.not_in(renewed))
+                .order_by(awards.c.expires_at))]
+
+    def hide_name(self, learner_id: int, hidden: bool) -> None:
+        """The learner's choice: their name on their badges' pages, or not."""
+        with self.engine.begin() as conn:
+            conn.execute(update(learners).where(learners.c.id == learner_id).values(hide_name=hidden))
 
     def revoked_slots(self, list_id: int = STATUS_LIST_ID) -> list[int]:
         """The set bits of a status list: the indexes of its revoked awards."""

@@ -51,7 +51,8 @@ class Outbox:
                 fresh = list({i.key: i for i in items if i.key not in taken}.values())
                 if fresh:
                     conn.execute(insert(outbox), [dict(
-                        key=i.key, channel=i.channel, learner_id=i.learner_id, payload=i.payload,
+                        key=i.key, channel=i.channel, learner_id=i.learner_id, award_id=i.award_id,
+                        payload=i.payload,
                         status="pending", attempts=0, next_attempt_at=now, created_at=now)
                         for i in fresh])
                 return len(fresh)
@@ -96,15 +97,20 @@ class Outbox:
             conn.execute(update(outbox).where(outbox.c.id == item_id).values(
                 status="failed", last_error=error, result=result, lease_until=None))
 
-    def items(self, channel: str | None = None, *, award_id: str | None = None) -> list[OutboxItem]:
-        """Every item (of a channel, of an award), oldest first."""
+    def items(self, channel: str | None = None, *, award_id: str | None = None,
+              award_ids: Sequence[str] | None = None) -> list[OutboxItem]:
+        """Every item (of a channel, of an award or of some awards), oldest first."""
         q = select(outbox).order_by(outbox.c.id)
         if channel:
             q = q.where(outbox.c.channel == channel)
         if award_id:
             q = q.where(outbox.c.award_id == award_id)
         with self.engine.connect() as conn:
-            return [_item(r) for r in conn.execute(q)]
+            if award_ids is None:
+                return [_item(r) for r in conn.execute(q)]
+            return sorted((_item(r) for chunk in chunks(list(award_ids))
+                           for r in conn.execute(q.where(outbox.c.award_id.in_(chunk)))),
+                          key=lambda i: i.id)
 
     def reset(self, key: str) -> bool:
         """Make a sent or failed item due again (re-send)."""

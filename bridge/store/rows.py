@@ -78,6 +78,7 @@ class NewAward:
     expires_at: datetime | None = None
     previous_award_id: str | None = None
     run_id: int | None = None
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,9 @@ class Award:
     revocation_reason: str | None = None
     previous_award_id: str | None = None
     run_id: int | None = None
+    message_id: str | None = None  # of its email; None for awards written before it was kept
     status_slot: StatusSlot | None = None
+    name_hidden: bool = False  # the learner asked not to show their name on the page
 
     def validity(self, now: datetime | None = None) -> Validity:
         """What a verifier is told: revoked, expired, or valid."""
@@ -133,6 +136,7 @@ class NewOutboxItem:
     channel: str
     payload: dict[str, Any]
     learner_id: int | None = None
+    award_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +154,11 @@ class OutboxItem:
     last_error: str | None = None
     result: dict[str, Any] | None = None
     sent_at: datetime | None = None
+
+    @property
+    def kind(self) -> str:
+        """What an email says: award (the default), revocation, renewal."""
+        return str(self.payload.get("kind", "award")) if self.channel == "email" else self.channel
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 __all__ = [
@@ -43,6 +45,8 @@ learners = Table(
     Column("lang", String(8)),
     Column("created_at", TS, nullable=False),
     Column("erased_at", TS),
+    # The learner asked (from the link in their email) not to show their name on their pages.
+    Column("hide_name", Boolean, nullable=False, server_default=false()),
 )
 
 identities = Table(
@@ -137,13 +141,17 @@ awards = Table(
     Column("revocation_reason", Text),
     Column("previous_award_id", String(36), ForeignKey("awards.id")),
     Column("run_id", Integer),
+    # The award email's Message-ID, chosen when the award is written: a re-send is the same
+    # message, and the revocation and renewal emails answer it (In-Reply-To).
+    Column("message_id", String(300)),
     UniqueConstraint("learner_id", "badge_id", "period", name="uq_awards_learner_badge_period"),
 )
 
 outbox = Table(
     "outbox", metadata,
     Column("id", Integer, primary_key=True),
-    Column("key", String(300), nullable=False, unique=True),  # e.g. email:<award>, push:<learner>:<session>:<target>
+    # email:<award>, revocation:<award>, renewal:<award>, push:<learner>:<session>:<target>
+    Column("key", String(300), nullable=False, unique=True),
     Column("channel", String(40), nullable=False),  # email, push
     Column("award_id", String(36), ForeignKey("awards.id", ondelete="CASCADE")),
     Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE")),

@@ -6,13 +6,18 @@ Hosted URLs answer JSON-LD to machines and the human page to browsers (content n
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -22,16 +27,18 @@ from bridge.delivery.templates import render
 from bridge.errors import ConfigError, NotFound
 from bridge.issuing import did, ob2
 from bridge.issuing.issuer import Format, Issuer
-from bridge.store import Award, Store
+from bridge.issuing.share import qr_svg
+from bridge.store import Award, Badge, Store
 from bridge.web.admin import admin_routes
+from bridge.web.issuer_pages import badge_context, home_context
 from bridge.web.meetups import meetup_routes
 from bridge.web.metrics import metrics_registry
 from bridge.web.page import page_context
+from bridge.web.wallet import offer_links, wallet_routes
 
 __all__ = ["create_app"]
 
 JSONLD = "application/ld+json"
-STATIC = Path(__file__).with_name("static")
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -64,13 +71,17 @@ def create_app(config: Config, store: Store) -> Starlette:
                               default_lang)
 
     def html(template: str, lang: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        return HTMLResponse(render(template, lang, templates, **context), status_code=status_code,
+        context.setdefault("other_languages", [(code, i18n.display_name(code))
+                                               for code in i18n.languages() if code != lang])
+        page = render(template, lang, templates, static_url=urls.static(""), home_url=urls.home(),
+                      **context)
+        return HTMLResponse(page, status_code=status_code,
                             headers={"Content-Language": lang, "Vary": "Accept, Accept-Language"})
 
     def not_found(request: Request, badge: bool = True) -> Response:
         if _wants_html(request):
             return html("web/not_found.html.j2", lang_of(request), 404, badge=badge,
-                        issuer_name=config.issuer.name, issuer_url=config.issuer.url)
+                        issuer_name=config.issuer.name)
         return JSONResponse({"error": "not found"}, status_code=404)
 
     def with_award(handler: Callable[[Request, Award], Response]) -> Handler:
@@ -107,6 +118,17 @@ def create_app(config: Config, store: Store) -> Starlette:
     async def issuer_profile(request: Request) -> Response:
         return _json(issuer.ob2_issuer())
 
+    async def home(request: Request) -> Response:
+        """The issuer's page to browsers, its OB 2.0 profile to machines."""
+        if not _wants_html(request):
+            return _json(issuer.ob2_issuer())
+        lang = lang_of(request)
+        return html("web/home.html.j2", lang, **home_context(issuer, store.awards.badges(), lang))
+
+    def badge_page(request: Request, badge: Badge) -> Response:
+        lang = lang_of(request)
+        return html("web/badge.html.j2", lang, **badge_context(issuer, badge, lang))
+
     async def issuer_image(request: Request) -> Response:
         path = config.issuer.image
         if path is None or not path.is_file():
@@ -122,13 +144,22 @@ def create_app(config: Config, store: Store) -> Starlette:
         badge = store.awards.badge(request.path_params["badge_id"])
         if badge is None:
             return not_found(request)
-        return _json(ob2.badge_class(urls, badge.id, badge.definition, default_lang))
+        if _wants_html(request):
+            return badge_page(request, badge)
+        # An award's assertion names the BadgeClass in its language (?lang=); the plain URL is
+        # the issuer's default language.
+        lang = request.query_params.get("lang")
+        tagged = lang in i18n.languages()
+        return _json(ob2.badge_class(urls, badge.id, badge.definition,
+                                     lang if lang and tagged else default_lang, tagged))
 
     async def achievement(request: Request) -> Response:
-        try:
-            return _json(issuer.achievement(request.path_params["badge_id"]))
-        except NotFound:
+        badge = store.awards.badge(request.path_params["badge_id"])
+        if badge is None:
             return not_found(request)
+        if _wants_html(request):
+            return badge_page(request, badge)
+        return _json(issuer.achievement(badge.id))
 
     async def badge_image(request: Request) -> Response:
         badge = store.awards.badge(request.path_params["badge_id"])
@@ -175,9 +206,31 @@ def create_app(config: Config, store: Store) -> Starlette:
     def verify(request: Request, award: Award) -> Response:
         return verify_page(request, award)
 
+    def page_qr(request: Request, award: Award) -> Response:
+        return Response(qr_svg(urls.verify_page(award.id)), media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    async def name_choice(request: Request) -> Response:
+        """The learner's choice to hide their name, from the signed link of their email: the
+        link shows the choice, only the form's POST changes it (mail scanners follow links)."""
+        award = store.awards.get(request.path_params["award_id"])
+        form = await request.form() if request.method == "POST" else None
+        token = str((form or request.query_params).get("t") or "")
+        if award is None or award.recipient_email is None or issuer.links.award_of(token) != award.id:
+            return not_found(request)
+        lang = lang_of(request)
+        if form is not None:
+            store.awards.hide_name(award.learner_id, form.get("hide") == "1")
+            return RedirectResponse(f"{urls.verify_page(award.id)}?lang={lang}", status_code=303)
+        return html("web/name_choice.html.j2", lang, other_languages=[], hidden=award.name_hidden,
+                    token=token, action_url=urls.verify_page(award.id) + "/name",
+                    page_url=urls.verify_page(award.id), issuer_name=config.issuer.name)
+
     def verify_page(request: Request, award: Award) -> Response:
         lang = lang_of(request)
-        return html("web/verify.html.j2", lang, **page_context(issuer, award, lang, award.validity()))
+        status = award.validity()
+        offer = offer_links(issuer, award.id) if config.bridge.wallet_offers and status == "valid" else None
+        return html("web/verify.html.j2", lang, **page_context(issuer, award, lang, status, offer))
 
     async def no_key(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=503)
@@ -186,6 +239,8 @@ def create_app(config: Config, store: Store) -> Starlette:
         return not_found(request, badge=False)  # a path no route serves
 
     return Starlette(routes=[
+        Route("/", home),
+        Mount("/static", app=StaticFiles(packages=[("bridge", "static")]), name="static"),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         Route("/.well-known/did.json", did_document),
@@ -209,7 +264,9 @@ def create_app(config: Config, store: Store) -> Starlette:
         Route("/ob3/credentials/{award_id}/badge.svg", baked("ob3.svg")),
         Route("/ob3/status/{list_id:int}", status_list),
         Route("/v/{award_id}", with_award(verify)),
+        Route("/v/{award_id}/qr.svg", with_award(page_qr)),
+        Route("/v/{award_id}/name", name_choice, methods=["GET", "POST"]),
         *admin_routes(config, store),
+        *(wallet_routes(issuer, store) if config.bridge.wallet_offers else []),
         *meetup_routes(config, store, html, lang_of),
-        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ], exception_handlers={ConfigError: no_key, 404: no_route})

@@ -2,7 +2,7 @@
 current LMS, read as a global-staff service user; presence pushed back through completion-batch.
 
 Request bound of a run, per course (E enrolled learners): 1 token for the run (renewed ~60 s
-before expiry), ceil(E / 100) enrollment pages (100 is the server's maximum; throttled to
+before expiry), 1 course detail (its name, for the evidence), ceil(E / 100) enrollment pages (100 is the server's maximum; throttled to
 120 a minute unless `api_key` is sent with the token), ceil(E / page_size) grade pages,
 ceil(E / page_size) aggregator pages when the plugin is installed, ceil(L / 100) account
 reads for the L learners not yet known with an email, 1 certificate read per learner who
@@ -32,6 +32,7 @@ from connectors.openedx.payloads import (
     Account,
     AggregatorPage,
     Certificate,
+    CourseDetail,
     EnrollmentPage,
     GradePage,
 )
@@ -64,6 +65,7 @@ class OpenEdxConnector:
         self.http.auth = self.auth
         self.blocks = CourseBlocks(config.url, self.get)
         self._aggregator = config.completion  # False once found not installed
+        self._course_names: dict[str, str] = {}
 
     @classmethod
     def push_target_refusal(cls, target: str, course: str) -> str | None:
@@ -114,7 +116,20 @@ class OpenEdxConnector:
             except SourceError as exc:
                 state.report(exc)
 
+    def _course_name(self, course: str, state: SourceState) -> str:
+        """The course's display name (Course API detail, once per course and connector); the
+        evidence of a badge names the course with it. A failed read leaves the facts unnamed."""
+        if course not in self._course_names:
+            url = f"{self.config.url}/api/courses/v1/courses/{quote(course, safe='')}/"
+            try:
+                self._course_names[course] = self.get(url, CourseDetail, "courses/v1/courses").name
+            except SourceError as exc:
+                state.warn(exc)
+                self._course_names[course] = ""
+        return self._course_names[course]
+
     def _pull_course(self, course: str, state: SourceState, known: dict[str, Identity]) -> Batch:
+        self._course_name(course, state)
         enrolled: dict[str, bool] = {}
         for page in self._pages("/api/enrollment/v1/enrollments",
                                 {"course_id": course, "page_size": ENROLLMENT_PAGE},
@@ -166,8 +181,10 @@ class OpenEdxConnector:
     def fact(self, user: str, kind: FactKind, course: str, value: float, status: str, *,
              item: str = "", occurred_at: datetime | None = None,
              attrs: dict[str, Any] | None = None) -> Fact:
+        names = {"course_name": self._course_names.get(course, "")}
         return Fact(source=self.source_id, external_id=user, kind=kind, course=course, item=item,
-                    value=value, status=status, occurred_at=occurred_at, attrs=attrs or {})
+                    value=value, status=status, occurred_at=occurred_at,
+                    attrs={**{k: v for k, v in names.items() if v}, **(attrs or {})})
 
     def course_completion_fact(self, user: str, course: str, percent: float) -> Fact:
         done = percent >= 1.0
@@ -277,8 +294,10 @@ class OpenEdxConnector:
             value = tree[usage].completion if usage in tree else None
             if value is not None:
                 done = value >= 1.0
+                name = tree[usage].display_name
                 out.append(self.fact(user, FactKind.activity_completion, course, 1.0 if done else 0.0,
-                                     "complete" if done else "incomplete", item=usage))
+                                     "complete" if done else "incomplete", item=usage,
+                                     attrs={"item_name": name} if name else None))
         return out
 
     # -- push ---------------------------------------------------------------

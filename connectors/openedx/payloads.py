@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["EnrollmentPage", "Grade", "GradePage", "AggregatorPage", "Certificate", "Account",
-           "Block", "Blocks"]
+           "Block", "Blocks", "CourseDetail"]
 
 
 class _P(BaseModel):
@@ -76,6 +76,7 @@ class Account(_P):
 
 class Block(_P):
     type: str = ""
+    display_name: str = ""  # a default field of the Course Blocks API
     children: list[str] = Field(default_factory=list)
     completion: float | None = None  # None on aggregator blocks (course, chapter, …)
     graded: bool = False
@@ -84,3 +85,11 @@ class Block(_P):
 class Blocks(_P):
     root: str = ""
     blocks: dict[str, Block]
+
+
+class CourseDetail(_P):
+    """The Course API's detail (course_api/serializers.py CourseSerializer): `name` is the
+    course's display name."""
+
+    id: str
+    name: str = ""

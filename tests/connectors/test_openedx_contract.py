@@ -32,6 +32,7 @@ def connector(**overrides: Any) -> OpenEdxConnector:
 
 def serve_recorded(rsps: responses.RequestsMock, *, aggregator: bool = True) -> None:
     rsps.post(f"{LMS}/oauth2/access_token", json=fixture("openedx/oauth2_access_token_jwt"))
+    rsps.get(f"{LMS}/api/courses/v1/courses/{Q}/", json=fixture("openedx/courses_v1_course_detail"))
     first = fixture("openedx/enrollment_v1_enrollments_cursor")
     rsps.get(f"{LMS}/api/enrollment/v1/enrollments", json=first, match=[
         matchers.query_param_matcher({"course_id": COURSE, "page_size": "100"})])
@@ -94,6 +95,8 @@ def test_a_full_pull_follows_cursors_and_reads_certificates_of_passing_learners_
     assert facts[("alice_martin", FactKind.certificate)].status == "downloadable"
     assert ("bruno_petit", FactKind.certificate) not in facts
     assert all(a.startswith("JWT ") for a in auth)
+    # Every fact names its course as the platform does (the Course API's `name`).
+    assert {f.attrs.get("course_name") for f in batch.facts} == {"Sauveteur Secouriste du Travail"}
 
 
 def test_the_api_key_travels_with_the_token_never_alone() -> None:

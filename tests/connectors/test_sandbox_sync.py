@@ -71,10 +71,11 @@ def test_a_rerun_with_no_change_is_bounded_and_adds_nothing(dialect: str, tmp_pa
     assert first["new_facts"] > 0 and second["new_facts"] == 0 and second["changed_facts"] == 0
     pages = math.ceil((roster + 1) / 50)
     # Moodle: site info + course list + per course (grades, contents, sessions, roster pages)
-    # Open edX: token + per course: enrollment pages (100 rows, the server's maximum), grade
-    # and aggregator pages (`page_size` rows, 50 here); no account read: every email is known
+    # Open edX: token + per course: its name (Course API detail), enrollment pages (100 rows,
+    # the server's maximum), grade and aggregator pages (`page_size` rows, 50 here); no account
+    # read: every email is known
     bound = 2 + courses * (3 + pages) if dialect == "moodle" else \
-        1 + courses * (math.ceil(roster / 100) + 2 * pages)
+        1 + courses * (1 + math.ceil(roster / 100) + 2 * pages)
     assert second["requests"] <= bound < first["requests"]
 
 

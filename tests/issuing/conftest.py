@@ -69,6 +69,20 @@ DEFINITION = {
 }
 
 
+# The facts behind an award as the rules store them: ids, and the names the platforms gave.
+PROVENANCE = [
+    {"source": "fun", "kind": "course_completion", "course": "course-v1:inria+41018+session01",
+     "item": "", "value": 1.0, "occurred_at": "2026-10-01T10:00:00Z",
+     "course_name": "Sciences numériques & technologie <SNT>"},
+    {"source": "moodle-nice", "kind": "activity_completion", "course": "42", "item": "503",
+     "value": 1.0, "occurred_at": "2026-10-03T10:00:00Z", "course_name": "SNT hybride",
+     "item_name": "Quiz : données structurées"},
+    {"source": "moodle-nice", "kind": "presence", "course": "42", "item": "rencontre-1",
+     "value": 1.0, "occurred_at": "2026-10-08T18:00:00Z", "title": "Atelier robots",
+     "place": "Tiers-lieu du port, Nice", "session_date": "2026-10-08T18:00:00+00:00"},
+]
+
+
 class World:
     """A store with one badge; `award()` issues one more award to a fresh learner."""
 
@@ -80,7 +94,7 @@ class World:
         store.awards.publish_badge("snt-mediator", "v1", DEFINITION, default_badge_png(128), "image/png")
 
     def award(self, *, lang: str = "fr", expires: timedelta | None = None, name: str = "Alice <b>Martin</b>",
-              issued: datetime | None = None) -> Award:
+              issued: datetime | None = None, provenance: list[dict] | None = None) -> Award:
         issued = issued or datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
         email = f"{uuid.uuid4().hex[:8]}@example.org"
         self.store.facts.ingest(0, Batch(identities=[Identity(source="lms", external_id=email,
@@ -91,11 +105,7 @@ class World:
             id=str(uuid.uuid4()), learner_id=learner.id, badge_id="snt-mediator", period="",
             issued_at=issued, expires_at=issued + expires if expires else None, salt=new_salt(),
             recipient_email=EMAIL, recipient_name=name, lang=lang, rule_version="v1",
-            provenance=[
-                {"source": "fun", "kind": "course_completion", "course": "snt-mooc", "item": "",
-                 "value": 1.0, "occurred_at": "2026-10-01T10:00:00Z"},
-                {"source": "moodle-nice", "kind": "presence", "course": "snt-hybride",
-                 "item": "rencontre-1", "value": 1.0, "occurred_at": "2026-10-08T18:00:00Z"}]))
+            provenance=provenance if provenance is not None else PROVENANCE))
         assert award is not None
         return award
 

@@ -123,6 +123,10 @@ courses = ["{course.id}"]
         assert [(p["source"], p["item"]) for p in listed.award.provenance] == [("rencontres", session.id)]
         overrides = [p for p in sb.pushes if p["kind"] == "moodle.override"]
         assert [(p["userid"], p["cmid"]) for p in overrides] == [(learner.id, course.attendance_cmid)]
+        # the learner's badge page names the meetup, in words
+        participant.goto(f"{meetup.base}/v/{listed.award.id}")
+        assert "Atelier SNT : robots & capteurs" in participant.locator("#evidence-1").inner_text()
+        assert "Fab lab <Le Port>, Nice" in participant.locator("#evidence-1").inner_text()
 
 
 def test_the_participant_page_in_english_at_phone_size(browser, meetup) -> None:

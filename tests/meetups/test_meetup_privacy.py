@@ -40,4 +40,4 @@ def test_pages_have_no_inline_script_or_style(template: str) -> None:
     assert "<style" not in source and not re.search(r"\sstyle=", source)
     assert not re.search(r"\son[a-z]+=", source), "no event handler attributes"
     for script in re.findall(r"<script[^>]*>", source):
-        assert 'src="/static/' in script, script
+        assert 'src="{{ static_url }}' in script, script

@@ -4,11 +4,14 @@ sandbox) exactly once, however many runs follow."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pytest
+import requests
 
 from bridge.issuing.issuer import Issuer
+from bridge.issuing.keys import generate_key
 from bridge.issuing.ob2 import evidence
 from jobs.run import run_sync
 from sandbox import SandboxPlatform
@@ -69,7 +72,17 @@ def test_a_check_in_is_awarded_with_the_meetup_as_evidence_and_pushed_back_once(
     assert listed.email == learner.email.lower()
     [proof] = [p for p in listed.award.provenance if p["source"] == "rencontres"]
     assert (proof["kind"], proof["course"], proof["item"]) == ("presence", "42", session.id)
-    assert len(evidence(Issuer(meetup.config, meetup.store).urls, listed.award)) == 1
+    # The evidence says it in words, with the session's title and place (OB 2.0, OB 3.0, page).
+    for kind in ("rsa", "ed25519"):
+        generate_key(meetup.config.bridge.keys_path, kind)
+    issuer = Issuer(meetup.config, meetup.store)
+    [words] = [e["narrative"] for e in evidence(issuer.urls, listed.award)]
+    assert words.startswith("Présent·e à «\u00a0Atelier « SNT » & robots\u00a0», Fab lab du port, Nice — ")
+    assert session.id not in words and "rencontres" not in words
+    assert [e["narrative"] for e in issuer.ob3_credential(listed.award)["evidence"]] == [words]
+    page = requests.get(issuer.urls.verify_page(listed.award.id), headers={"Accept": "text/html"},
+                        timeout=30)
+    assert html.escape(words, quote=False) in page.text
     overrides = [p for p in sandbox.pushes if p["kind"] == "moodle.override"]
     assert [(p["userid"], p["cmid"]) for p in overrides] == [(learner.id, course.attendance_cmid)]
     assert sandbox.world.activity_completed(learner, course, course.attendance_cmid)

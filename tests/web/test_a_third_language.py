@@ -50,8 +50,8 @@ msgstr "Ihr Abzeichen „%(badge_name)s“ von %(issuer_name)s"
 msgid "This badge is valid until %(expires_on)s."
 msgstr "Dieses Abzeichen ist gültig bis %(expires_on)s."
 
-msgid "Attended session {item} ({course})"
-msgstr "Teilnahme an der Sitzung {item} ({course})"
+msgid "Attended “{title}”, {place}"
+msgstr "Teilnahme an „{title}“, {place}"
 '''
 
 
@@ -80,7 +80,7 @@ def test_the_page_speaks_german_to_a_german_browser(served) -> None:
     html = page(url, "de-DE,de;q=0.9,fr;q=0.5")
     assert '<html lang="de">' in html and "<h1>Überprüfung des Abzeichens</h1>" in html
     assert ">Gültig</span>" in html and 'id="issued-on">29.11.2026<' in html
-    assert "Teilnahme an der Sitzung rencontre-1 (snt-hybride) — 08.10.2026" in html
+    assert "Teilnahme an „Atelier robots“, Tiers-lieu du port, Nice — 08.10.2026" in html
     assert "<h2 id=\"downloads\">Downloads</h2>" in html  # not in the German catalog: English
     assert 'content="de_DE"' in html
     # The French page now offers both other languages, each named in its own language.

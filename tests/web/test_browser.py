@@ -62,20 +62,87 @@ def test_page_renders_the_live_status_and_switches_language(browser, served, cas
     assert page.locator("#status").get_attribute("data-status") == case
     assert page.locator("#badge-name").inner_text() == "Médiateur SNT <hybride>"
     assert page.locator("img").first.evaluate("i => i.complete && i.naturalWidth > 0")
+    # Only a valid badge has the check mark and the share block; a revoked one offers nothing
+    # to download.
+    assert page.locator("#check").count() == (case == "valid")
+    assert page.locator("#share-block").count() == (case == "valid")
+    assert page.locator("#downloads").count() == (case != "revoked")
     if case == "revoked":
         assert page.locator("#revocation-reason").inner_text() == "Erreur de saisie"
+        assert "✓" not in page.locator("body").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"verify-{case}-fr.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"verify-{case}-fr{'-phone' if case == 'valid' else ''}.png"),
+                    full_page=True)
     page.locator("#lang-en").focus()
     page.keyboard.press("Enter")  # keyboard, not mouse: the switch must be reachable
     page.wait_for_url("**?lang=en")
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("h1").inner_text() == "Badge verification"
-    assert page.locator("#status").inner_text() == {"valid": "Valid", "expired": "Expired",
-                                                    "revoked": "Revoked"}[case]
-    page.screenshot(path=str(ARTIFACTS / f"verify-{case}-en.png"), full_page=True)
+    assert page.locator("#badge-name").inner_text() == "SNT hybrid mediator"
+    assert page.locator("#status").inner_text().removeprefix("✓") == {
+        "valid": "Valid", "expired": "Expired", "revoked": "Revoked"}[case]
+    assert page.locator("#issued-on").inner_text() == f"{award.issued_at:%b} {award.issued_at.day}, {award.issued_at.year}"
+    page.screenshot(path=str(ARTIFACTS / f"verify-{case}-en{'-phone' if case == 'valid' else ''}.png"),
+                    full_page=True)
     # On a phone the page must not scroll sideways.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1") or case != "valid"
+    assert errors == [], errors
+
+
+@pytest.mark.parametrize("locale", ["fr-FR", "en-GB"])
+def test_the_share_block_links_copies_and_shows_a_qr_code_on_a_phone(browser, served, locale) -> None:
+    award = served.award()
+    errors: list[str] = []
+    page = open_page(browser, served.issuer.urls.verify_page(award.id), locale, errors, mobile=True)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    linkedin = page.locator("#share-linkedin").get_attribute("href")
+    assert linkedin.startswith("https://www.linkedin.com/profile/add?")
+    assert "certUrl=" + served.issuer.urls.verify_page(award.id).replace(":", "%3A").replace("/", "%2F") in linkedin
+    page.locator("#copy-link").click()
+    assert page.evaluate("navigator.clipboard.readText()") == served.issuer.urls.verify_page(award.id)
+    assert page.locator("#page-link-status").inner_text() == ("Copié" if locale == "fr-FR" else "Copied")
+    page.locator("#copy-embed").click()
+    embed = page.evaluate("navigator.clipboard.readText()")
+    assert embed.startswith(f'<a href="{served.issuer.urls.verify_page(award.id)}"><img src=')
+    qr = page.locator("#page-qr")
+    qr.scroll_into_view_if_needed()
+    assert qr.evaluate("i => i.complete && i.naturalWidth > 0")
+    with page.expect_download() as download:
+        page.locator("#share-download").click()
+    assert download.value.suggested_filename == f"badge-{award.id}-ob2.png"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#share-block").screenshot(path=str(ARTIFACTS / f"share-block-{locale[:2]}-phone.png"))
+    assert errors == [], errors
+
+
+def test_the_qr_code_reads_back_as_the_page_address(browser, served) -> None:
+    import zxingcpp
+    from PIL import Image
+
+    award = served.award()
+    errors: list[str] = []
+    page = open_page(browser, served.issuer.urls.verify_page(award.id), "en", errors)
+    shot = ARTIFACTS / "qr.png"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#page-qr").screenshot(path=str(shot))
+    assert [r.text for r in zxingcpp.read_barcodes(Image.open(shot))] == [
+        served.issuer.urls.verify_page(award.id)]
+
+
+def test_the_issuer_page_and_a_badge_page_for_people(browser, served) -> None:
+    served.award()
+    errors: list[str] = []
+    page = open_page(browser, served.config.bridge.public_url + "/", "en", errors, mobile=True)
+    assert page.locator("h1").inner_text() == "Tiers-lieu <Numérique> & Co"
+    assert page.locator("#issuer-description").inner_text() == "Réseau de formation des enseignants"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "issuer-en-phone.png"), full_page=True)
+    page.locator("#badge-1").click()
+    page.wait_for_url("**/ob2/badges/snt-mediator")
+    assert page.locator("h1").inner_text() == "SNT hybrid mediator"
+    assert page.locator("#criteria-text").inner_text() == "Complete the SNT MOOC on FUN and attend two meetups."
+    page.screenshot(path=str(ARTIFACTS / "badge-class-en-phone.png"), full_page=True)
     assert errors == [], errors
 
 

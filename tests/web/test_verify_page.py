@@ -8,9 +8,12 @@ import importlib.util
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
+
+from bridge import i18n
 
 # The issuing tests' fixtures (world, served, fetch...), shared without a package or conftest.
 _spec = importlib.util.spec_from_file_location(
@@ -76,7 +79,41 @@ def test_language_from_accept_language_and_the_switch(served, fetch) -> None:
     assert '<html lang="en">' in en and "Badge verification" in en and 'href="?lang=fr"' in en
     fr = page(fetch, served, award, accept_language="fr-FR")
     assert '<html lang="fr">' in fr and "Vérification du badge" in fr and 'href="?lang=en"' in fr
-    assert "Attended session rencontre-1" in en and "Présent·e à la séance rencontre-1" in fr
+    assert "Attended “Atelier robots”, Tiers-lieu du port, Nice — Oct 8, 2026" in en
+    assert "Présent·e à «\u00a0Atelier robots\u00a0», Tiers-lieu du port, Nice — 8 oct. 2026" in fr
+
+
+def evidence_of(html: str) -> list[str]:
+    return [unescape(e) for e in re.findall(r'<li id="evidence-\d+">([^<]*)</li>', html)]
+
+
+def test_evidence_is_in_words_with_the_names_the_platforms_gave(served, fetch) -> None:
+    award = served.award()
+    en = evidence_of(page(fetch, served, award, "en"))
+    assert en == ["Completed the course “Sciences numériques & technologie <SNT>” — Oct 1, 2026",
+                  "Completed “Quiz : données structurées” in the course “SNT hybride” — Oct 3, 2026",
+                  "Attended “Atelier robots”, Tiers-lieu du port, Nice — Oct 8, 2026"]
+    fr = evidence_of(page(fetch, served, award, "fr"))
+    assert fr[0] == "A terminé le cours «\u00a0Sciences numériques & technologie <SNT>\u00a0» — 1 oct. 2026"
+
+
+def test_evidence_without_names_never_shows_an_id(served, fetch) -> None:
+    """Awards issued before facts carried names: what the fact is, never its ids."""
+    award = served.award(provenance=[
+        {"source": "sandbox", "kind": "course_completion", "course": "42", "item": "",
+         "value": 1.0, "occurred_at": "2026-10-01T10:00:00Z"},
+        {"source": "sandbox", "kind": "activity_completion", "course": "42", "item": "503",
+         "value": 1.0, "occurred_at": None},
+        {"source": "sandbox", "kind": "grade", "course": "42", "item": "503", "value": 0.75}])
+    html = page(fetch, served, award, "en")
+    assert evidence_of(html) == ["Completed a course — Oct 1, 2026", "Completed an activity",
+                                 "Grade 75%"]
+    assert "sandbox" not in html and ">42<" not in html and "503" not in html
+    credential = served.issuer.ob3_credential(award)
+    with i18n.language("fr"):  # the credential speaks the award's language
+        grade = f"Note de {i18n.format_percent(0.75)}"
+    assert [e["name"] for e in credential["evidence"]] == ["A terminé un cours",
+                                                           "A terminé une activité", grade]
 
 
 def test_everything_shown_is_escaped(served, fetch) -> None:
@@ -154,3 +191,39 @@ def test_a_machine_gets_a_404_in_json_for_a_path_no_route_serves(served, fetch) 
 def test_issuer_documents_are_served(served, fetch, path) -> None:
     status, body = fetch(served.config.bridge.public_url + path)
     assert status == 200 and json.loads(body)
+
+
+def test_the_issuer_page_to_people_and_the_issuer_profile_to_machines(served, fetch) -> None:
+    served.award()
+    home = served.config.bridge.public_url + "/"
+    status, body = fetch(home, HTML)
+    html = body.decode()
+    assert status == 200 and "<h1>Tiers-lieu &lt;Numérique&gt; &amp; Co</h1>" in html
+    assert 'href="https://tiers-lieu.example.org"' in html and "Médiateur SNT &lt;hybride&gt;" in html
+    assert json.loads(fetch(home)[1])["type"] == "Issuer"
+
+
+def test_a_badge_class_has_a_page_for_people_and_its_criteria_link_lands_there(served, fetch) -> None:
+    award = served.award(lang="en")
+    assertion = json.loads(fetch(served.issuer.urls.assertion(award.id))[1])
+    # The assertion names the BadgeClass in the award's language, and that document agrees.
+    badge_class = json.loads(fetch(assertion["badge"])[1])
+    assert badge_class["id"] == assertion["badge"] and badge_class["name"] == "SNT hybrid mediator"
+    assert json.loads(fetch(served.issuer.urls.badge("snt-mediator"))[1])["name"] == "Médiateur SNT <hybride>"
+    status, body = fetch(badge_class["criteria"]["id"], HTML)
+    assert status == 200 and b'id="criteria"' in body and b"Complete the SNT MOOC" in body
+    status, body = fetch(served.issuer.urls.achievement("snt-mediator"), HTML)
+    assert status == 200 and body.startswith(b"<!doctype html>")
+    credential = served.issuer.ob3_credential(award)
+    assert credential["credentialSubject"]["achievement"]["name"] == "SNT hybrid mediator"
+
+
+def test_pages_load_no_inline_script_or_style(served, fetch) -> None:
+    """So that a strict Content-Security-Policy can be served: styles and scripts are files."""
+    award = served.award()
+    for url in (served.issuer.urls.verify_page(award.id), served.config.bridge.public_url + "/",
+                served.issuer.urls.badge("snt-mediator")):
+        html = fetch(url, HTML)[1].decode()
+        assert "<style" not in html and " style=" not in html and "<script>" not in html, url
+        for asset in re.findall(r'(?:href|src)="(http://127\.0\.0\.1:\d+/static/[^"]+)"', html):
+            assert fetch(asset)[0] == 200, asset

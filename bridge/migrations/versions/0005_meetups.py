@@ -1,14 +1,14 @@
 """Meetup sessions, their check-ins, and the check-in page's rate-limit counters.
 
 Revision ID: 0005_meetups
-Revises: 0004
+Revises: 0005_learner
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_meetups"
-down_revision = "0004"
+down_revision = "0005_learner"
 branch_labels = None
 depends_on = None
 
