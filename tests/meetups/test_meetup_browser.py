@@ -147,3 +147,33 @@ def test_the_participant_page_in_english_at_phone_size(browser, meetup) -> None:
     page.screenshot(path=str(ARTIFACTS / "meetup-participant-error-fr.png"), full_page=True)
     # the form asked again answers 422, which Chromium logs: nothing else may be logged
     assert [e for e in errors if "status of 422" not in e] == [], errors
+
+
+def test_the_organisers_page_shows_each_new_code_as_the_window_turns(browser, meetup, read_qr) -> None:
+    """The page asks for a new image when the state says the window changed; the image it gets
+    is the code of the window now (the state is rewritten here to turn the window at once)."""
+    import json
+
+    session = meetup.session()
+    errors: list[str] = []
+    page = context(browser, "en", errors)
+    page.goto(meetup.organiser_url(session.id))
+    page.wait_for_function("document.getElementById('qr').naturalWidth > 0")
+    first = page.locator("#qr").get_attribute("src")
+
+    def later(route) -> None:
+        body = route.fetch().json()
+        body["window"] += 1
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body),
+                      headers={"Cache-Control": "no-store"})
+
+    page.route("**/state", later)
+    page.wait_for_function(f"document.getElementById('qr').getAttribute('src') !== {first!r}",
+                           timeout=15_000)
+    page.wait_for_function("document.getElementById('qr').complete && "
+                           "document.getElementById('qr').naturalWidth > 0")
+    assert "?w=" in page.locator("#qr").get_attribute("src")
+    url = read_qr(page.locator("#qr").screenshot())
+    assert url.startswith(f"{meetup.base}/m/{session.id}/")
+    assert page.locator("#state").inner_text() == "Check-in is open"
+    assert errors == [], errors
