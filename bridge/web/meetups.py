@@ -56,10 +56,7 @@ class _Pages:
 
     # -- helpers ---------------------------------------------------------------------
     def page(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
-        lang = self.lang_of(request)
-        languages = [(code, i18n.display_name(code)) for code in i18n.languages() if code != lang]
-        response = self.render(f"web/meetups/{template}", lang, status, other_languages=languages,
-                               **context)
+        response = self.render(f"web/meetups/{template}", self.lang_of(request), status, **context)
         response.headers["Cache-Control"] = "no-store"
         return response
 
