@@ -123,11 +123,30 @@ def create(config_path: Path | None, title: str, place: str, town: str, start: s
         raise click.UsageError(problem)
     session = store.meetups.create(from_spec(spec, source_id, config.bridge.zone, "cli"))
     doc = _doc(desk, session)
+    emailed = _email_link(config, store, session)
     if as_json:
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**doc, "organiser_emailed": emailed}, indent=2, ensure_ascii=False))
     else:
         click.echo(_("session {id} created").format(id=session.id))
         click.echo(_("organiser's page: {url}").format(url=doc["organiser_url"]))
+        _say_emailed(session, emailed)
+
+
+def _email_link(config: Config, store: Store, session: MeetupSession) -> bool | None:
+    """The organiser's link to the session's organiser: True sent, False left to the next run
+    (the mail server did not take it), None without an organiser's address."""
+    from bridge.meetups.mail import deliver_meetup_mails, queue_organiser_link
+
+    if not queue_organiser_link(store, config, session):
+        return None
+    return deliver_meetup_mails(config, store).sent > 0
+
+
+def _say_emailed(session: MeetupSession, emailed: bool | None) -> None:
+    if emailed is not None:
+        click.echo((_("link emailed to {email}") if emailed else
+                    _("link not emailed to {email} yet: the mail server did not take it; the next "
+                      "run sends it")).format(email=session.organiser_email))
 
 
 def _moment(text: str, option: str) -> datetime:
@@ -191,12 +210,19 @@ def show(config_path: Path | None, session_id: str, as_json: bool) -> None:
 @json_option
 @handle_errors
 def link(config_path: Path | None, session_id: str, as_json: bool) -> None:
-    """Issue a new organiser link; the previous one stops working."""
-    store, desk = _open(config_path)[1:]
+    """Issue a new organiser link (emailed to the session's organiser, if any); the previous
+    one stops working."""
+    config, store, desk = _open(config_path)
     _session(store, session_id)
     store.meetups.new_link(session_id)
-    url = desk.organiser_url(_session(store, session_id))
-    click.echo(json.dumps({"id": session_id, "organiser_url": url}) if as_json else url)
+    session = _session(store, session_id)
+    url = desk.organiser_url(session)
+    emailed = _email_link(config, store, session)
+    if as_json:
+        click.echo(json.dumps({"id": session_id, "organiser_url": url, "organiser_emailed": emailed}))
+    else:
+        click.echo(url)
+        _say_emailed(session, emailed)
 
 
 @meetups.command("close")

@@ -73,8 +73,8 @@ class Desk:
 
     # -- links ----------------------------------------------------------------------
     def organiser_url(self, session: MeetupSession) -> str:
-        token = self.tokens.organiser(session.id, session.link_generation)
-        return f"{self.config.bridge.public_url}/o/{token}"
+        return self.tokens.organiser_link(self.config.bridge.public_url, session.id,
+                                          session.link_generation)
 
     def checkin_url(self, session: MeetupSession, now: datetime) -> str:
         return f"{self.config.bridge.public_url}/m/{session.id}/{self.tokens.qr(session.id, now)}"
@@ -118,8 +118,7 @@ class Desk:
         except CapacityError as exc:
             raise CheckInRefused("device_full", str(exc)) from None
         if pending and created:
-            queue_confirmation(self.store, self.config, session, checkin,
-                               self.tokens.confirm(checkin.id), lang)
+            queue_confirmation(self.store, self.config, checkin, lang)
         return Result(checkin, created)
 
     def import_sheet(self, rows: list[tuple[MeetupSession, str]]) -> int:

@@ -78,6 +78,10 @@ class Tokens:
     def organiser(self, session_id: str, generation: int) -> str:
         return self._dumps("organiser", [session_id, generation])
 
+    def organiser_link(self, base: str, session_id: str, generation: int) -> str:
+        """The organiser's page of a session, under the public URL `base`."""
+        return f"{base}/o/{self.organiser(session_id, generation)}"
+
     def organiser_claims(self, token: str) -> tuple[str, int] | None:
         """(session id, link generation) of a genuine link; whether it is still the current
         one, and not expired, is the session's to say."""
@@ -125,6 +129,10 @@ class Tokens:
     # -- the confirmation link -------------------------------------------------------
     def confirm(self, checkin_id: int) -> str:
         return self._dumps("confirm", [checkin_id])
+
+    def confirm_link(self, base: str, checkin_id: int) -> str:
+        """The emailed link that confirms a pending check-in, under the public URL `base`."""
+        return f"{base}/m/confirm/{self.confirm(checkin_id)}"
 
     def confirm_id(self, token: str) -> int | None:
         data = self._loads("confirm", token)

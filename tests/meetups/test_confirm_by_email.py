@@ -82,3 +82,44 @@ def test_an_email_the_mail_server_missed_is_sent_by_the_next_run(make_meetup, ph
         assert [m["To"] for m in mail.messages] == ["late@example.org"]
     finally:
         mail.stop()
+
+
+def test_the_organiser_gets_their_link_by_email_and_a_new_one_replaces_it(make_meetup, catcher) -> None:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from click.testing import CliRunner
+
+    from cli import main
+
+    meetup = make_meetup(smtp_port=catcher.port)
+    start = datetime.now(UTC).replace(microsecond=0)
+    created = CliRunner().invoke(main, [
+        "--lang", "en", "meetups", "create", "--config", str(meetup.config.file), "--title",
+        "Atelier", "--place", "Fab lab", "--start", start.isoformat(),
+        "--end", (start + timedelta(hours=2)).isoformat(), "--course", "42",
+        "--organiser-email", "Animatrice@Example.org", "--json"])
+    assert created.exit_code == 0, created.output
+    doc = json.loads(created.output)
+    assert doc["organiser_emailed"] is True and doc["organiser_email"] == "animatrice@example.org"
+    [message] = catcher.messages
+    assert message["To"] == "animatrice@example.org" and "Atelier" in message["Subject"]
+    assert message["Content-Language"] == "fr"  # the issuer's language
+    text = message.get_body(("plain",)).get_content()
+    assert doc["organiser_url"] in text
+    assert requests.get(doc["organiser_url"], timeout=30).status_code == 200
+    relinked = CliRunner().invoke(main, ["meetups", "link", doc["id"], "--config",
+                                         str(meetup.config.file), "--json"])
+    new = json.loads(relinked.output)
+    assert new["organiser_emailed"] is True and len(catcher.messages) == 2
+    assert new["organiser_url"] in catcher.messages[1].get_body(("plain",)).get_content()
+    assert requests.get(doc["organiser_url"], timeout=30).status_code == 403  # the emailed old one
+    # a link queued while the mail server was away, then replaced: the stale one is never sent
+    from bridge.meetups.mail import deliver_meetup_mails, queue_organiser_link
+
+    session = meetup.store.meetups.get(doc["id"])
+    meetup.store.meetups.new_link(session.id)
+    assert queue_organiser_link(meetup.store, meetup.config, meetup.store.meetups.get(session.id))
+    meetup.store.meetups.new_link(session.id)
+    counts = deliver_meetup_mails(meetup.config, meetup.store)
+    assert (counts.sent, counts.failed) == (0, 1) and len(catcher.messages) == 2
