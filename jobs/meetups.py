@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bridge.config import Config
 from bridge.errors import ConfigError, SourceError
 from bridge.meetups.facts import presence_batch
+from bridge.meetups.mail import queue_organiser_link
 from bridge.meetups.sessions import declared, from_platform, meetups_sources
 from bridge.model import Batch
 from bridge.store import NewSession, Store
@@ -45,7 +46,8 @@ def refresh_sessions(config: Config, store: Store, *, run_id: int | None = None,
                      connectors: dict[str, Connector] | None = None) -> SessionStats:
     """Declared sessions always; with a `run_id`, the platforms' too (their errors are
     recorded on the run). Sessions whose title, place, dates or tags changed have their
-    presences written again, so that evidence says what the session now says."""
+    presences written again, so that evidence says what the session now says; a session with
+    an organiser's address has its link queued for them."""
     sessions = declared(config)
     for new in sessions:
         problem = check_target(config, new.push_to, new.push_target, new.course)
@@ -58,6 +60,10 @@ def refresh_sessions(config: Config, store: Store, *, run_id: int | None = None,
         sessions += found
     refreshed = store.meetups.refresh(sessions)
     stats.created, stats.updated = refreshed.created, refreshed.updated
+    for new in sessions:  # queued once per link generation; the run's delivery step sends it
+        session = store.meetups.get(new.id) if new.organiser_email else None
+        if session is not None:
+            queue_organiser_link(store, config, session)
     for session_id in refreshed.described:
         session = store.meetups.get(session_id)
         settings = meetups_sources(config).get(session.source) if session else None

@@ -123,3 +123,26 @@ def test_the_organiser_gets_their_link_by_email_and_a_new_one_replaces_it(make_m
     meetup.store.meetups.new_link(session.id)
     counts = deliver_meetup_mails(meetup.config, meetup.store)
     assert (counts.sent, counts.failed) == (0, 1) and len(catcher.messages) == 2
+
+
+def test_a_session_declared_with_an_organiser_sends_them_the_link_at_the_next_run(make_meetup, catcher) -> None:
+    meetup = make_meetup('''
+[[sources.rencontres.sessions]]
+id = "nice-1"
+title = "Rencontre de Nice"
+place = "Fab lab"
+start = 2026-12-05T09:30:00
+end = 2026-12-05T12:00:00
+course = "42"
+organiser_email = "anim@example.org"
+''', smtp_port=catcher.port)
+    meetup.config.bridge.rules_dir.mkdir()
+    (meetup.config.bridge.rules_dir / "b.toml").write_text(
+        '[badge]\nid = "b"\nname = "B"\ndescription = "B"\n[condition]\n'
+        'all = [{ presence = { source = "rencontres", course = "42" } }]\n', encoding="utf-8")
+    for _ in range(2):
+        run_sync(meetup.config, meetup.store)
+    [message] = catcher.messages
+    assert message["To"] == "anim@example.org"
+    assert meetup.desk.organiser_url(meetup.store.meetups.get("nice-1")) in \
+        message.get_body(("plain",)).get_content()
