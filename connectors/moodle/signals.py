@@ -104,7 +104,10 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
 def course_sessions(client: MoodleClient, source: str, course: str) -> list[SessionInfo]:
     """The attendance sessions of a course (one contents call, one sessions call per attendance
     instance), as meetups take them in: title and place from the description as
-    `session_attrs` reads them, the status pushed back to the session itself."""
+    `session_attrs` reads them, the status pushed back to the session itself.
+
+    `sessdate` and `duration` are seconds, the description the teacher's HTML (the payload
+    recorded on Moodle 4.5.6 with mod_attendance 2024020500); a duration of 0 is allowed there."""
     out = []
     for instance in attendance_instances(client, course):
         for s in client.call("mod_attendance_get_sessions", list[AttendanceSession], attendanceid=instance):
