@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -87,6 +88,20 @@ class BridgeSettings(_Model):
     hide_recipient_name: bool = False
     renewal_notice: int = Field(30, ge=0, description="days before expiry a learner is told; 0: never")
     wallet_offers: bool = Field(False, description="offer OB 3.0 credentials to wallets (OpenID4VCI)")
+    timezone: str = Field("Europe/Paris", description="IANA zone of times written without an offset")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone (e.g. Europe/Paris)") from None
+        return v
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @field_validator("default_language")
     @classmethod

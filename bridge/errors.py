@@ -136,6 +136,16 @@ class CapacityError(BridgeError):
     """A bounded resource is full (a queue, a lease, a rate limit); try again later."""
 
 
+class CheckInRefused(BridgeError):
+    """A meetup check-in that cannot be taken; `reason` says which refusal (the check-in page
+    words it for the participant): not_open, closed, expired, forged, invalid_email,
+    too_many, device_full, erased, no_link."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        super().__init__(f"check-in refused ({reason})" + (f": {detail}" if detail else ""))
+
+
 EXIT_CODES: dict[type[BaseException], int] = {
     ConfigError: 2,
     RuleError: 3,

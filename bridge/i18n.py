@@ -32,7 +32,7 @@ from bridge.errors import ConfigError
 __all__ = [
     "SOURCE", "DOMAIN", "LOCALE_DIR", "ENV_DIR", "languages", "translations", "language", "current",
     "gettext", "ngettext", "pgettext", "npgettext", "N_", "negotiate", "accept_language",
-    "format_date", "format_datetime", "format_decimal", "format_percent", "format_list",
+    "format_date", "format_datetime", "format_time", "format_decimal", "format_percent", "format_list",
     "display_name", "territory_locale",
 ]
 
@@ -186,6 +186,11 @@ def format_date(value: date | datetime | None, format: str = "medium") -> str:
 
 def format_datetime(value: datetime | None, format: str = "medium") -> str:
     return dates.format_datetime(value, format, locale=_locale()) if value else ""
+
+
+def format_time(value: datetime | None, format: str = "short") -> str:
+    """« 14:30 », "2:30 PM", in the value's own time zone; empty for no time."""
+    return dates.format_time(value, format, locale=_locale()) if value else ""
 
 
 def format_decimal(value: float | int) -> str:

@@ -7,6 +7,7 @@ construction only normalises (UTC datetimes, lower-cased emails, the fact kind).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,10 +22,16 @@ __all__ = [
     "Batch",
     "Attestation",
     "PushResult",
+    "SessionInfo",
     "NAME_ATTRS",
     "normalise_email",
     "utc",
+    "PUSH_TARGET",
 ]
+
+# What a push can set on a platform: an activity's completion, an attendance session's status,
+# an Open edX block's completion.
+PUSH_TARGET = re.compile(r"^(completion:\d+|attendance:\d+|block:block-v1:\S+)$")
 
 AttrValue = str | int | float | bool | list[str]
 
@@ -164,3 +171,24 @@ class PushResult:
         """What the outbox records of the push (JSON): everything but the read-back facts."""
         return {"accepted": self.accepted, "reflected": self.reflected, "message": self.message,
                 "response": dict(self.response)}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A session a platform schedules (a Moodle attendance session), as meetups take it in.
+
+    `id` is the platform's; `target` is where its presences are pushed (attendance:<id>)."""
+
+    source: str
+    course: str
+    id: str
+    title: str
+    place: str
+    start: datetime
+    end: datetime
+    tags: list[str] = field(default_factory=list)
+    target: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", utc(self.start))
+        object.__setattr__(self, "end", utc(self.end))

@@ -1,25 +1,31 @@
 """`badge-bridge demo`: the whole pipeline on the embedded default, for real, on loopback.
 
-Sandbox platform → Moodle connector → rules → OB 2.0 baked PNG → SMTP → web app.
+Sandbox platform → Moodle connector → rules → OB 2.0 baked PNG → SMTP → web app; and a meetup:
+one participant checks in by its QR code's URL (over HTTP, as a phone would) before the run,
+which awards the meetup badge with the session as evidence and pushes the presence to Moodle.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bridge.config import Config
 from bridge.delivery.catcher import MailCatcher
 from bridge.issuing.files import write_award_files
 from bridge.issuing.urls import Urls
-from bridge.store import Award, Store
+from bridge.store import Award, MeetupSession, Store
 
 from .common import load
 
 if TYPE_CHECKING:
+    from bridge.meetups.desk import Desk
     from jobs.run import RunReport
 
 __all__ = ["DemoResult", "run_demo", "demo_rules_dir", "write_demo_config"]
@@ -32,6 +38,8 @@ def demo_rules_dir() -> Path:
 def write_demo_config(path: Path, *, data_dir: Path, port: int, sandbox_url: str, token: str,
                       smtp_port: int, push: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    # The demo's meetup is on now (in the config's zone, Paris): its check-in page is open.
+    start = datetime.now(UTC).astimezone(ZoneInfo("Europe/Paris")) - timedelta(minutes=30)
     path.write_text(f'''# Written by `badge-bridge demo`: the config of the demo run.
 # `badge-bridge serve --config {path}` serves the same awards again.
 [bridge]
@@ -64,6 +72,21 @@ kind = "moodle"
 url = "{sandbox_url}"
 token = "{token}"
 courses = ["42"]
+
+# Meetups: check-in by QR code at the sessions below (and those created with
+# `badge-bridge meetups create`); each check-in is a presence of this source.
+[sources.rencontres]
+kind = "meetups"
+tags = ["temps-de-rencontre"]
+
+[[sources.rencontres.sessions]]
+id = "{MEETUP_ID}"
+title = "Temps de rencontre — projets SNT en classe"
+place = "Tiers-lieu La Fabrique"
+town = "Nice"
+start = {start:%Y-%m-%dT%H:%M:00}
+end = {start + timedelta(hours=3):%Y-%m-%dT%H:%M:00}
+course = "42"
 ''' + (_PUSH if push else ""), encoding="utf-8")
 
 
@@ -75,7 +98,14 @@ session = "*"
 to = "sandbox"
 course = "42"
 target = "completion:503"
+
+# A check-in at a meetup marks the same activity complete.
+[[sources.rencontres.push]]
+to = "sandbox"
+course = "42"
+target = "completion:503"
 '''
+MEETUP_ID = "rencontre-demo"
 
 
 @dataclass
@@ -87,6 +117,8 @@ class DemoResult:
     emails_sent: int
     pushes: int
     verify_url: str | None
+    organiser_url: str
+    checked_in: tuple[str, str]  # who checked in by the QR code, and what the page answered
     report: RunReport
     world: Any  # the sandbox platform's state after the run, the truth to check against
 
@@ -108,6 +140,7 @@ def run_demo(data_dir: Path, *, port: int = 8000, output: Path | None = None,
             config = load(cfg_path)
             store = Store(config.bridge.db_url)
             try:
+                organiser_url, checked_in = _scripted_check_in(config, store, sandbox.world)
                 report = run_sync(config, store, trigger="demo")
                 awarded, sent = report.awarded, report.emails.sent
                 counts = store.counts()
@@ -123,8 +156,45 @@ def run_demo(data_dir: Path, *, port: int = 8000, output: Path | None = None,
     urls = Urls(config.bridge.public_url)
     return DemoResult(config=config, learners=counts["learners"], new_awards=awarded,
                       total_awards=len(awards), emails_sent=sent, pushes=len(pushes),
-                      verify_url=urls.verify_page(awards[0].id) if awards else None, report=report,
-                      world=world)
+                      verify_url=urls.verify_page(awards[0].id) if awards else None,
+                      organiser_url=organiser_url, checked_in=checked_in, report=report, world=world)
+
+
+def _scripted_check_in(config: Config, store: Store, world: Any) -> tuple[str, tuple[str, str]]:
+    """One participant checks in at the demo's meetup as a phone would: the QR code's URL, the
+    form, the confirmation, over HTTP on a web server of its own. They are a learner who did the
+    course's online modules but has no presence yet, so the push completes their course."""
+    import requests
+
+    from bridge.meetups.desk import Desk
+    from bridge.web.server import BackgroundServer, free_port
+    from jobs.meetups import refresh_sessions
+
+    refresh_sessions(config, store)
+    session = store.meetups.get(MEETUP_ID)
+    assert session is not None
+    desk = Desk(config, store)
+    course = world.course(42)
+    who = next(u for u in world.enrolled(42) if u.email and not world.attended(u, course)
+               and world.activity_completed(u, course, 501) and world.activity_completed(u, course, 502))
+    port = free_port()
+    server = BackgroundServer(config, store, "127.0.0.1", port).start()
+    try:
+        outcome = _check_in(desk, session, f"http://127.0.0.1:{port}", who.email, requests.Session())
+    finally:
+        server.stop()
+    return desk.organiser_url(session), (who.email, outcome)
+
+
+def _check_in(desk: Desk, session: MeetupSession, base: str, email: str, phone: Any) -> str:
+    url = desk.checkin_url(session, datetime.now(UTC)).replace(desk.config.bridge.public_url, base)
+    form = phone.get(url, timeout=30)
+    for step in ("email", "confirm"):
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        form = phone.post(form.url, data={"csrf": token.group(1) if token else "", "email": email,
+                                          "step": step}, timeout=30)
+    found = re.search(r'data-(?:outcome|reason)="([a-z_]+)"', form.text)
+    return found.group(1) if found else f"HTTP {form.status_code}"
 
 
 def _write_badges(config: Config, store: Store, awards: list[Award], out: Path) -> None:

@@ -111,6 +111,10 @@ def demo(port: int, once: bool, output: Path | None, data_dir: Path, learners: i
             (_("source errors"), len(result.report.errors))]
     if result.verify_url:
         rows.append((_("verification page"), result.verify_url))
+    email, outcome = result.checked_in
+    said = {"checked_in": _("checked in"), "already": _("already checked in")}.get(outcome, outcome)
+    rows += [(_("meetup: organiser's page"), result.organiser_url),
+             (_("meetup: scripted check-in"), f"{email} — {said}")]
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
         click.echo(f"{label:<{width}}  {i18n.format_decimal(value) if isinstance(value, int) else value}")
@@ -192,9 +196,12 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     """Serve the web app: hosted badges, verification pages, health, metrics."""
     from bridge.store import Store
     from bridge.web.server import serve as run_server
+    from jobs.meetups import refresh_sessions
 
     config = load(config_path)
-    run_server(config, Store(config.bridge.db_url), host or config.web.host, port or config.web.port)
+    store = Store(config.bridge.db_url)
+    refresh_sessions(config, store)  # the config's meetup sessions are open before any run
+    run_server(config, store, host or config.web.host, port or config.web.port)
 
 
 @main.command()
@@ -400,12 +407,13 @@ def db_upgrade(config_path: Path | None) -> None:
 def _register_builtin() -> None:
     """Command groups that live in their own module of this package."""
     from .keys import keys
+    from .meetups import meetups
     from .presence import presence
     from .pushes import pushes
     from .reports import reports
     from .rules import rules
 
-    for group in (rules, keys, presence, pushes, reports):
+    for group in (rules, keys, presence, pushes, reports, meetups):
         main.add_command(group)
 
 

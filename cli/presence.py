@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from bridge.config import Config
 from bridge.errors import ConfigError
 from bridge.i18n import gettext as _
 from bridge.i18n import ngettext
@@ -27,15 +28,20 @@ def presence() -> None:
 @presence.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Refuse the whole file if any row is bad.")
-@click.option("--source", "source_id", help="The csv source to import into (default: the only one).")
+@click.option("--source", "source_id", help="The csv source to import into (default: the only one), "
+              "or a meetups source: the rows are check-ins at its sessions (a sign-in sheet).")
 @config_option
 @handle_errors
 def import_(file: Path, strict: bool, source_id: str | None, config_path: Path | None) -> None:
     """Import FILE (email, name, session or date + place, status); bad rows are listed by line."""
+    from bridge.meetups.settings import MeetupsSettings
     from bridge.store import Store
     from connectors.csv import CsvConfig, CsvConnector
 
     config = load(config_path)
+    if source_id is not None and isinstance(config.sources.get(source_id), MeetupsSettings):
+        _import_checkins(config, source_id, file)
+        return
     csv_sources = {sid: s for sid, s in config.sources.items() if isinstance(s, CsvConfig)}
     if source_id is None and len(csv_sources) != 1:
         raise ConfigError(ngettext("pass --source: the config has {count} csv source",
@@ -61,3 +67,32 @@ def import_(file: Path, strict: bool, source_id: str | None, config_path: Path |
                      {"file": str(file), "rows": len(sheet.batch.facts), "bad_rows": len(sheet.problems)})
     click.echo(_("imported {rows} presence row(s), {new} new; {bad} bad row(s) skipped").format(
         rows=len(sheet.batch.facts), new=result.new_facts, bad=len(sheet.problems)))
+
+
+def _import_checkins(config: Config, source_id: str, file: Path) -> None:
+    """A meetup's sign-in sheet typed back: its present rows become check-ins (method "sheet")
+    at the sessions its session column names, all of them or none."""
+    from bridge.meetups.desk import Desk
+    from bridge.store import Store
+    from connectors.csv import CsvConfig, decode, parse_sheet
+
+    store = Store(config.bridge.db_url)
+    sheet = parse_sheet(decode(file.read_bytes()), source_id, CsvConfig(path=file))
+    problems = [f"{file}:{line}: {reason}" for line, reason in sheet.problems]
+    rows = []
+    for fact in sheet.batch.facts:
+        session = store.meetups.get(fact.item)
+        if session is None or session.source != source_id:
+            problems.append(_("{file}: no meetup session {id} in source {source} (the sheet's "
+                              "session column)").format(file=file, id=fact.item, source=source_id))
+        elif fact.value:
+            rows.append((session, fact.external_id))
+    for problem in dict.fromkeys(problems):
+        click.echo(problem, err=True)
+    if problems:
+        click.echo(ngettext("refused: {count} problem; nothing imported",
+                            "refused: {count} problems; nothing imported",
+                            len(problems)).format(count=len(problems)), err=True)
+        sys.exit(1)
+    new = Desk(config, store).import_sheet(rows)
+    click.echo(_("imported {rows} check-in(s), {new} new").format(rows=len(rows), new=new))

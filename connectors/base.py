@@ -3,8 +3,9 @@
 A few methods, each one line of docstring; everything else a connector needs is in `connectors.http`.
 Optional members, looked up with getattr: `requirements` (what the platform must grant, see
 connectors.requirements), `push_target_refusal(target, course)` (a classmethod: why a push
-route's target cannot work, checked when the config loads) and `forget(email)` (erase a learner
-from files the source keeps, returning the rows removed).
+route's target cannot work, checked when the config loads), `forget(email)` (erase a learner
+from files the source keeps, returning the rows removed) and `meetup_sessions(course)` (the
+sessions a course schedules, as `SessionInfo`, for a meetups source's `platform_sessions`).
 """
 
 from __future__ import annotations

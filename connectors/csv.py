@@ -160,6 +160,8 @@ def parse_sheet(text: str, source: str, config: CsvConfig) -> Sheet:
             problems.append((reader.line_num, f"unreadable CSV ({exc}); the rest of the file was not read"))
             break
         line = reader.line_num
+        if _unused(row, cols):
+            continue
         try:
             identity, fact = _row(row, cols, source, config)
         except ValueError as exc:
@@ -168,6 +170,14 @@ def parse_sheet(text: str, source: str, config: CsvConfig) -> Sheet:
         identities[identity.external_id] = identity
         facts[(fact.external_id, fact.item)] = fact
     return Sheet(Batch(identities=list(identities.values()), facts=list(facts.values())), problems)
+
+
+def _unused(row: dict[str, str | None], cols: dict[str, str]) -> bool:
+    """A printed sheet's line nobody signed: no address, no name, no presence mark (its
+    session, place or date may be pre-filled)."""
+    people = ("email", "name", "first_name", "last_name", "status")
+    return not any(_clean(v) for role in people if (h := cols.get(role))
+                   and isinstance(v := row.get(h), str))
 
 
 def _row(row: dict[str, str | None], cols: dict[str, str], source: str,

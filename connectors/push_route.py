@@ -5,14 +5,13 @@ Shared by the connectors' config models; `jobs.push` turns matching presences in
 
 from __future__ import annotations
 
-import re
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["PushRoute", "RoutedSource"]
+from bridge.model import PUSH_TARGET
 
-_TARGET = re.compile(r"^(completion:\d+|attendance:\d+|block:block-v1:\S+)$")
+__all__ = ["PushRoute", "RoutedSource"]
 
 
 class PushRoute(BaseModel):
@@ -29,7 +28,7 @@ class PushRoute(BaseModel):
     @field_validator("target")
     @classmethod
     def _target(cls, v: str) -> str:
-        if not _TARGET.match(v):
+        if not PUSH_TARGET.match(v):
             raise ValueError("expected completion:<cmid>, attendance:<sessionid> or block:<usage key>")
         return v
 

@@ -66,20 +66,35 @@ def enqueue_attestations(config: Config, store: Store) -> QueueStats:
     Presences are read for the learners queued by ingestion (a new presence, a new identity);
     for every learner of a source whose routes were added or changed since the last time
     (their fingerprint is kept as a watermark), so that a new route also covers past sessions.
+    A meetup session's own target is a route of its source for that session.
     A learner without an identity on the receiving source waits (counted) until one arrives.
     """
     queue = store.facts.to_push.pending()
     stats = QueueStats()
-    for source, routes in _routes(config).items():
+    configured, own = _routes(config), _session_routes(config, store)
+    for source in sorted(configured.keys() | own.keys()):
+        routes = configured.get(source, [])
         fingerprint = _fingerprint(routes)
-        changed = store.facts.watermark("push", source, "routes") != fingerprint
+        changed = bool(routes) and store.facts.watermark("push", source, "routes") != fingerprint
         presences = store.facts.presences(source, None if changed else set(queue.values()))
-        for route in routes:
+        for route in routes + own.get(source, []):
             _enqueue(store, source, route, presences, stats)
         if changed:
             store.facts.set_watermark("push", source, "routes", fingerprint)
     store.facts.to_push.clear(queue)
     return stats
+
+
+def _session_routes(config: Config, store: Store) -> dict[str, list[PushRoute]]:
+    """Meetup sessions' own targets (a Moodle attendance session…), as routes of their source.
+    A new or changed target queues the session's attendees (the store does), so these need
+    no fingerprint."""
+    out: dict[str, list[PushRoute]] = {}
+    for r in store.meetups.routes():
+        if r.source in config.sources and r.to in config.sources:
+            out.setdefault(r.source, []).append(
+                PushRoute(session=r.session_id, to=r.to, course=r.course, target=r.target))
+    return out
 
 
 def _enqueue(store: Store, source: str, route: PushRoute, presences: list[Presence],

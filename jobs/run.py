@@ -16,10 +16,12 @@ from typing import Any
 from badge_rules import RuleSet
 from bridge.config import Config
 from bridge.errors import EXIT_CODES, DeliveryError, SourceError
+from bridge.meetups.mail import deliver_meetup_mails
 from bridge.store import RunError, Store
 from connectors.base import Connector
 from jobs.deliver import EmailStats, deliver_emails
 from jobs.evaluate import candidates, decide, issue, mark_evaluated, publish_badges
+from jobs.meetups import SessionStats, refresh_sessions
 from jobs.pull import SourceStats, pull_sources
 from jobs.push import PushStats, QueueStats, deliver_pushes, enqueue_attestations
 
@@ -42,16 +44,17 @@ class RunReport:
     queued: QueueStats = field(default_factory=QueueStats)
     pushes: PushStats = field(default_factory=PushStats)
     rounds: int = 0
+    sessions: SessionStats = field(default_factory=SessionStats)
     errors: list[RunError] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def exit_code(self) -> int:
-        """0 when everything was done; else the README's code: a source error, including a push
-        not made, is 4 (it wins when both happen); an email not delivered is 5."""
-        pushes = self.pushes
-        if self.errors or pushes.failed or pushes.refused or pushes.retried:
+        """0 when nothing failed; else the README's code: a source error, including a push the
+        platform refused or that failed, is 4 (it wins when both happen); an email that could
+        not be delivered is 5. An email or a push waiting for a transient retry is neither."""
+        if self.errors or self.pushes.failed or self.pushes.refused:
             return EXIT_CODES[SourceError]
-        if self.emails.failed or self.emails.retry:
+        if self.emails.failed:
             return EXIT_CODES[DeliveryError]
         return 0
 
@@ -62,6 +65,7 @@ class RunReport:
                 "evaluated": self.evaluated, "awarded": self.awarded,
                 "emails": self.emails.as_dict(),
                 "pushes": {**self.queued.as_dict(), **self.pushes.as_dict()},
+                "meetup_sessions": self.sessions.as_dict(),
                 "rounds": self.rounds, "errors": [e.as_dict() for e in self.errors],
                 "seconds": self.seconds}
 
@@ -94,6 +98,7 @@ def run_sync(config: Config, store: Store, *, ruleset: RuleSet | None = None,
         if "pull" in steps:
             report.sources = pull_sources(config, store, run_id, list(sources) if sources else None,
                                           connectors, full)
+            report.sessions = refresh_sessions(config, store, run_id=run_id, connectors=connectors)
             lap("pull")
         if "evaluate" in steps:
             publish_badges(store, ruleset)
@@ -105,6 +110,7 @@ def run_sync(config: Config, store: Store, *, ruleset: RuleSet | None = None,
                 break
             report.queued += enqueue_attestations(config, store)
             report.emails += deliver_emails(config, store)
+            report.emails += EmailStats(*deliver_meetup_mails(config, store))
             pushed = deliver_pushes(config, store, connectors=connectors, run_id=run_id)
             report.pushes += pushed
             lap("deliver")

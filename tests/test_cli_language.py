@@ -31,7 +31,7 @@ def config(tmp_path: Path, language: str | None) -> Path:
                     f'rules_dir = "{DEMO}"\n'
                     + (f'default_language = "{language}"\n' if language else "")
                     + '[sources.sandbox]\nkind = "moodle"\nurl = "http://127.0.0.1:9"\ntoken = "t"\n'
-                      'courses = ["42"]\n', encoding="utf-8")
+                      'courses = ["42"]\n[sources.rencontres]\nkind = "meetups"\n', encoding="utf-8")
     return path
 
 
@@ -40,17 +40,17 @@ def test_lang_chooses_the_language_of_messages_and_badge_texts() -> None:
     en = run("--lang", "en", "rules", "check", str(DEMO))
     assert fr.exit_code == en.exit_code == 0, fr.output + en.output
     assert "«SNT hybride : parcours terminé»  n’expire jamais" in fr.output.replace("\u00a0", " ")
-    assert fr.output.splitlines()[-1] == "1 badge valide"
+    assert fr.output.splitlines()[-1] == "2 badges valides"
     assert "«Hybrid SNT: pathway completed»  never expires" in en.output
-    assert en.output.splitlines()[-1] == "1 badge OK"
+    assert en.output.splitlines()[-1] == "2 badges OK"
     assert i18n.current() == i18n.SOURCE  # the command's language ended with the command
 
 
 @pytest.mark.parametrize(("file_says", "environment", "lang", "expected"), [
-    ("fr", "en_US.UTF-8", None, "1 badge valide"),      # the config's language over $LANG
-    (None, "fr_FR.UTF-8", None, "1 badge valide"),      # no language in the file: $LANG
-    (None, "C.UTF-8", None, "1 badge OK"),              # nothing known: English
-    ("fr", "fr_FR.UTF-8", "en", "1 badge OK"),          # --lang over everything
+    ("fr", "en_US.UTF-8", None, "2 badges valides"),      # the config's language over $LANG
+    (None, "fr_FR.UTF-8", None, "2 badges valides"),      # no language in the file: $LANG
+    (None, "C.UTF-8", None, "2 badges OK"),              # nothing known: English
+    ("fr", "fr_FR.UTF-8", "en", "2 badges OK"),          # --lang over everything
 ])
 def test_the_language_is_lang_then_the_config_then_the_environment(
         tmp_path: Path, file_says: str | None, environment: str, lang: str | None, expected: str) -> None:
@@ -97,5 +97,5 @@ def test_a_language_added_as_a_catalog_can_be_chosen(tmp_path: Path, monkeypatch
     monkeypatch.setenv(i18n.ENV_DIR, str(tmp_path / "locale"))
     result = run("--lang", "de", "rules", "check", str(DEMO))
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == "1 Abzeichen in Ordnung"
+    assert result.output.splitlines()[-1] == "2 Abzeichen in Ordnung"
     assert "never expires" in result.output  # not in that catalog: the English of the code

@@ -23,7 +23,8 @@ course_completed = { source = "lms", course = "42" }
 
 
 def closed_port() -> int:
-    """A loopback port nobody listens on: every email is refused at connection, to retry."""
+    """A loopback port nobody listens on: every email is refused at connection (and, with one
+    attempt allowed, not delivered)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -41,7 +42,7 @@ rules_dir = "{tmp_path / 'rules'}"
 
 [smtp]
 port = {closed_port()}
-max_attempts = 50
+max_attempts = 1
 
 [sources.lms]
 kind = "moodle"

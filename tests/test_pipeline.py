@@ -68,14 +68,22 @@ def test_demo_awards_exactly_the_selected_learners_and_everything_verifies(tmp_p
     # The pushes' read-back completed courses: the run's steps went round once more for them.
     assert result.report.rounds == 2 and result.report.pushes.read_back > 0
     store = Store(result.config.bridge.db_url)
-    awarded = {a.email for a in store.awards.listing()}
+    awarded = {a.email for a in store.awards.listing(badge_id="snt-hybride")}
     assert awarded == wanted
-    assert result.new_awards == result.emails_sent == len(wanted)
+    # The demo's meetup: one check-in by the QR code's URL, awarded with the session as evidence,
+    # and pushed back, which completed that learner's course too.
+    participant, outcome = result.checked_in
+    assert outcome == "checked_in" and result.organiser_url.startswith(f"http://127.0.0.1:{port}/o/")
+    [meetup] = store.awards.listing(badge_id="rencontre-snt")
+    assert meetup.email == participant and participant in wanted and participant not in before_pushes
+    assert [(p["source"], p["item"]) for p in meetup.award.provenance] == [("rencontres", "rencontre-demo")]
+    total = len(wanted) + 1
+    assert result.new_awards == result.emails_sent == total
 
     pngs = sorted((out / "badges").glob("*.png"))
-    assert len(pngs) == len(wanted)
-    assert len(list((out / "badges").glob("*.svg"))) == len(wanted)
-    assert len(list((out / "badges" / "ob3").glob("*.json"))) == len(wanted)
+    assert len(pngs) == total
+    assert len(list((out / "badges").glob("*.svg"))) == total
+    assert len(list((out / "badges" / "ob3").glob("*.json"))) == total
     server = BackgroundServer(result.config, store, "127.0.0.1", port).start()
     try:
         for png in pngs:
@@ -93,7 +101,7 @@ def test_demo_awards_exactly_the_selected_learners_and_everything_verifies(tmp_p
         server.stop()
 
     mails = sorted((out / "mail").glob("*.eml"))
-    assert len(mails) == len(wanted)
+    assert len(mails) == total
     from email import message_from_bytes, policy
 
     for raw in mails:
@@ -110,7 +118,8 @@ def test_demo_awards_exactly_the_selected_learners_and_everything_verifies(tmp_p
         assert ("Bonjour" if lang == "fr" else "Hello") in msg.get_body(("plain",)).get_content()
 
     again = run_demo(tmp_path / "state", port=port, output=tmp_path / "out2")
-    assert (again.new_awards, again.emails_sent, again.total_awards) == (0, 0, len(wanted))
+    assert (again.new_awards, again.emails_sent, again.total_awards) == (0, 0, total)
+    assert again.checked_in == (participant, "already")
 
 
 def test_running_the_same_sync_twice_issues_and_sends_nothing_the_second_time(config, platform, mailbox):

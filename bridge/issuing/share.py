@@ -40,9 +40,10 @@ def embed_code(page_url: str, image_url: str, alt: str) -> str:
             f'width="160" height="160"></a>')
 
 
-def qr_svg(url: str) -> bytes:
-    """The URL as a QR code (SVG), readable by a phone's camera from a screen or paper."""
+def qr_svg(url: str, *, fit: bool = False) -> bytes:
+    """The URL as a QR code (SVG), readable by a phone's camera from a screen or paper; with
+    `fit`, no fixed size: it fills the box the page gives it (a projected screen)."""
     out = io.BytesIO()
-    segno.make(url, error="m", micro=False).save(out, kind="svg", scale=4, border=2,
-                                                 title=url, xmldecl=False)
+    segno.make(url, error="m", micro=False).save(out, kind="svg", scale=4, border=4 if fit else 2,
+                                                 title=url, xmldecl=False, omitsize=fit)
     return out.getvalue()

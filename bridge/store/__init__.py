@@ -12,18 +12,24 @@ from bridge.store.awards import STATUS_LIST_BITS, STATUS_LIST_ID, Awards
 from bridge.store.erasure import Erasure
 from bridge.store.facts import Facts, LearnerQueue
 from bridge.store.ingest import IngestResult
+from bridge.store.meetups import Meetups, Refreshed
 from bridge.store.outbox import Outbox
 from bridge.store.rows import (
     Award,
     Badge,
+    CheckIn,
     Learner,
     ListedAward,
+    MeetupSession,
     NewAward,
+    NewCheckIn,
     NewOutboxItem,
+    NewSession,
     OutboxItem,
     Presence,
     Run,
     RunError,
+    SessionRoute,
     StatusSlot,
     Validity,
 )
@@ -31,6 +37,7 @@ from bridge.store.runs import Runs
 
 __all__ = [
     "Store", "Runs", "Facts", "LearnerQueue", "Awards", "Outbox", "Erasure", "IngestResult",
+    "Meetups", "Refreshed", "MeetupSession", "NewSession", "CheckIn", "NewCheckIn", "SessionRoute",
     "Award", "Badge", "Learner", "ListedAward", "NewAward", "NewOutboxItem", "OutboxItem",
     "Presence", "Run", "RunError", "StatusSlot", "Validity", "STATUS_LIST_BITS", "STATUS_LIST_ID",
 ]
@@ -39,7 +46,8 @@ __all__ = [
 class Store:
     """All of badge-bridge's state. `runs`: the record of runs; `facts`: learners, identities,
     facts, watermarks and the queues they feed; `awards`: badges, awards, status-list slots;
-    `outbox`: deliveries; `erasure`: forgetting a learner."""
+    `outbox`: deliveries; `erasure`: forgetting a learner; `meetups`: meetup sessions, their
+    check-ins and the check-in page's rate limits."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
@@ -51,6 +59,7 @@ class Store:
         self.awards = Awards(self.engine)
         self.outbox = Outbox(self.engine)
         self.erasure = Erasure(self.engine)
+        self.meetups = Meetups(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

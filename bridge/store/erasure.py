@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 
 from bridge.store.ingest import erasure_hash, upsert
 from bridge.store.schema import (
@@ -17,6 +17,7 @@ from bridge.store.schema import (
     facts,
     identities,
     learners,
+    meetup_checkins,
     outbox,
     pending_evaluations,
     pending_pushes,
@@ -38,12 +39,15 @@ class Erasure:
             lid = conn.execute(select(learners.c.id).where(learners.c.email == email)).scalar_one_or_none()
             if lid is None:
                 return None
+            addresses = _addresses(conn, lid, email)
             counts = {
                 "facts": conn.execute(delete(facts).where(facts.c.learner_id == lid)).rowcount,
                 "identities": conn.execute(delete(identities).where(identities.c.learner_id == lid)).rowcount,
                 "deliveries_cancelled": conn.execute(delete(outbox).where(
                     outbox.c.learner_id == lid, outbox.c.status != "sent")).rowcount,
             }
+            counts["check_ins"] = conn.execute(delete(meetup_checkins).where(
+                meetup_checkins.c.email.in_(addresses))).rowcount
             for queue in (pending_evaluations, pending_pushes):
                 conn.execute(delete(queue).where(queue.c.learner_id == lid))
             conn.execute(update(awards).where(awards.c.learner_id == lid, awards.c.status != "revoked")
@@ -55,3 +59,10 @@ class Erasure:
                 email=None, fullname=None, lang=None, erased_at=now))
             upsert(conn, erasures, {"email_hash": erasure_hash(email), "erased_at": now}, ["email_hash"])
         return counts
+
+
+def _addresses(conn: Connection, learner_id: int, email: str) -> set[str]:
+    """Every address the learner is known by: a check-in typed with another one (later linked
+    to them) is theirs too."""
+    return {email, *(e for e in conn.execute(select(identities.c.email).where(
+        identities.c.learner_id == learner_id, identities.c.email.is_not(None))).scalars())}

@@ -12,6 +12,7 @@ from typing import Any, Literal, NamedTuple, overload
 __all__ = [
     "Learner", "Badge", "StatusSlot", "NewAward", "Award", "ListedAward", "Validity",
     "NewOutboxItem", "OutboxItem", "Run", "RunError", "Presence", "aware",
+    "MeetupSession", "NewSession", "CheckIn", "NewCheckIn", "SessionRoute",
 ]
 
 Validity = Literal["valid", "expired", "revoked"]
@@ -193,3 +194,88 @@ class Presence(NamedTuple):
     source: str
     item: str
     tags: list[str] | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A meetup session to create or refresh (from the CLI, the config, a platform)."""
+
+    id: str
+    source: str  # the meetups source whose presence facts its check-ins become
+    course: str
+    title: str
+    place: str
+    town: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    tags: list[str]
+    origin: str  # cli, config, or the platform source it was read from
+    confirm: str = "none"  # none, email
+    organiser_email: str | None = None
+    push_to: str | None = None
+    push_target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeetupSession:
+    """A meetup session as stored; `link_generation` invalidates older organiser links."""
+
+    id: str
+    source: str
+    course: str
+    title: str
+    place: str
+    town: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    tags: list[str]
+    origin: str
+    confirm: str
+    organiser_email: str | None
+    push_to: str | None
+    push_target: str | None
+    link_generation: int
+    created_at: datetime
+    closed_at: datetime | None = None
+
+    @property
+    def where(self) -> str:
+        """The place as rules filter it and pages show it: "name, town"."""
+        return ", ".join(p for p in (self.place, self.town) if p)
+
+
+@dataclass(frozen=True, slots=True)
+class NewCheckIn:
+    session_id: str
+    email: str
+    method: str  # qr, organiser, sheet
+    pending: bool = False  # waits for the participant's click on the emailed link
+    device: str | None = None  # a hash of the device cookie, to bound check-ins per device
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIn:
+    """One person at one session; `matched` once a platform knows their address."""
+
+    id: int
+    session_id: str
+    email: str
+    method: str
+    status: str  # present, pending, removed
+    created_at: datetime
+    confirmed_at: datetime | None
+    learner_id: int | None
+    fullname: str | None
+    matched: bool
+
+
+class SessionRoute(NamedTuple):
+    """A session's own push target: its presences go to `target` on source `to`."""
+
+    source: str
+    session_id: str
+    to: str
+    course: str
+    target: str

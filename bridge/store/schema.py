@@ -204,3 +204,53 @@ erasures = Table(
     Column("erased_at", TS, nullable=False),
 )
 __all__ += ["pending_evaluations", "pending_pushes", "erasures"]
+
+
+# Meetup sessions and their check-ins (bridge.meetups). A check-in's presence is a fact of the
+# session's source, written with it; the check-in row keeps how and when it was taken.
+meetup_sessions = Table(
+    "meetup_sessions", metadata,
+    Column("id", String(100), primary_key=True),
+    Column("source", String(100), nullable=False, index=True),
+    Column("course", String(200), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("place", String(200), nullable=False),
+    Column("town", String(100), nullable=False),
+    Column("starts_at", TS, nullable=False),
+    Column("ends_at", TS, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("origin", String(100), nullable=False),  # cli, config, or a platform source id
+    Column("confirm", String(20), nullable=False),  # none, email
+    Column("organiser_email", String(320)),
+    Column("push_to", String(100)),
+    Column("push_target", String(300)),
+    Column("link_generation", Integer, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("closed_at", TS),
+)
+
+meetup_checkins = Table(
+    "meetup_checkins", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", String(100), ForeignKey("meetup_sessions.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("method", String(20), nullable=False),  # qr, organiser, sheet
+    Column("status", String(20), nullable=False),  # present, pending, removed
+    Column("device", String(64)),
+    Column("created_at", TS, nullable=False),
+    Column("confirmed_at", TS),
+    UniqueConstraint("session_id", "email", name="uq_meetup_checkins_session_id"),
+)
+Index("ix_meetup_checkins_device", meetup_checkins.c.session_id, meetup_checkins.c.device)
+
+# Fixed-window counters of the check-in page's rate limits: in the database, so that every
+# web worker counts the same requests.
+meetup_throttle = Table(
+    "meetup_throttle", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("expires_at", TS, nullable=False, index=True),
+)
+__all__ += ["meetup_sessions", "meetup_checkins", "meetup_throttle"]

@@ -31,6 +31,7 @@ from bridge.issuing.share import qr_svg
 from bridge.store import Award, Badge, Store
 from bridge.web.admin import admin_routes
 from bridge.web.issuer_pages import badge_context, home_context
+from bridge.web.meetups import meetup_routes
 from bridge.web.metrics import metrics_registry
 from bridge.web.page import page_context
 from bridge.web.wallet import offer_links, wallet_routes
@@ -267,4 +268,5 @@ def create_app(config: Config, store: Store) -> Starlette:
         Route("/v/{award_id}/name", name_choice, methods=["GET", "POST"]),
         *admin_routes(config, store),
         *(wallet_routes(issuer, store) if config.bridge.wallet_offers else []),
+        *meetup_routes(config, store, html, lang_of),
     ], exception_handlers={ConfigError: no_key, 404: no_route})

@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from bridge.config import SourceConfig
 from bridge.errors import PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, PushResult
+from bridge.model import Attestation, Batch, PushResult, SessionInfo
 from connectors.base import SourceState
 from connectors.http import HttpClient
 from connectors.moodle import needs
@@ -30,7 +30,12 @@ from connectors.moodle.course import CoursePull, Reads, read_learner
 from connectors.moodle.detect import report_completions
 from connectors.moodle.payloads import Course, SiteInfo
 from connectors.moodle.push import push_attendance, push_completion
-from connectors.moodle.signals import CourseSignals, attendance_instances, read_signals
+from connectors.moodle.signals import (
+    CourseSignals,
+    attendance_instances,
+    course_sessions,
+    read_signals,
+)
 from connectors.requirements import Requirement
 
 __all__ = ["MoodleConnector", "MoodleConfig"]
@@ -170,6 +175,10 @@ class MoodleConnector:
         except SourceError as exc:
             report(exc)
         return CourseSignals()
+
+    def meetup_sessions(self, course: str) -> list[SessionInfo]:
+        """A course's attendance sessions, for a meetups source to take check-ins at."""
+        return course_sessions(self.client, self.source_id, course)
 
     # -- push ---------------------------------------------------------------
     def push(self, attestation: Attestation) -> PushResult:

@@ -10,13 +10,18 @@ import hashlib
 import html
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from bridge.errors import SourceError
-from bridge.model import Fact, FactKind, utc
+from bridge.model import Fact, FactKind, SessionInfo, utc
 from connectors.moodle.client import MoodleClient
 from connectors.moodle.payloads import AttendanceSession, GradeItems, Section
 
-__all__ = ["CourseSignals", "read_signals", "attendance_instances", "session_attrs"]
+__all__ = ["CourseSignals", "read_signals", "attendance_instances", "session_attrs",
+           "course_sessions"]
+
+# A session recorded without a duration (mod_attendance allows 0) is taken to last this long.
+DEFAULT_DURATION = timedelta(hours=2)
 
 _PLACE = re.compile(r"(?:lieu|place|location|salle)\s*:\s*([^\n]+)", re.IGNORECASE)
 _TAG = re.compile(r"(?<![\w&])#([\w-]+)")
@@ -97,4 +102,25 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
                     source=source, external_id=str(log.studentid), kind=FactKind.presence,
                     course=course, item=str(s.id), value=1.0 if acronym in present else 0.0,
                     status=acronym, occurred_at=utc(s.sessdate), attrs=dict(attrs)))
+    return out
+
+
+def course_sessions(client: MoodleClient, source: str, course: str) -> list[SessionInfo]:
+    """The attendance sessions of a course (one contents call, one sessions call per attendance
+    instance), as meetups take them in: title and place from the description as
+    `session_attrs` reads them, the status pushed back to the session itself.
+
+    `sessdate` and `duration` are seconds, the description the teacher's HTML (the payload
+    recorded on Moodle 4.5.6 with mod_attendance 2024020500); a duration of 0 is allowed there."""
+    out = []
+    for instance in attendance_instances(client, course):
+        for s in client.call("mod_attendance_get_sessions", list[AttendanceSession], attendanceid=instance):
+            attrs = session_attrs(s, [])
+            start = datetime.fromtimestamp(s.sessdate, UTC)
+            tags = attrs["tags"]
+            out.append(SessionInfo(
+                source=source, course=course, id=str(s.id), title=str(attrs["title"]),
+                place=str(attrs["place"]), start=start,
+                end=start + (timedelta(seconds=s.duration) if s.duration > 0 else DEFAULT_DURATION),
+                tags=list(tags) if isinstance(tags, list) else [], target=f"attendance:{s.id}"))
     return out

@@ -38,11 +38,13 @@ def test_example_loads_and_passes_its_cases(rules_dir: Path) -> None:
         assert badge.text("fr", "name") and badge.text("en", "name")
 
 
-def test_demo_rule_is_course_completion_and_the_meetup_activity() -> None:
+def test_demo_rules_are_the_pathway_and_the_meetup() -> None:
     ruleset = load_rules(EXAMPLES / "demo")
-    assert list(ruleset.badges) == ["snt-hybride"]
+    assert list(ruleset.badges) == ["rencontre-snt", "snt-hybride"]
     assert ruleset.badges["snt-hybride"].condition == All((
         CourseCompleted("sandbox", "42"), ActivityCompleted("sandbox", "42", "503")))
+    [presence] = ruleset.badges["rencontre-snt"].condition.children  # type: ignore[attr-defined]
+    assert (presence.source, presence.course, presence.tags) == ("rencontres", "42", ("temps-de-rencontre",))
 
 
 def test_hybrid_pathway_badge_comes_after_the_badges_it_needs() -> None:
@@ -60,8 +62,9 @@ def test_cli_check_lists_each_badge_on_one_line() -> None:
     result = CliRunner().invoke(rules, ["check", str(EXAMPLES / "demo"), "--lang", "en"])
     assert result.exit_code == 0
     assert result.output.splitlines() == [
+        f"rencontre-snt  «SNT meetup»  never expires  {EXAMPLES}/demo/rencontre-snt.toml",
         f"snt-hybride  «Hybrid SNT: pathway completed»  never expires  {EXAMPLES}/demo/snt-hybride.toml",
-        "1 badge OK"]
+        "2 badges OK"]
 
 
 def test_cli_check_exits_3_with_every_problem(tmp_path: Path) -> None:

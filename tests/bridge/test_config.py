@@ -86,7 +86,7 @@ def test_example_config_is_valid(monkeypatch):
     monkeypatch.setenv("BADGE_BRIDGE_MOODLE_TOKEN", "t")
     monkeypatch.setenv("BADGE_BRIDGE_OPENEDX_CLIENT_SECRET", "s")
     cfg = load_config(REPO / "config.example.toml")
-    assert {s.kind for s in cfg.sources.values()} == {"moodle", "openedx", "fun", "csv"}
+    assert {s.kind for s in cfg.sources.values()} == {"moodle", "openedx", "fun", "csv", "meetups"}
     assert cfg.sources["emargement"].path == REPO / "sheets"  # relative to the config file
     from badge_rules import load_rules
 

@@ -231,3 +231,17 @@ def test_a_push_whose_functions_are_not_in_the_service_is_kept_without_calling_t
                                                  "to the token's external service"):
         connector().push(att)
     assert calls == ["core_webservice_get_site_info"]
+
+
+def test_attendance_sessions_as_recorded_become_meetup_sessions(moodle_stub: Any) -> None:
+    """mod_attendance_get_sessions as a real Moodle 4.5 (mod_attendance 2024020500) answers it:
+    `sessdate` and `duration` in seconds, the description as HTML the teacher wrote."""
+    calls = moodle_stub({"core_course_get_contents": lambda p: fixture("moodle-real/core_course_get_contents"),
+                         "mod_attendance_get_sessions": lambda p: fixture("moodle-real/mod_attendance_get_sessions")})
+    [session] = connector().meetup_sessions("42")
+    assert calls == ["core_course_get_contents", "mod_attendance_get_sessions"]
+    assert (session.source, session.course, session.id) == ("campus", "42", "1")
+    assert session.title == "In-person workshop, Room 101" and session.place == ""
+    assert session.start.timestamp() == 1795424400
+    assert (session.end - session.start).total_seconds() == 7200
+    assert session.target == "attendance:1"
