@@ -89,7 +89,7 @@ def redact(text: str) -> str:
 def context(*, run: int | None = None, source: str | None = None,
             course: str | None = None) -> Iterator[None]:
     """Lines logged inside carry these (the ones not given are kept from outside)."""
-    tokens = []
+    tokens: list[tuple[Any, Any]] = []
     if run is not None:
         tokens.append((_RUN, _RUN.set(run)))
     if source is not None:
@@ -100,7 +100,7 @@ def context(*, run: int | None = None, source: str | None = None,
         yield
     finally:
         for var, token in reversed(tokens):
-            var.reset(token)  # type: ignore[attr-defined]
+            var.reset(token)
 
 
 class _Context(logging.Filter):

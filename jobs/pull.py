@@ -26,8 +26,10 @@ log = logging.getLogger("badge_bridge.pull")
 class StoreState:
     """The store as one source's connector sees it (the SourceState protocol)."""
 
-    def __init__(self, store: Store, source: str, run_id: int, full: bool = False) -> None:
+    def __init__(self, store: Store, source: str, run_id: int, full: bool = False,
+                 dry_run: bool = False) -> None:
         self.store, self.source, self.run_id, self.full = store, source, run_id, full
+        self.dry_run = dry_run  # the connector must change nothing outside the store (files)
         self.errors: list[SourceError] = []
         self.warnings: list[str] = []
 
@@ -78,7 +80,8 @@ class SourceStats:
 
 def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | None = None,
                  connectors: dict[str, Connector] | None = None,
-                 full: bool = False, progress: Progress = NO_PROGRESS) -> dict[str, SourceStats]:
+                 full: bool = False, progress: Progress = NO_PROGRESS,
+                 dry_run: bool = False) -> dict[str, SourceStats]:
     """Pull every enabled source (or `only` these); returns per-source stats. `full`: the
     connectors read every learner again, whatever their signals say. `progress` counts each
     source's requests (roster pages, per-learner reads) as they are made."""
@@ -87,7 +90,7 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
         if (only and source_id not in only) or (not only and not source_cfg.enabled):
             continue
         connector = (connectors or {}).get(source_id) or REGISTRY.make(source_id, source_cfg)
-        state = StoreState(store, source_id, run_id, full)
+        state = StoreState(store, source_id, run_id, full, dry_run)
         total = IngestResult()
         batches = 0
         http = getattr(connector, "http", None)

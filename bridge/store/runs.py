@@ -137,7 +137,7 @@ class Runs:
     def errors(self, run_id: int) -> list[RunError]:
         with self.engine.connect() as conn:
             return [RunError(r.source, r.endpoint, r.status_code, r.code, r.field, r.message,
-                             r.step, r.reason, r.learner, r.count, aware(r.at))
+                             r.step, r.reason, r.learner, int(r._mapping["count"]), aware(r.at))
                     for r in conn.execute(select(run_errors).where(run_errors.c.run_id == run_id)
                                           .order_by(run_errors.c.id))]
 
@@ -153,7 +153,7 @@ class Runs:
         now = datetime.now(UTC)
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
-            counts = dict(conn.execute(
+            counts: dict[int, int] = dict(conn.execute(  # type: ignore[arg-type]
                 select(run_errors.c.run_id, func.count()).where(
                     run_errors.c.run_id.in_([r.id for r in rows])).group_by(run_errors.c.run_id)
             ).all()) if rows else {}
