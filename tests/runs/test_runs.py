@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -82,7 +81,7 @@ def test_mail_server_down_makes_the_run_partial_exit_5_and_runs_show_groups_the_
     assert shown.returncode == 0, shown.stderr
     assert f"run {run.id}: partial" in shown.stdout
     assert f"email: smtp_unreachable {awarded}" in shown.stdout
-    assert f"[email] smtp smtp://127.0.0.1:" in shown.stdout and f"×{awarded}" in shown.stdout
+    assert "[email] smtp smtp://127.0.0.1:" in shown.stdout and f"×{awarded}" in shown.stdout
     assert "core_enrol_get_enrolled_users" in shown.stdout  # what was fetched, by endpoint
     (tmp_path / "runs-show-partial.txt").write_text(shown.stdout)
     as_json = json.loads(cli("runs", "show", str(run.id), "--json", "--config", str(path)).stdout)
@@ -111,8 +110,8 @@ def test_mail_server_down_makes_the_run_partial_exit_5_and_runs_show_groups_the_
 
 
 def test_a_refused_push_and_an_undelivered_email_together_exit_4():
-    from jobs.run import RunReport
     from bridge.model import RunError
+    from jobs.run import RunReport
 
     report = RunReport(1)
     report.emails.retry = 3
@@ -240,8 +239,9 @@ def test_config_check_names_a_misspelt_push_target_and_every_other_problem(tmp_p
     assert all("push[0].to: no source 'sandbx' to push to (did you mean 'sandbox'?)" in ln for ln in lines)
     # A course no source has, and a rules folder that is not there, also at once.
     rules = tmp_path / "rules"
-    from cli.demo import demo_rules_dir
     import shutil
+
+    from cli.demo import demo_rules_dir
 
     shutil.copytree(demo_rules_dir(), rules)
     for rule in rules.glob("*.toml"):
