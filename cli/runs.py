@@ -198,6 +198,6 @@ def sync_summary(report: Any) -> list[tuple[str, bool]]:
                     True))
     for e in report.errors:
         times = f" ×{e.count}" if e.count > 1 else ""
-        out.append(("  " + _("error: {problem}").format(
-            problem=f"[{e.step}] {e.source} {e.endpoint}{times}: {e.message}"), True))
+        where = f"{e.step} {e.endpoint}" if e.step == "email" else f"source {e.source} {e.endpoint}"
+        out.append(("  " + _("error: {problem}").format(problem=f"{where}{times}: {e.message}"), True))
     return out
