@@ -65,9 +65,8 @@ def load(config_path: Path | str | None, *, secrets: bool = False) -> Config:
     """The config, each source validated by its connector's model; its default_language is
     spoken from now on if the file sets one and --lang did not choose. The sources' secrets are
     read now only with `secrets` (commands that talk to the platforms), else when first used."""
-    from connectors.registry import load as load_with_connectors
-
     from bridge.logs import register_secrets_of
+    from connectors.registry import load as load_with_connectors
 
     config = load_with_connectors(config_path, secrets=secrets)
     register_secrets_of(config)  # masked in every log line and error printed from now on
