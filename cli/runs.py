@@ -130,7 +130,8 @@ def describe(run: Run, errors: list[RunError]) -> list[str]:
         if st.get("statuses"):
             lines.append("    " + _("HTTP status: {counts}").format(counts=_counts(st["statuses"])))
     if "evaluated" in stats:
-        lines.append("  " + _("evaluated {evaluated} learners; issued {awarded} awards").format(
+        lines.append("  " + _("rules evaluated {evaluated} times (a learner for a badge); issued "
+                              "{awarded} awards").format(
             evaluated=stats.get("evaluated", 0), awarded=stats.get("awarded", 0)))
     emails = stats.get("emails")
     if emails:
