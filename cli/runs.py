@@ -69,8 +69,8 @@ def runs_list(config_path: Path | None, limit: int, status: str | None, as_json:
             continue
         stats = run.stats
         emails = stats.get("emails") or {}
-        click.echo(_("{id}  {status}  {started}  {took}  {trigger}  {sources}  {awarded} awards, "
-                     "{undelivered} emails not delivered, {errors} errors").format(
+        click.echo(_("{id}  {status}  {started}  {took}  {trigger}  {sources}  awards {awarded}, "
+                     "emails not delivered {undelivered}, error lines {errors}").format(
             id=run.id, status=_status(run.status), started=_when(run.started_at), took=_took(run),
             trigger=run.trigger, sources=",".join(run.sources) or "-",
             awarded=stats.get("awarded", 0),
