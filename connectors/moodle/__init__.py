@@ -206,9 +206,9 @@ class MoodleConnector:
                                 int(attestation.external_id), Reads(), lambda refused: None)
             if isinstance(read, SourceError):
                 return result
-            if self._names is None:
-                self._names = self._read_names([attestation.course])
-            return dataclasses.replace(result, facts=self._names.named(read.facts))
+            # named with this run's names when the pull read them; else the next pull names them
+            facts = self._names.named(read.facts) if self._names else read.facts
+            return dataclasses.replace(result, facts=facts)
         if kind == "attendance" and target.isdigit():
             taker = self.config.taker_id or self.site_info().userid
             return push_attendance(self.client, self.source_id, attestation, int(target), taker)
