@@ -50,7 +50,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     mailbox = MailCatcher().start()
     server = None
     try:
-        with SandboxPlatform("moodle", learners=12, seed=7, profile="demo") as platform:
+        with SandboxPlatform("moodle", learners=20, seed=7, profile="demo") as platform:
             port = free_port()
             path = tmp_path / "bridge.toml"
             write_demo_config(path, data_dir=tmp_path / "state", port=port,
