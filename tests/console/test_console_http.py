@@ -182,3 +182,45 @@ def test_the_admin_command_never_takes_a_short_password(world) -> None:
     assert world.store.admin.accounts() == ["camille.admin", "other"]
     stored = world.store.admin.account("other")
     assert stored is not None and stored.password_hash.startswith("$argon2id$")
+
+
+def test_the_dashboard_lists_what_the_health_check_flags(world) -> None:
+    """The health check is injected: its findings on the dashboard, its failure said plainly."""
+    from bridge.console import ConsoleFinding
+    from bridge.errors import ConfigError
+    from bridge.web.server import BackgroundServer, free_port
+
+    calls = []
+
+    def doctor() -> list[ConsoleFinding]:
+        calls.append(1)
+        if len(calls) > 1:
+            raise ConfigError("cannot reach the database", key="bridge.db_url")
+        return [ConsoleFinding("error", "sources.sandbox", "the token lacks a function",
+                               "add core_completion_get_course_completion_status")]
+
+    port = free_port()
+    server = BackgroundServer(world.config, world.store, "127.0.0.1", port,
+                              ConsoleSetup(Console(world.config, world.store), doctor=doctor)).start()
+    try:
+        import requests
+
+        http = requests.Session()
+        base = f"http://127.0.0.1:{port}"
+        login = http.get(base + "/admin/login", timeout=30)
+        token = re.search(r'name="csrf" value="([^"]*)"', login.text).group(1)
+        http.post(base + "/admin/login", data={"csrf": token, "username": "camille.admin",
+                                               "password": "correct horse battery staple"},
+                  allow_redirects=False, timeout=30)
+        first = http.get(base + "/admin?lang=en", timeout=30).text
+        assert 'class="finding finding-error"' in first and "the token lacks a function" in first
+        assert "Fix: add core_completion_get_course_completion_status" in first
+        second = http.get(base + "/admin", timeout=30).text
+        assert "bridge.db_url: cannot reach the database" in second
+    finally:
+        server.stop()
+
+
+def test_without_a_health_check_the_dashboard_says_so(client) -> None:
+    client.login()
+    assert 'id="no-doctor"' in client.get("/admin").text
