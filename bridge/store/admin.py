@@ -219,11 +219,21 @@ class Admin:
                     for r in conn.execute(select(identities).where(identities.c.learner_id == learner_id)
                                           .order_by(identities.c.source))]
 
-    def search_awards(self, *, text: str = "", badge_id: str = "", limit: int = 200) -> list[ListedAward]:
-        """The newest awards first, of a badge, of learners whose email or name contains `text`."""
+    def search_awards(self, *, text: str = "", badge_id: str = "", validity: str = "",
+                      limit: int = 200) -> list[ListedAward]:
+        """The newest awards first: of a badge, of learners whose email or name contains `text`
+        (or with this award id), valid, expired or revoked now."""
         q = _award_query().order_by(awards.c.issued_at.desc(), awards.c.id).limit(limit)
         if badge_id:
             q = q.where(awards.c.badge_id == badge_id)
+        now = datetime.now(UTC)
+        if validity == "revoked":
+            q = q.where(awards.c.status == "revoked")
+        elif validity == "expired":
+            q = q.where(awards.c.status != "revoked", awards.c.expires_at <= now)
+        elif validity == "valid":
+            q = q.where(awards.c.status != "revoked",
+                        or_(awards.c.expires_at.is_(None), awards.c.expires_at > now))
         if text.strip():
             pattern = f"%{text.strip().lower()}%"
             q = q.where(or_(learners.c.email.like(pattern), func.lower(learners.c.fullname).like(pattern),

@@ -247,10 +247,9 @@ class _Console:
     async def awards(self, request: Request, session: AdminSession) -> Response:
         q = request.query_params
         text, badge, status = (str(q.get(k) or "").strip() for k in ("q", "badge", "status"))
-        rows = self.store.admin.search_awards(text=text, badge_id=badge, limit=500)
-        if status in STATUSES:
-            rows = [r for r in rows if r.award.validity() == status]
-        return self.page(request, "awards.html.j2", session, rows=rows[:200], q=text, badge=badge,
+        rows = self.store.admin.search_awards(text=text, badge_id=badge, limit=200,
+                                              validity=status if status in STATUSES else "")
+        return self.page(request, "awards.html.j2", session, rows=rows, q=text, badge=badge,
                          status_filter=status, statuses=STATUSES,
                          badges=[b.id for b in self.store.awards.badges()])
 
@@ -308,13 +307,17 @@ class _Console:
         by_source: dict[str, list[Any]] = {}
         for fact in facts:
             by_source.setdefault(fact.source, []).append(fact)
-        badges = self.services.badges(lang)
         asked = str(request.query_params.get("badge") or "")
-        explanation = self.services.explain(learner.email, asked, lang) if asked else None
+        try:
+            badges = self.services.badges(lang)
+            explanation = self.services.explain(learner.email, asked, lang) if asked else None
+            problem = ""
+        except BridgeError as exc:  # the rule files are broken right now: say so, show the rest
+            badges, explanation, problem = [], None, str(exc)
         return self.page(request, "learner.html.j2", session, learner=learner,
                          identities=self.store.admin.identities_of(learner_id), facts=by_source,
                          awards=self.store.awards.of_learners([learner_id]).get(learner_id, []),
-                         badges=badges, asked=asked, explanation=explanation)
+                         badges=badges, asked=asked, explanation=explanation, problem=problem)
 
     async def erase(self, request: Request, session: AdminSession) -> Response:
         learner_id = request.path_params["learner_id"]

@@ -121,6 +121,12 @@ def test_revoke_resend_link_and_erase_are_done_and_audited(world, client) -> Non
     assert world.store.awards.get(first.id).revocation_reason == "Erreur de saisie"
     public = client.http.get(world.url(f"/v/{first.id}"), headers={"Accept": "text/html"}, timeout=30)
     assert 'data-status="revoked"' in public.text
+    revoked = client.get("/admin/awards?status=revoked").text
+    assert re.findall(r'data-award="([^"]+)"', revoked) == [first.id]
+    valid = client.get("/admin/awards?status=valid&badge=snt-hybride").text
+    assert first.id not in valid and second.id in valid
+    someone = client.get("/admin/awards?q=" + listed[1].email.split("@")[0].upper()).text
+    assert second.id in re.findall(r'data-award="([^"]+)"', someone)
 
     # Someone checked in at the meetup with an address no platform knows.
     from datetime import UTC, datetime
@@ -224,3 +230,22 @@ def test_the_dashboard_lists_what_the_health_check_flags(world) -> None:
 def test_without_a_health_check_the_dashboard_says_so(client) -> None:
     client.login()
     assert 'id="no-doctor"' in client.get("/admin").text
+
+
+def test_the_dry_run_evaluates_the_rule_files_as_they_are_now(world, tmp_path) -> None:
+    import shutil
+
+    from cli.demo import demo_rules_dir
+
+    console = Console(world.config, world.store)
+    now = console.dry_run()
+    assert now.badges == 2 and now.problems == () and now.would_award == ()
+    broken = tmp_path / "rules"
+    shutil.copytree(demo_rules_dir(), broken)
+    with (broken / "snt-hybride.toml").open("a", encoding="utf-8") as f:
+        f.write("\n[condition.oops\n")
+    config = world.config.model_copy(update={"bridge": world.config.bridge.model_copy(
+        update={"rules_dir": broken})})
+    result = Console(config, world.store).dry_run()
+    assert result.would_award == () and len(result.problems) == 1
+    assert "snt-hybride.toml" in result.problems[0]
