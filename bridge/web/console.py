@@ -5,8 +5,8 @@ kept in the database (the cookie is a random token, the table holds its sha256),
 of web workers share sessions and logging out ends one for good. The cookie is HttpOnly,
 SameSite=Strict, limited to /admin, and Secure when the public URL is https. Every form carries
 the session's CSRF token (the login form: a token bound to a pre-login cookie); a POST without
-the right one is refused. Failed logins are counted per account and address, and per account,
-in the database; past the limits, the login is refused for the window. Revoke, re-send, erase
+the right one is refused. Failed logins are counted per account and address, per account, and
+per address, in the database; past the limits, the login is refused for the window. Revoke, re-send, erase
 and linking a check-in are written to the audit log with who did them.
 
 What needs the rule engine, the delivery job or the connectors comes from the injected
@@ -37,7 +37,7 @@ from bridge.store import Award, Run, Store
 from bridge.store.admin import AdminSession
 
 __all__ = ["console_routes", "SESSION_COOKIE", "LOGIN_COOKIE", "LANG_COOKIE", "MAX_FAILURES",
-           "MAX_ACCOUNT_FAILURES", "THROTTLE_WINDOW"]
+           "MAX_ACCOUNT_FAILURES", "MAX_ADDRESS_FAILURES", "THROTTLE_WINDOW"]
 
 Html = Callable[..., Response]
 Handler = Callable[[Request, AdminSession], Awaitable[Response]]
@@ -49,6 +49,7 @@ SESSION_LIFETIME = timedelta(hours=12)
 THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES = 5  # per account and address, in the window
 MAX_ACCOUNT_FAILURES = 50  # per account from anywhere: guessing from many addresses
+MAX_ADDRESS_FAILURES = 30  # per address whatever the account: trying many names
 STATUSES = ("valid", "expired", "revoked")
 
 
@@ -153,10 +154,12 @@ class _Console:
             return self.login_page(request, target, "csrf", 403)
         username = str(form.get("username") or "").strip()
         password = str(form.get("password") or "")
-        keys = [f"{username.lower()}|{_address(request)}", f"{username.lower()}|*"]
+        address = _address(request)
+        keys = [f"{username.lower()}|{address}", f"{username.lower()}|*", f"*|{address}"]
         since = datetime.now(UTC) - THROTTLE_WINDOW
         counts = self.store.admin.failures(keys, since)
-        if counts[keys[0]] >= MAX_FAILURES or counts[keys[1]] >= MAX_ACCOUNT_FAILURES:
+        if (counts[keys[0]] >= MAX_FAILURES or counts[keys[1]] >= MAX_ACCOUNT_FAILURES
+                or counts[keys[2]] >= MAX_ADDRESS_FAILURES):
             return self.login_page(request, target, "throttled", 429)
         account = self.store.admin.account(username) if username else None
         if account is None:

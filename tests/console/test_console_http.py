@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from bridge.console import ConsoleSetup
 from bridge.web.app import create_app
-from bridge.web.console import MAX_FAILURES, SESSION_COOKIE
+from bridge.web.console import MAX_ADDRESS_FAILURES, MAX_FAILURES, SESSION_COOKIE
 from cli import main
 from jobs.console import Console
 
@@ -84,6 +84,12 @@ def test_a_wrong_password_is_refused_and_repeated_failures_are_throttled(world, 
     throttled = client.login()
     assert throttled.status_code == 429 and 'data-error="throttled"' in throttled.text
     assert SESSION_COOKIE not in client.http.cookies
+
+
+def test_many_names_tried_from_one_address_are_throttled_too(world, client) -> None:
+    for n in range(MAX_ADDRESS_FAILURES):
+        assert client.login(user=f"name-{n}", password="guess").status_code == 401
+    assert client.login().status_code == 429  # the real account, from that address
 
 
 def test_forms_without_the_csrf_token_are_refused(world, client) -> None:
