@@ -6,8 +6,8 @@ of web workers share sessions and logging out ends one for good. The cookie is H
 SameSite=Strict, limited to /admin, and Secure when the public URL is https. Every form carries
 the session's CSRF token (the login form: a token bound to a pre-login cookie); a POST without
 the right one is refused. Failed logins are counted per account and address, per account, and
-per address, in the database; past the limits, the login is refused for the window. Revoke, re-send, erase
-and linking a check-in are written to the audit log with who did them.
+per address, in the database; past a limit, the login is refused for the rest of the window.
+Revoke, re-send, erase and linking a check-in are written to the audit log with who did them.
 
 What needs the rule engine, the delivery job or the connectors comes from the injected
 `ConsoleServices` (bridge.console): this package may not import them.
