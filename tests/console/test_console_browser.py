@@ -56,6 +56,29 @@ def accessible(page) -> None:
     assert page.locator("a.skip[href='#content']").count() == 1
 
 
+CONTRAST = """(el) => {
+  const rgb = s => s.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => { const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+                               return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  let bg = null, node = el;
+  while (node && node.nodeType === 1) {
+    const c = rgb(getComputedStyle(node).backgroundColor);
+    if (c.length < 4 || c[3] > 0) { bg = c; break; }
+    node = node.parentElement;
+  }
+  const a = lum(rgb(getComputedStyle(el).color)), b = lum(bg || [255, 255, 255]);
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def contrast_ok(page, selectors: list[str]) -> None:
+    """WCAG AA: text against its background at least 4.5:1, for each element shown."""
+    for selector in selectors:
+        for element in page.locator(selector).all():
+            ratio = element.evaluate(CONTRAST)
+            assert ratio >= 4.5, (selector, round(ratio, 2))
+
+
 def test_a_coordinator_works_in_the_console(browser, world) -> None:
     store, mailbox = world.store, world.mailbox
     awarded = {a.award.learner_id for a in store.awards.listing(badge_id="snt-hybride")}
@@ -97,7 +120,11 @@ def test_a_coordinator_works_in_the_console(browser, world) -> None:
     assert page.locator("#sources [data-source='sandbox'] [data-status]").get_attribute("data-status") == "ok"
     assert int(page.locator("[data-count='week']").inner_text()) == len(store.awards.listing())
     accessible(page)
+    contrast_ok(page, ["body", "nav.sections a", ".brand a", "#logout", ".status", "th", "td", "h2",
+                       "#lang-en", "a.skip"])
     shot(page, "dashboard-fr")
+    page.locator("h1").evaluate("e => { e.style.color = '#aaaaaa'; }")
+    assert page.locator("h1").evaluate(CONTRAST) < 4.5  # the check can fail
 
     # Find the learner by part of their address, open their page.
     page.click("nav.sections >> text=Apprenants")
@@ -117,6 +144,7 @@ def test_a_coordinator_works_in_the_console(browser, world) -> None:
     assert page.locator("#verdict").get_attribute("data-awarded") == "false"
     assert page.locator("#why-tree li[data-met='false']").count() >= 1
     assert page.locator("#why-tree .missing").count() >= 1
+    contrast_ok(page, [".why", ".missing", ".facts li", "button", "label", "select", ".danger a"])
     shot(page, "why-not-fr")
 
     # Revoke an award; its public page then says revoked.
@@ -127,6 +155,7 @@ def test_a_coordinator_works_in_the_console(browser, world) -> None:
     page.click("#revoke-form button")
     page.wait_for_selector("#done")
     assert page.locator("#done").get_attribute("data-done") == "revoked"
+    contrast_ok(page, ["#done", "button.danger", "textarea", "code"])
     assert page.locator("#award-status [data-status]").get_attribute("data-status") == "revoked"
     shot(page, "revoked-fr")
     public = context.new_page()
@@ -157,6 +186,7 @@ def test_a_coordinator_works_in_the_console(browser, world) -> None:
     page.click("#revoke-form button")
     page.wait_for_selector("#refused")
     assert page.locator("#refused").get_attribute("data-reason") == "csrf"
+    contrast_ok(page, ["#refused"])
     assert store.awards.get(third.id).status == "issued"
     shot(page, "csrf-refused-fr")
 
