@@ -189,10 +189,13 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     from bridge.web.server import serve as run_server
     from jobs.meetups import refresh_sessions
 
+    from .admin import console_setup
+
     config = load(config_path)
     store = Store(config.bridge.db_url)
     refresh_sessions(config, store)  # the config's meetup sessions are open before any run
-    run_server(config, store, host or config.web.host, port or config.web.port)
+    run_server(config, store, host or config.web.host, port or config.web.port,
+               console=console_setup(config, store))
 
 
 @main.command()
@@ -324,22 +327,19 @@ def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
     """Erase a learner on request (GDPR art. 17): facts and identities deleted, awards revoked
     and stripped of name and email, and the platforms' next syncs will not bring them back."""
     from bridge.store import Store
+    from jobs.console import erase_learner
 
     config = load(config_path)
     store = Store(config.bridge.db_url)
     if not yes:
         click.confirm(_("Erase {email} and revoke all their badges? This cannot be undone").format(
             email=email), abort=True)
-    # The reason shows on the badges' pages: in the issuer's language, not the command's.
-    with i18n.language(config.bridge.default_language):
-        reason = _("erased at the learner's request (GDPR)")
-    counts = store.erasure.erase(email, reason)
-    if counts is None:
+    erased = erase_learner(config, store, email)
+    if erased is None:
         raise NotFound(_("no learner with email {email}").format(email=email))
-    # What was read from files still on disk (FUN's kept reports) goes too.
-    rows = _forget_in_files(config, email)
-    facts, idents, cancelled, revoked = (counts[k] for k in (
-        "facts", "identities", "deliveries_cancelled", "awards_revoked"))
+    facts, idents, cancelled, revoked, rows = (erased.facts, erased.identities,
+                                               erased.deliveries_cancelled, erased.awards_revoked,
+                                               erased.report_rows)
     click.echo(_("erased: {counts}").format(counts=", ".join([
         ngettext("{count} fact", "{count} facts", facts).format(count=facts),
         ngettext("{count} identity", "{count} identities", idents).format(count=idents),
@@ -347,21 +347,6 @@ def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
             count=cancelled),
         ngettext("{count} award revoked", "{count} awards revoked", revoked).format(count=revoked),
         ngettext("{count} report row", "{count} report rows", rows).format(count=rows)])))
-
-
-def _forget_in_files(config: Config, email: str) -> int:
-    """Rows carrying `email` removed from the files the sources keep (see `forget`)."""
-    from connectors.registry import REGISTRY
-
-    removed = 0
-    for sid, source in config.sources.items():
-        connector = REGISTRY.make(sid, source)
-        try:
-            forget = getattr(connector, "forget", None)
-            removed += forget(email) if forget else 0
-        finally:
-            connector.close()
-    return removed
 
 
 @main.group("config")
@@ -409,6 +394,7 @@ def db_upgrade(config_path: Path | None) -> None:
 
 def _register_builtin() -> None:
     """Command groups that live in their own module of this package."""
+    from .admin import admin
     from .keys import keys
     from .meetups import meetups
     from .presence import presence
@@ -417,7 +403,7 @@ def _register_builtin() -> None:
     from .rules import rules
     from .runs import runs
 
-    for group in (rules, keys, presence, pushes, reports, meetups, runs):
+    for group in (rules, keys, presence, pushes, reports, meetups, admin, runs):
         main.add_command(group)
 
 

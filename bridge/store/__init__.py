@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, func, select
 
 from bridge.store import db, schema
+from bridge.store.admin import Admin
 from bridge.store.awards import STATUS_LIST_BITS, STATUS_LIST_ID, Awards
 from bridge.store.erasure import Erasure
 from bridge.store.facts import Facts, LearnerQueue
@@ -36,7 +37,7 @@ from bridge.store.rows import (
 from bridge.store.runs import Runs
 
 __all__ = [
-    "Store", "Runs", "Facts", "LearnerQueue", "Awards", "Outbox", "Erasure", "IngestResult",
+    "Store", "Admin", "Runs", "Facts", "LearnerQueue", "Awards", "Outbox", "Erasure", "IngestResult",
     "Meetups", "Refreshed", "MeetupSession", "NewSession", "CheckIn", "NewCheckIn", "SessionRoute",
     "Award", "Badge", "Learner", "ListedAward", "NewAward", "NewOutboxItem", "OutboxItem",
     "Presence", "Run", "RunError", "StatusSlot", "Validity", "STATUS_LIST_BITS", "STATUS_LIST_ID",
@@ -47,7 +48,8 @@ class Store:
     """All of badge-bridge's state. `runs`: the record of runs; `facts`: learners, identities,
     facts, watermarks and the queues they feed; `awards`: badges, awards, status-list slots;
     `outbox`: deliveries; `erasure`: forgetting a learner; `meetups`: meetup sessions, their
-    check-ins and the check-in page's rate limits."""
+    check-ins and the check-in page's rate limits; `admin`: the web console's accounts,
+    sessions, audit log and views."""
 
     url: str
     engine: Engine
@@ -77,6 +79,7 @@ class Store:
         self.outbox = Outbox(self.engine)
         self.erasure = Erasure(self.engine)
         self.meetups = Meetups(self.engine)
+        self.admin = Admin(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

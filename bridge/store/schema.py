@@ -265,3 +265,52 @@ meetup_throttle = Table(
     Column("expires_at", TS, nullable=False, index=True),
 )
 __all__ += ["meetup_sessions", "meetup_checkins", "meetup_throttle"]
+
+# The web console: coordinators' accounts (argon2 hashes), their sessions (the cookie's hash and
+# the session's CSRF token), failed logins per account and address, who did what, and each
+# badge's rule versions as runs published them.
+admin_accounts = Table(
+    "admin_accounts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("last_login_at", TS),
+)
+
+admin_sessions = Table(
+    "admin_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie: a leak is no key
+    Column("account_id", Integer, ForeignKey("admin_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False, index=True),
+)
+
+admin_login_failures = Table(
+    "admin_login_failures", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(400), nullable=False),  # account|address, and account alone
+    Column("at", TS, nullable=False),
+    Index("ix_admin_login_failures_key_at", "key", "at"),
+)
+
+admin_audit = Table(
+    "admin_audit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", TS, nullable=False, index=True),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(40), nullable=False),  # revoke, resend, erase, link_checkin, login…
+    Column("target", String(400), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("address", String(64)),
+)
+
+rule_versions = Table(
+    "rule_versions", metadata,
+    Column("badge_id", String(200), primary_key=True),
+    Column("version", String(64), primary_key=True),
+    Column("first_seen_at", TS, nullable=False),
+    Column("definition", JSON, nullable=False),
+)
+__all__ += ["admin_accounts", "admin_sessions", "admin_login_failures", "admin_audit", "rule_versions"]

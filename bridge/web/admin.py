@@ -71,9 +71,9 @@ def admin_routes(config: Config, store: Store) -> list[Route]:
         return JSONResponse({"queued": store.outbox.reset(f"email:{award_id}")}, status_code=202)
 
     return [
-        Route("/admin/runs", guarded(runs)),
-        Route("/admin/runs/{run_id:int}", guarded(one_run)),
-        Route("/admin/awards", guarded(awards)),
-        Route("/admin/awards/{award_id}/revoke", guarded(revoke), methods=["POST"]),
-        Route("/admin/awards/{award_id}/resend", guarded(resend), methods=["POST"]),
+        Route("/api/admin/runs", guarded(runs)),
+        Route("/api/admin/runs/{run_id:int}", guarded(one_run)),
+        Route("/api/admin/awards", guarded(awards)),
+        Route("/api/admin/awards/{award_id}/revoke", guarded(revoke), methods=["POST"]),
+        Route("/api/admin/awards/{award_id}/resend", guarded(resend), methods=["POST"]),
     ]

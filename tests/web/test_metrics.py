@@ -101,11 +101,11 @@ def test_metrics_need_a_token_and_say_runs_requests_and_the_outbox(world, port) 
         assert get(f"{base}/metrics", "wrong-token")[0] == 401
         assert get(f"{base}/metrics", "admin-t0ken-for-tests")[0] == 200
         got = scrape(base)
-        status, body = get(f"{base}/admin/runs/{run}", "admin-t0ken-for-tests")
+        status, body = get(f"{base}/api/admin/runs/{run}", "admin-t0ken-for-tests")
         assert status == 200 and json.loads(body)["status"] == "partial"
         assert json.loads(body)["errors"][0]["endpoint"] == "core_x"
-        assert get(f"{base}/admin/runs/{run}", TOKEN)[0] == 401  # the metrics token is not admin
-        listed = json.loads(get(f"{base}/admin/runs?status=interrupted", "admin-t0ken-for-tests")[1])
+        assert get(f"{base}/api/admin/runs/{run}", TOKEN)[0] == 401  # the metrics token is not admin
+        listed = json.loads(get(f"{base}/api/admin/runs?status=interrupted", "admin-t0ken-for-tests")[1])
         assert [r["id"] for r in listed] == [dead]
     finally:
         server.stop()
