@@ -406,6 +406,7 @@ def db_upgrade(config_path: Path | None) -> None:
 
 def _register_builtin() -> None:
     """Command groups that live in their own module of this package."""
+    from .doctor import doctor
     from .keys import keys
     from .meetups import meetups
     from .presence import presence
@@ -413,7 +414,7 @@ def _register_builtin() -> None:
     from .reports import reports
     from .rules import rules
 
-    for group in (rules, keys, presence, pushes, reports, meetups):
+    for group in (rules, keys, presence, pushes, reports, meetups, doctor):
         main.add_command(group)
 
 
