@@ -152,6 +152,11 @@ class MoodleProbes:
             return
         needed = self._needed()
         missing = {n: use for n, use in needed.items() if not self._has(n)}
+        present = len(needed) - len(missing)
+        if present:
+            yield self._f(OK, _("functions"), _("{count} of the {total} functions the configured "
+                                                "features call are in the token's service").format(
+                count=present, total=len(needed)))
         for name, use in missing.items():
             plugin = needs.FUNCTIONS[name].plugin if name in needs.FUNCTIONS else ""
             fix = _("add {function} to the token's external service ({path} › Functions)").format(
@@ -160,12 +165,6 @@ class MoodleProbes:
                 fix += _("; it comes with the plugin {plugin}").format(plugin=plugin)
             yield self._f(FAIL, _("function {function}").format(function=name),
                           _("not in the token's external service"), fix, _(use))
-        present = len(needed) - len(missing)
-        if present:
-            yield self._f(OK, _("functions"), _("{count} of the {total} functions the configured "
-                                                "features call are in the token's service").format(
-                count=present, total=len(needed)))
-
     def course_reads(self) -> Iterator[Finding]:
         """Each course exists, has completion on and criteria; the roster, emails, languages,
         completion, activities and grades read for one learner of it."""
@@ -228,7 +227,10 @@ class MoodleProbes:
             self._prove(["moodle/site:viewuseridentity"], "core_enrol_get_enrolled_users", course)
         learner = learners[0].id
         self.learners[course] = learner
-        yield from self._completion(course, learner, subject)
+        yield self._f(OK, subject, _("exists, completion tracking on, roster read")
+                      if enabled.get(course) == 1 else _("exists, roster read"))
+        if enabled.get(course) != 0:
+            yield from self._completion(course, learner, subject)
         self._read("core_user_get_users_by_field", course, ["moodle/user:viewalldetails"],
                    list[UserDetails], field="id", values=[learner], check=self._has_lang)
         if self.config.activities:
@@ -274,7 +276,6 @@ class MoodleProbes:
             pass  # this learner's own state (suspended…): not about the setup
         else:
             self._prove(["report/completion:view", "moodle/site:accessallgroups"], function, course)
-            yield self._f(OK, subject, _("exists, completion tracked, roster and completion read"))
 
     def _has_lang(self, users: list[UserDetails]) -> bool:
         return all(u.lang for u in users)
