@@ -27,6 +27,8 @@ __all__ = [
     "Finding",
     "FindingStatus",
     "Probe",
+    "InPerson",
+    "CourseSeen",
     "NAME_ATTRS",
     "normalise_email",
     "utc",
@@ -238,3 +240,24 @@ class Probe:
 
     name: str
     run: Callable[[], Iterable[Finding]]
+
+
+@dataclass(frozen=True, slots=True)
+class InPerson:
+    """An activity that looks like an in-person session, where a presence could be pushed:
+    `target` as a push route writes it (attendance:<id>, completion:<cmid>, block:<usage key>);
+    `kind`: "attendance", "manual" (manual-completion activity) or "staff_graded"."""
+
+    target: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class CourseSeen:
+    """A course a source's credential can read, as `badge-bridge init` offers it."""
+
+    id: str
+    name: str
+    completion: bool | None = None  # completion tracking on (None: unknown)
+    in_person: list[InPerson] = field(default_factory=list)

@@ -407,6 +407,7 @@ def db_upgrade(config_path: Path | None) -> None:
 def _register_builtin() -> None:
     """Command groups that live in their own module of this package."""
     from .doctor import doctor
+    from .init import init
     from .keys import keys
     from .meetups import meetups
     from .presence import presence
@@ -414,7 +415,7 @@ def _register_builtin() -> None:
     from .reports import reports
     from .rules import rules
 
-    for group in (rules, keys, presence, pushes, reports, meetups, doctor):
+    for group in (rules, keys, presence, pushes, reports, meetups, doctor, init):
         main.add_command(group)
 
 

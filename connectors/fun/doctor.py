@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bridge.errors import FixableSourceError, PermanentSourceError, SourceError
-from bridge.i18n import N_
+from bridge.i18n import N_, ngettext
 from bridge.i18n import gettext as _
-from bridge.i18n import ngettext
 from bridge.model import Finding, FindingStatus, Probe
 from connectors.fun.reports import ReportRefused
 from connectors.openedx.refusals import is_page_not_found

@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from bridge.config import SourceConfig
 from bridge.errors import PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, Probe, PushResult, SessionInfo
+from bridge.model import Attestation, Batch, CourseSeen, Probe, PushResult, SessionInfo
 from connectors.base import SourceState
 from connectors.http import HttpClient
 from connectors.moodle import needs
@@ -122,6 +122,13 @@ class MoodleConnector:
         from connectors.moodle.doctor import MoodleProbes
 
         return MoodleProbes(self, pushed).probes()
+
+    def discover(self, only: Sequence[str] = ()) -> list[CourseSeen]:
+        """The courses the token sees (or those of `only`) and their in-person-looking
+        activities, for `init`."""
+        from connectors.moodle.doctor import discover
+
+        return discover(self, only)
 
     def course_ids(self) -> list[str]:
         if self.config.courses:

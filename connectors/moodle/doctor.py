@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bridge.errors import SourceError
 from bridge.i18n import N_
 from bridge.i18n import gettext as _
-from bridge.model import Finding, FindingStatus, Probe
+from bridge.model import CourseSeen, Finding, FindingStatus, InPerson, Probe
 from connectors.moodle import needs
 from connectors.moodle.client import (
     FunctionAbsent,
@@ -39,7 +39,7 @@ from connectors.moodle.payloads import (
 if TYPE_CHECKING:
     from connectors.moodle import MoodleConnector
 
-__all__ = ["MoodleProbes", "ROLES", "SERVICES", "TOKENS"]
+__all__ = ["MoodleProbes", "discover", "ROLES", "SERVICES", "TOKENS"]
 
 # Moodle's own menu paths, as its English and French language packs word them.
 ROLES = N_("Site administration › Users › Permissions › Define roles")
@@ -485,3 +485,42 @@ class MoodleProbes:
                            _("push to a session of course {course}").format(course=course),
                            _("pushing attendance"))
         return self._f(OK, subject, _("attendance session of course {course}").format(course=course))
+
+
+def discover(connector: MoodleConnector, only: Sequence[str] = (), limit: int = 50) -> list[CourseSeen]:
+    """The courses the token sees (at most `limit`, or those of `only`) and their in-person-
+    looking activities: attendance sessions and manual-completion activities (one contents read
+    per course, one sessions read per attendance activity)."""
+    client = connector.client
+    courses = [c for c in client.call("core_course_get_courses", list[Course]) if c.id != 1
+               and (not only or str(c.id) in only)]
+    out = []
+    for course in courses[:limit]:
+        found: list[InPerson] = []
+        try:
+            sections = client.call("core_course_get_contents", list[Section], courseid=course.id,
+                                   options=[{"name": "excludecontents", "value": 1}])
+        except SourceError:
+            sections = []
+        for module in (m for s in sections for m in s.modules):
+            if module.modname == "attendance":
+                try:
+                    sessions = client.call("mod_attendance_get_sessions", list[AttendanceSession],
+                                           attendanceid=module.instance)
+                except SourceError:
+                    sessions = []
+                found += [InPerson(f"attendance:{s.id}", _session_name(module.name, s),
+                                   "attendance") for s in sessions]
+            elif module.completion == 1:
+                found.append(InPerson(f"completion:{module.id}", module.name, "manual"))
+        out.append(CourseSeen(str(course.id), course.fullname,
+                              None if course.enablecompletion is None else bool(course.enablecompletion),
+                              found))
+    return out
+
+
+def _session_name(activity: str, session: AttendanceSession) -> str:
+    from datetime import UTC, datetime
+
+    when = datetime.fromtimestamp(session.sessdate, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{activity} — {when}"

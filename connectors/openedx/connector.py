@@ -24,6 +24,7 @@ from bridge.errors import FixableSourceError, PermanentSourceError, SourceError
 from bridge.model import (
     Attestation,
     Batch,
+    CourseSeen,
     Fact,
     FactKind,
     Identity,
@@ -119,6 +120,12 @@ class OpenEdxConnector:
         from connectors.openedx.doctor import OpenEdxProbes
 
         return OpenEdxProbes(self, pushed).probes()
+
+    def discover(self, only: Sequence[str] = ()) -> list[CourseSeen]:
+        """The LMS's courses (or those of `only`) and their staff-graded blocks, for `init`."""
+        from connectors.openedx.doctor import discover
+
+        return discover(self, only)
 
     # -- pull ---------------------------------------------------------------
     def pull(self, state: SourceState) -> Iterator[Batch]:

@@ -17,19 +17,19 @@ from urllib.parse import quote
 
 import requests
 
-from bridge.errors import FixableSourceError, PermanentSourceError, SourceError
+from bridge.errors import PermanentSourceError, SourceError
 from bridge.i18n import gettext as _
-from bridge.model import Finding, FindingStatus, Probe
+from bridge.model import CourseSeen, Finding, FindingStatus, InPerson, Probe
 from connectors.edx_common import API_KEY_HEADER
 from connectors.openedx.blocks import usage_type
-from connectors.openedx.payloads import CourseDetail
+from connectors.openedx.payloads import CourseDetail, CourseList
 from connectors.openedx.refusals import is_page_not_found
 from connectors.openedx.requirements import BLOCKS_COMPLETED_ON_VIEW
 
 if TYPE_CHECKING:
     from connectors.openedx.connector import OpenEdxConnector
 
-__all__ = ["OpenEdxProbes", "STAFF_GRADED", "SCORED"]
+__all__ = ["OpenEdxProbes", "discover", "STAFF_GRADED", "SCORED"]
 
 OK, FAIL, WARN = FindingStatus.ok, FindingStatus.fail, FindingStatus.warn
 STAFF_GRADED = "staffgradedxblock"
@@ -227,10 +227,19 @@ class OpenEdxProbes:
             yield self._f(OK, subject, _("accepted"))
 
 
-def staff_graded_blocks(connector: OpenEdxConnector, course: str) -> list[tuple[str, str]]:
-    """(usage key, display name) of the course's staff-graded blocks: where presence goes."""
-    try:
-        structure = connector.blocks.structure(course)
-    except (FixableSourceError, PermanentSourceError):
-        return []
-    return [(usage, b.display_name) for usage, b in structure.items() if b.type == STAFF_GRADED]
+def discover(connector: OpenEdxConnector, only: Sequence[str] = (),
+             limit: int = 50) -> list[CourseSeen]:
+    """The courses of the LMS's catalogue (at most `limit`, or those of `only`) and their
+    staff-graded blocks, where a presence goes (one structure read per course)."""
+    url = f"{connector.config.url}/api/courses/v1/courses/?page_size={limit}"
+    page = connector.get(url, CourseList, "courses/v1/courses")
+    out = []
+    for course in [c for c in page.results if not only or c.id in only][:limit]:
+        try:
+            structure = connector.blocks.structure(course.id)
+        except SourceError:
+            structure = {}
+        out.append(CourseSeen(course.id, course.name, None, [
+            InPerson(f"block:{usage}", b.display_name, "staff_graded")
+            for usage, b in structure.items() if b.type == STAFF_GRADED]))
+    return out

@@ -133,3 +133,48 @@ def test_the_completion_report_and_its_audience(tmp_path: Path, site: Any, hybri
         in refused.output
     assert "add the user (or its role) to the report's audience" in refused.output
     assert refused.exit_code == 1
+
+
+def test_init_then_the_first_sync_awards_whom_moodle_says_completed(
+        tmp_path: Path, site: Any, hybrid: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomllib
+
+    from bridge.delivery.catcher import MailCatcher
+    from bridge.store import Store
+
+    course = str(hybrid["courseid"])
+    monkeypatch.chdir(tmp_path)
+    catcher = MailCatcher().start()
+    env = {"BADGE_BRIDGE_MOODLE_TOKEN": site.token}
+    try:
+        made = CliRunner().invoke(main, [
+            "--lang", "en", "init", "--kind", "moodle", "--url", site.url, "--course", course,
+            "--smtp", f"127.0.0.1:{catcher.port}", "--yes"], env=env)
+        print(made.output)
+        assert made.exit_code == 0, made.output
+        assert (f"      completion:{hybrid['cmids']['meetup']}  Meetup (in person)  "
+                "[manual completion]") in made.output
+        assert f"      attendance:{hybrid['sessionid']}  Attendance — " in made.output
+        assert made.output.splitlines()[-4:] == [
+            "Next:", "  badge-bridge doctor --config bridge.toml",
+            "  badge-bridge sync --config bridge.toml --dry-run",
+            "  badge-bridge daemon --config bridge.toml --serve"]
+        text = (tmp_path / "bridge.toml").read_text(encoding="utf-8")
+        assert site.token not in text and 'token = { env = "BADGE_BRIDGE_MOODLE_TOKEN" }' in text
+        config = tomllib.loads(text)
+        assert config["sources"]["campus"]["courses"] == [course]
+        rule = tomllib.loads((tmp_path / "rules" / f"campus-{course}.toml").read_text(encoding="utf-8"))
+        assert rule["condition"] == {"course_completed": {"source": "campus", "course": course}}
+        synced = CliRunner().invoke(main, ["--lang", "en", "sync", "--config", "bridge.toml"], env=env)
+        print(synced.output)
+        assert synced.exit_code == 0, synced.output
+    finally:
+        catcher.stop()
+    store = Store(f"sqlite:///{tmp_path / '.badge-bridge' / 'bridge.db'}")
+    try:
+        holders = {listed.award.learner_id for listed in store.awards.listing()}
+        awarded = {int(i.external_id) for i in store.facts.identities_of("campus", holders).values()}
+    finally:
+        store.close()
+    assert awarded == set(hybrid["userids"]["complete"]) and awarded
+    assert len(catcher.messages) == len(awarded)
