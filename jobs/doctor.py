@@ -20,6 +20,7 @@ import requests
 from bridge.config import Config, SourceConfig
 from bridge.errors import BridgeError, ConfigError, SourceError
 from bridge.i18n import gettext as _
+from bridge.i18n import ngettext
 from bridge.model import Finding, FindingStatus, Probe
 
 __all__ = ["diagnose", "core_probes", "source_probes", "run_probes", "failed", "pushed_to"]
@@ -133,8 +134,6 @@ def core_probes(config: Config) -> list[Probe]:
 
 def store_finding(config: Config) -> Finding:
     """Reachable, and at the code's schema revision; opened without migrating."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from bridge.store import db
 
     url = config.bridge.db_url
@@ -144,38 +143,21 @@ def store_finding(config: Config) -> Finding:
             and not Path(url[len("sqlite:///"):]).exists():
         return Finding(WARN, subject, _("not created yet"), upgrade)
     try:
-        engine = db.open_engine(url)
-        try:
-            current = db.current_revision(engine)
-        finally:
-            engine.dispose()
-    except (SQLAlchemyError, BridgeError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return Finding(FAIL, subject, _("unreachable: {reason}").format(reason=reason),
+        current, head, known = db.schema_state(url)
+    except BridgeError as exc:
+        return Finding(FAIL, subject, _("unreachable: {reason}").format(reason=exc),
                        _("check bridge.database_url and that the database server runs"))
-    head = db.head_revision()
     if current == head:
         return Finding(OK, subject, _("reachable, schema at revision {revision}").format(
             revision=current))
     if current is None:
         return Finding(WARN, subject, _("reachable, empty (no schema yet)"), upgrade)
-    if not _known(current):
+    if not known:
         return Finding(FAIL, subject, _("schema at revision {revision}, which this version does "
                                         "not know").format(revision=current),
                        _("run the badge-bridge version that wrote it, or restore a backup"))
     return Finding(WARN, subject, _("schema at revision {revision}, the code's is {head}").format(
         revision=current, head=head), upgrade)
-
-
-def _known(revision: str) -> bool:
-    from alembic.script import ScriptDirectory
-
-    from bridge.store import db
-
-    try:
-        return ScriptDirectory.from_config(db._alembic_config()).get_revision(revision) is not None
-    except Exception:  # alembic raises several kinds for an unknown id
-        return False
 
 
 def keys_findings(folder: Path) -> list[Finding]:
@@ -206,15 +188,16 @@ def keys_findings(folder: Path) -> list[Finding]:
         out.append(Finding(WARN, subject, _("no {kinds} key yet in {folder}").format(
             kinds=", ".join(missing), folder=folder), generate))
     if not out:
-        out.append(Finding(OK, subject, _("{count} keys in {folder}, owner only").format(
-            count=len(pems), folder=folder)))
+        out.append(Finding(OK, subject, ngettext("{count} key in {folder}, owner only",
+                                                 "{count} keys in {folder}, owner only",
+                                                 len(pems)).format(count=len(pems), folder=folder)))
     return out
 
 
 def smtp_finding(config: Config) -> Finding:
     """Connect, TLS as configured, authenticate if a user is set; QUIT: no message is sent."""
     smtp = config.smtp
-    subject = _("SMTP {host}:{port}").format(host=smtp.host, port=smtp.port)
+    subject = _("SMTP {server}").format(server=f"{smtp.host}:{smtp.port}")
     fix_where = _("check [smtp] host, port and security")
     client: smtplib.SMTP | None = None
     step = _("connect")

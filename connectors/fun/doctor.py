@@ -13,7 +13,6 @@ from bridge.i18n import N_, ngettext
 from bridge.i18n import gettext as _
 from bridge.model import Finding, FindingStatus, Probe
 from connectors.fun.reports import ReportRefused
-from connectors.openedx.refusals import is_page_not_found
 
 if TYPE_CHECKING:
     from connectors.fun.connector import FunConnector
@@ -52,7 +51,7 @@ class FunProbes:
                 _("per-learner grades"))
             return
         except PermanentSourceError as exc:
-            if exc.status == 404 and not is_page_not_found(exc):
+            if exc.status == 404 and getattr(exc, "body", None) is not None:  # a JSON 404
                 yield self._f(OK, subject, _("accepted by {endpoint}").format(endpoint=GRADES))
             else:
                 yield self._f(FAIL, subject, _("{url} does not serve the grades endpoint ({reason})")

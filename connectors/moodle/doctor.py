@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bridge.errors import SourceError
-from bridge.i18n import N_
+from bridge.i18n import N_, ngettext
 from bridge.i18n import gettext as _
 from bridge.model import CourseSeen, Finding, FindingStatus, InPerson, Probe
 from connectors.moodle import needs
@@ -154,9 +154,10 @@ class MoodleProbes:
         missing = {n: use for n, use in needed.items() if not self._has(n)}
         present = len(needed) - len(missing)
         if present:
-            yield self._f(OK, _("functions"), _("{count} of the {total} functions the configured "
-                                                "features call are in the token's service").format(
-                count=present, total=len(needed)))
+            yield self._f(OK, _("functions"), ngettext(
+                "{count} of the {total} function the configured features call is in the token's "
+                "service", "{count} of the {total} functions the configured features call are in "
+                "the token's service", len(needed)).format(count=present, total=len(needed)))
         for name, use in missing.items():
             plugin = needs.FUNCTIONS[name].plugin if name in needs.FUNCTIONS else ""
             fix = _("add {function} to the token's external service ({path} › Functions)").format(
@@ -212,8 +213,8 @@ class MoodleProbes:
         learners = [u for u in users if not u.roles or {r.shortname for r in u.roles} & roles]
         if not learners:
             yield self._f(WARN, subject, _("no learner listed: nobody is enrolled with the roles "
-                                           "{roles}, or the role lacks moodle/user:viewdetails")
-                          .format(roles=", ".join(sorted(roles))),
+                                           "{roles}, or the role lacks {capability}")
+                          .format(roles=", ".join(sorted(roles)), capability="moodle/user:viewdetails"),
                           self.grant(["moodle/user:viewdetails"]), _("the roster"))
             self.unproven.setdefault("report/completion:view", _("no learner to read with"))
             return
@@ -221,8 +222,10 @@ class MoodleProbes:
         without = [u for u in learners if "email" not in u.model_fields_set]
         if without:
             self.refused.setdefault("moodle/site:viewuseridentity", []).append(
-                _("{count} of {total} learners of course {course} came without their email").format(
-                    count=len(without), total=len(learners), course=course))
+                ngettext("{count} of {total} learner of course {course} came without their email",
+                         "{count} of {total} learners of course {course} came without their email",
+                         len(learners)).format(count=len(without), total=len(learners),
+                                               course=course))
         else:
             self._prove(["moodle/site:viewuseridentity"], "core_enrol_get_enrolled_users", course)
         learner = learners[0].id
@@ -390,7 +393,8 @@ class MoodleProbes:
             return self.grant([cap, "moodle/course:useremail"])
         if cap == "moodle/reportbuilder:view":
             return self.grant([cap]) + _(", and add the user (or its role) to the report's "
-                                         "audience, or grant moodle/reportbuilder:viewall")
+                                         "audience, or grant {capability}").format(
+                capability="moodle/reportbuilder:viewall")
         return self.grant(self.fixes.get(cap, (cap,)))
 
     def report(self) -> Iterator[Finding]:
@@ -433,8 +437,11 @@ class MoodleProbes:
                           _("add the condition 'Completed' = Yes to the report"),
                           _("change detection"))
         else:
-            yield self._f(OK, subject, _("readable, on course participants, completed only "
-                                         "({rows} rows)").format(rows=page.data.totalrowcount))
+            rows = page.data.totalrowcount
+            yield self._f(OK, subject, ngettext(
+                "readable, on course participants, completed only ({rows} row)",
+                "readable, on course participants, completed only ({rows} rows)", rows).format(
+                rows=rows))
 
     def pushes(self) -> Iterator[Finding]:
         """Each push target exists, in its course, and is of a kind a push can set."""

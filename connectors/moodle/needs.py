@@ -67,7 +67,7 @@ CAPABILITIES: dict[str, Capability] = {c.name: c for c in (
     Capability("moodle/course:viewparticipants", N_("the roster"), "core_enrol_get_enrolled_users"),
     Capability("moodle/user:viewdetails", N_("the roster: learners are left out of it"),
                "core_enrol_get_enrolled_users", silent=True),
-    Capability("moodle/site:viewuseridentity", N_("learners' emails (or moodle/course:useremail)"),
+    Capability("moodle/site:viewuseridentity", N_("learners' emails"),
                "core_enrol_get_enrolled_users", silent=True),
     Capability("moodle/user:viewalldetails", N_("learners' language and username"),
                "core_user_get_users_by_field", silent=True),
@@ -83,8 +83,7 @@ CAPABILITIES: dict[str, Capability] = {c.name: c for c in (
     # Reading sessions needs one of take/change/manage; writing a status needs take itself.
     Capability("mod/attendance:takeattendances", N_("attendance sessions and pushing attendance"), None),
     Capability("moodle/course:overridecompletion", N_("pushing completion"), None),
-    Capability("moodle/reportbuilder:view", N_("the completion report (with the token user in "
-               "its audience, or moodle/reportbuilder:viewall)"), "core_reportbuilder_retrieve_report"),
+    Capability("moodle/reportbuilder:view", N_("the completion report"), "core_reportbuilder_retrieve_report"),
 )}
 
 _COURSE = Refusal(("moodle/course:view", "moodle/course:viewhiddencourses"),
