@@ -114,6 +114,7 @@ class MoodleProbes:
             caps = tuple(c for c, label in (("gradereport/user:view", "View user report"),
                                             ("moodle/grade:viewall", "View grades of other users"))
                          if label in exc.detail) or caps
+        caps = tuple(c for c in caps if c not in self.proven) or caps  # the others were shown
         for cap in caps:
             self.fixes.setdefault(cap, exc.capabilities)
             self.refused.setdefault(cap, []).append(
@@ -184,19 +185,21 @@ class MoodleProbes:
         for course in self.courses:
             yield from self._course(course, enabled)
 
-    def _completion_enabled(self) -> dict[str, int | None]:
+    def _completion_enabled(self) -> dict[str, int | None] | None:
+        """Course id -> its enablecompletion, for the courses the site knows; None if unread."""
         if not self._has("core_course_get_courses") or not self.courses:
-            return {}
+            return None
         try:
             found = self._call("core_course_get_courses", list[Course],
                                options={"ids": [int(c) for c in self.courses if c.isdigit()]})
         except SourceError:
-            return {}
+            return None
         return {str(c.id): c.enablecompletion for c in found}
 
-    def _course(self, course: str, enabled: dict[str, int | None]) -> Iterator[Finding]:
+    def _course(self, course: str, known: dict[str, int | None] | None) -> Iterator[Finding]:
         subject = _("course {course}").format(course=course)
-        if enabled and course not in enabled:
+        enabled = known or {}
+        if known is not None and course not in known:
             yield self._f(FAIL, subject, _("no such course on this site, or hidden from the token "
                                            "user"), _("check sources.{source}.courses").format(
                 source=self.sid))

@@ -206,7 +206,7 @@ class OpenEdxProbes:
 
     def api_key(self) -> Iterator[Finding]:
         """The key alone, on the single-enrollment view (the one view it authenticates)."""
-        if self.config.api_key is None or not self.config.courses:
+        if self.claims is None or self.config.api_key is None or not self.config.courses:
             return
         subject = _("API key")
         user = self.username or "badge-bridge"
