@@ -17,17 +17,27 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bridge.errors import StoreError
 
-__all__ = ["open_engine", "upgrade", "current_revision", "head_revision", "schema_state"]
+__all__ = ["open_engine", "upgrade", "current_revision", "head_revision", "redact",
+           "schema_state"]
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _UPGRADE_LOCK = threading.Lock()
 _MIGRATION_LOCK = 0x6261646765  # "badge": an arbitrary key shared by every badge-bridge process
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
+    """The URL with its password masked."""
     from sqlalchemy.engine import make_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy parses: mask what looks like a password
+        from bridge.logs import mask_url
+
+        return mask_url(url)
+
+
+_redact = redact
 
 
 def open_engine(url: str) -> Engine:

@@ -132,10 +132,12 @@ class FunConnector:
 
     # -- pull ---------------------------------------------------------------
     def pull(self, state: SourceState) -> Iterator[Batch]:
+        dry = bool(getattr(state, "dry_run", False))  # a dry run neither deletes nor touches files
         for path in self.files():
             course = course_of(path, self.config.courses)
             if course and state.watermark(course, f"file:{path.name}") == digest(path):
-                self.expired(path)  # kept after its import, unchanged since
+                if not dry:
+                    self.expired(path)  # kept after its import, unchanged since
                 continue
             try:
                 report = self.read(path, course)
@@ -148,7 +150,8 @@ class FunConnector:
                 state.report(exc)
                 continue
             yield self.stamped(report, path)
-            self.settle(path)  # reached only once the batch is stored
+            if not dry:
+                self.settle(path)  # reached only once the batch is stored
         if self.config.api_key is not None:
             for course in self.config.courses:
                 yield self._lookups(course, state)
