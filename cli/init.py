@@ -107,6 +107,8 @@ def init(kind: str | None, url: str | None, client_id: str | None, secret_env: s
         chosen = [c.strip() for c in _ask(None, yes, _("Courses to make a badge for (ids, comma-"
                                                        "separated)"), everything).split(",")
                   if c.strip()]
+    if not chosen and kind in ("openedx", "fun"):
+        raise ConfigError(_("give the course keys with --course"))
     unknown = [c for c in chosen if seen and c not in {s.id for s in seen}]
     if unknown:
         raise ConfigError(_("not among the courses this credential sees: {courses}").format(
