@@ -31,9 +31,9 @@ def render(findings: Sequence[Finding]) -> list[str]:
         if f.source != group:
             group = f.source
             lines.append(_("source {source}").format(source=f.source) if f.source else _("bridge"))
-        text = f"  {MARKS[f.status]} {f.subject}"
-        if f.detail:
-            text += f": {f.detail}"
+        said = _("{subject}: {detail}").format(subject=f.subject, detail=f.detail) if f.detail \
+            else f.subject
+        text = f"  {MARKS[f.status]} {said}"
         if f.feature and f.status is not FindingStatus.ok:
             text += " " + _("(needed for {feature})").format(feature=f.feature)
         lines.append(text)

@@ -248,5 +248,8 @@ path = "gone"
     unknown = runner.invoke(main, ["doctor", "--config", str(config), "--source", "nope"])
     assert unknown.exit_code == 2 and "no source nope; configured sources: gone, sheets" in unknown.output
     french = runner.invoke(main, ["--lang", "fr", "doctor", "--config", str(config), "--source", "gone"])
-    assert "✗ feuilles" in french.output or "✗" in french.output
+    assert french.output.splitlines() == [
+        "source gone", f"  ✗ feuilles\u00a0: {tmp_path / 'gone'} n’existe pas (nécessaire pour les "
+        "présences)", "      correction\u00a0: créez le dossier, ou corrigez sources.gone.path",
+        "0 ✓, 1 ✗, 0 ⚠"]
     assert french.exit_code == 1
