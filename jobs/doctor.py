@@ -32,9 +32,9 @@ PROBE_RETRIES = 1  # a probe says what it sees now: no long backoff on a down ho
 def diagnose(config: Config, sources: Sequence[str] | None = None, *,
              registry: Any = None, connectors: dict[str, Any] | None = None,
              core: bool = True) -> list[Finding]:
-    """Every finding about `config`: the bridge's own parts (unless `core` is False), then
-    each source (only `sources` when given). `connectors` replaces the ones the registry
-    would make (tests, the admin console's own)."""
+    """Every finding about `config`: the bridge's own parts (unless `core` is False or some
+    `sources` are named), then each enabled source (only `sources` when given). `connectors`
+    replaces the ones the registry would make (tests, the admin console's own)."""
     if sources is not None:
         unknown = sorted(set(sources) - set(config.sources))
         if unknown:
