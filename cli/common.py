@@ -77,7 +77,7 @@ def load(config_path: Path | str | None, *, secrets: bool = False) -> Config:
 def fail(exc: BaseException) -> None:
     """Print a BridgeError as `error: …` lines (a rule error, one per problem) and exit."""
     problems = ([RuleError.format_one(p) for p in exc.problems] if isinstance(exc, RuleError)
-                else [str(exc)])
+                else list(getattr(exc, "lines", None) or [str(exc)]))
     for problem in problems:
         click.echo(_("error: {problem}").format(problem=problem), err=True)
     sys.exit(exit_code(exc))
