@@ -57,7 +57,10 @@ def register_secrets_of(obj: Any, _seen: set[int] | None = None) -> None:
         return
     seen.add(id(obj))
     if isinstance(obj, SecretStr):
-        register_secret(obj.get_secret_value())
+        try:
+            register_secret(obj.get_secret_value())
+        except Exception:  # a secret read when first used that cannot be read yet: not printed either
+            pass
     elif isinstance(obj, SecretBytes):
         register_secret(obj.get_secret_value().decode("utf-8", "replace"))
     elif isinstance(obj, BaseModel):

@@ -69,8 +69,8 @@ def runs_list(config_path: Path | None, limit: int, status: str | None, as_json:
             continue
         stats = run.stats
         emails = stats.get("emails") or {}
-        click.echo(_("{id}  {status}  {started}  {took}  {trigger}  {sources}  {awarded} awards, "
-                     "{undelivered} emails not delivered, {errors} errors").format(
+        click.echo(_("{id}  {status}  {started}  {took}  {trigger}  {sources}  awards {awarded}, "
+                     "emails not delivered {undelivered}, error lines {errors}").format(
             id=run.id, status=_status(run.status), started=_when(run.started_at), took=_took(run),
             trigger=run.trigger, sources=",".join(run.sources) or "-",
             awarded=stats.get("awarded", 0),
@@ -130,7 +130,8 @@ def describe(run: Run, errors: list[RunError]) -> list[str]:
         if st.get("statuses"):
             lines.append("    " + _("HTTP status: {counts}").format(counts=_counts(st["statuses"])))
     if "evaluated" in stats:
-        lines.append("  " + _("evaluated {evaluated} learners; issued {awarded} awards").format(
+        lines.append("  " + _("rules evaluated {evaluated} times (a learner for a badge); issued "
+                              "{awarded} awards").format(
             evaluated=stats.get("evaluated", 0), awarded=stats.get("awarded", 0)))
     emails = stats.get("emails")
     if emails:
@@ -198,6 +199,6 @@ def sync_summary(report: Any) -> list[tuple[str, bool]]:
                     True))
     for e in report.errors:
         times = f" ×{e.count}" if e.count > 1 else ""
-        out.append(("  " + _("error: {problem}").format(
-            problem=f"[{e.step}] {e.source} {e.endpoint}{times}: {e.message}"), True))
+        where = f"{e.step} {e.endpoint}" if e.step == "email" else f"source {e.source} {e.endpoint}"
+        out.append(("  " + _("error: {problem}").format(problem=f"{where}{times}: {e.message}"), True))
     return out

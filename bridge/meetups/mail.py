@@ -35,6 +35,7 @@ class MailCounts(NamedTuple):
     sent: int = 0
     retry: int = 0
     failed: int = 0
+    cancelled: int = 0  # nothing left to send (the session gone, the link replaced)
 
 
 def queue_confirmation(store: Store, config: Config, checkin: CheckIn, lang: str | None) -> None:
@@ -60,7 +61,7 @@ def deliver_meetup_mails(config: Config, store: Store, limit: int | None = None,
                          run_id: int = 0) -> MailCounts:
     """Send the due meetup emails over one SMTP session; those not delivered are recorded on
     run `run_id`, one line per reason."""
-    sent = retry = failed = 0
+    sent = retry = failed = cancelled = 0
     items = store.outbox.claim(CHANNEL, limit=limit or 100, run_id=run_id)
     if not items:
         return MailCounts()
@@ -74,6 +75,7 @@ def deliver_meetup_mails(config: Config, store: Store, limit: int | None = None,
                 store.outbox.cancelled(item.id, "the meetup session no longer exists"
                                        if session is None
                                        else "the organiser's link was replaced before it was sent")
+                cancelled += 1
                 continue
             try:
                 mailer.send(compose(config, session, item, link))
@@ -93,7 +95,7 @@ def deliver_meetup_mails(config: Config, store: Store, limit: int | None = None,
             sent += 1
     if run_id:
         failures.record(store.runs, run_id)
-    return MailCounts(sent, retry, failed)
+    return MailCounts(sent, retry, failed, cancelled)
 
 
 def _link(config: Config, tokens: Tokens, session: MeetupSession, item: OutboxItem) -> str | None:

@@ -223,8 +223,17 @@ class Failures:
         return {reason: n for reason, (n, _, _) in self.by_reason.items()}
 
     def record(self, runs: Runs, run_id: int) -> None:
+        """One line per reason on the run; a line the run already has for the same step,
+        place and reason (an earlier round of the run) counts these too."""
         for reason, (count, message, learner) in self.by_reason.items():
-            runs.record_error(run_id, SourceError(message, source=self.source,
-                                                  endpoint=self.endpoint, code=reason),
-                              step=self.step, reason=reason,
-                              learner=learner if count == 1 else None, count=count)
+            with runs.engine.begin() as conn:
+                added = conn.execute(update(run_errors).where(
+                    run_errors.c.run_id == run_id, run_errors.c.step == self.step,
+                    run_errors.c.source == self.source, run_errors.c.endpoint == self.endpoint[:300],
+                    run_errors.c.reason == reason).values(
+                    count=run_errors.c.count + count, learner=None)).rowcount
+            if not added:
+                runs.record_error(run_id, SourceError(message, source=self.source,
+                                                      endpoint=self.endpoint, code=reason),
+                                  step=self.step, reason=reason,
+                                  learner=learner if count == 1 else None, count=count)

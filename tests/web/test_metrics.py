@@ -8,6 +8,7 @@ Bearer admin or metrics token. /healthz: alive. /readyz: the store and each sour
 from __future__ import annotations
 
 import importlib.util
+import json
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -100,6 +101,12 @@ def test_metrics_need_a_token_and_say_runs_requests_and_the_outbox(world, port) 
         assert get(f"{base}/metrics", "wrong-token")[0] == 401
         assert get(f"{base}/metrics", "admin-t0ken-for-tests")[0] == 200
         got = scrape(base)
+        status, body = get(f"{base}/api/admin/runs/{run}", "admin-t0ken-for-tests")
+        assert status == 200 and json.loads(body)["status"] == "partial"
+        assert json.loads(body)["errors"][0]["endpoint"] == "core_x"
+        assert get(f"{base}/api/admin/runs/{run}", TOKEN)[0] == 401  # the metrics token is not admin
+        listed = json.loads(get(f"{base}/api/admin/runs?status=interrupted", "admin-t0ken-for-tests")[1])
+        assert [r["id"] for r in listed] == [dead]
     finally:
         server.stop()
     assert got[("badge_bridge_runs", (("status", "partial"),))] == 1
@@ -123,8 +130,6 @@ def test_metrics_do_not_exist_without_a_token(world, port) -> None:
 
 
 def test_readyz_needs_the_store_and_a_recent_run_of_every_source(world, port, tmp_path) -> None:
-    import json
-
     from bridge.web.health import readiness
     from connectors.registry import load as load_config
 
