@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_runs"
-down_revision = "0008_admin"
+down_revision = "0005_meetups"
 branch_labels = None
 depends_on = None
 
