@@ -8,6 +8,7 @@ construction only normalises (UTC datetimes, lower-cased emails, the fact kind).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -23,6 +24,11 @@ __all__ = [
     "Attestation",
     "PushResult",
     "SessionInfo",
+    "Finding",
+    "FindingStatus",
+    "Probe",
+    "InPerson",
+    "CourseSeen",
     "NAME_ATTRS",
     "normalise_email",
     "utc",
@@ -196,6 +202,69 @@ class SessionInfo:
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", utc(self.start))
         object.__setattr__(self, "end", utc(self.end))
+
+
+class FindingStatus(StrEnum):
+    """What a setup probe saw: what is needed is there (ok), missing (fail), or worth knowing
+    without stopping anything (warn: an optional part, or what only a write could prove)."""
+
+    ok = "ok"
+    fail = "fail"
+    warn = "warn"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One line of `badge-bridge doctor`: what was probed, what was seen, and, when something is
+    missing, exactly what to do. Texts are in the language in force when the probe ran.
+
+    `subject`: what was probed (a capability, a function, the store…); `feature`: the configured
+    feature that needs it; `source`: the source id, "" for the bridge's own setup."""
+
+    status: FindingStatus
+    subject: str
+    detail: str = ""
+    fix: str = ""
+    feature: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if type(self.status) is not FindingStatus:
+            object.__setattr__(self, "status", FindingStatus(self.status))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"status": self.status.value, "source": self.source, "subject": self.subject,
+                "detail": self.detail, "fix": self.fix, "feature": self.feature}
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """A check that changes nothing anywhere: `run()` yields its findings. A connector declares
+    its own (`probes`), next to what it needs of its platform."""
+
+    name: str
+    run: Callable[[], Iterable[Finding]]
+
+
+@dataclass(frozen=True, slots=True)
+class InPerson:
+    """An activity that looks like an in-person session, where a presence could be pushed:
+    `target` as a push route writes it (attendance:<id>, completion:<cmid>, block:<usage key>);
+    `kind`: "attendance", "manual" (manual-completion activity) or "staff_graded"."""
+
+    target: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class CourseSeen:
+    """A course a source's credential can read, as `badge-bridge init` offers it."""
+
+    id: str
+    name: str
+    completion: bool | None = None  # completion tracking on (None: unknown)
+    in_person: list[InPerson] = field(default_factory=list)
 
 
 # What a run can be: running (its heartbeat is fresh), ok, partial (it finished, but something

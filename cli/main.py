@@ -395,6 +395,8 @@ def db_upgrade(config_path: Path | None) -> None:
 def _register_builtin() -> None:
     """Command groups that live in their own module of this package."""
     from .admin import admin
+    from .doctor import doctor
+    from .init import init
     from .keys import keys
     from .meetups import meetups
     from .presence import presence
@@ -403,7 +405,7 @@ def _register_builtin() -> None:
     from .rules import rules
     from .runs import runs
 
-    for group in (rules, keys, presence, pushes, reports, meetups, admin, runs):
+    for group in (rules, keys, presence, pushes, reports, meetups, runs, doctor, init, admin):
         main.add_command(group)
 
 

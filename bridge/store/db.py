@@ -17,7 +17,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bridge.errors import StoreError
 
-__all__ = ["open_engine", "upgrade", "current_revision", "head_revision", "redact"]
+__all__ = ["open_engine", "upgrade", "current_revision", "head_revision", "redact",
+           "schema_state"]
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _UPGRADE_LOCK = threading.Lock()
@@ -96,3 +97,22 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             command.upgrade(cfg, revision)
     except OperationalError as exc:
         raise StoreError(f"cannot migrate {_redact(str(engine.url))}: {exc.orig}") from None
+
+
+def schema_state(url: str) -> tuple[str | None, str, bool]:
+    """(the database's revision, the code's head, whether the code knows the database's),
+    read without migrating anything; StoreError naming the reason when it cannot be reached."""
+    engine = open_engine(url)
+    try:
+        current = current_revision(engine)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreError(reason) from None
+    finally:
+        engine.dispose()
+    script = ScriptDirectory.from_config(_alembic_config())
+    try:
+        known = current is None or script.get_revision(current) is not None
+    except Exception:  # alembic raises several kinds for an unknown id
+        known = False
+    return current, script.get_current_head() or "", known

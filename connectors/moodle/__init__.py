@@ -16,13 +16,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from bridge import logs
 from bridge.config import SourceConfig
 from bridge.errors import PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, PushResult, SessionInfo
+from bridge.model import Attestation, Batch, CourseSeen, Probe, PushResult, SessionInfo
 from connectors.base import SourceState
 from connectors.http import HttpClient
 from connectors.moodle import needs
@@ -119,6 +119,20 @@ class MoodleConnector:
         except SourceError as exc:
             return [str(exc)]
         return [str(self._not_in_service([f], use)) for f, use in self._missing().items()]
+
+    def probes(self, pushed: Sequence[tuple[str, str]] = ()) -> list[Probe]:
+        """What `badge-bridge doctor` asks the site, without changing anything; `pushed`: the
+        (course, target) of the routes pushing presence to this source."""
+        from connectors.moodle.doctor import MoodleProbes
+
+        return MoodleProbes(self, pushed).probes()
+
+    def discover(self, only: Sequence[str] = ()) -> list[CourseSeen]:
+        """The courses the token sees (or those of `only`) and their in-person-looking
+        activities, for `init`."""
+        from connectors.moodle.doctor import discover
+
+        return discover(self, only)
 
     def course_ids(self) -> list[str]:
         if self.config.courses:
