@@ -48,8 +48,12 @@ TOKENS = N_("Site administration › Server › Web services › Manage tokens")
 COURSE_COMPLETION = N_("Course › Settings › Completion tracking")
 PROBE_USERS = 50  # roster rows read per course to find a learner to probe with
 
-# Reading attendance sessions needs any one of these (mod/attendance/externallib.php).
-ANY_OF = {"mod/attendance:takeattendances": ("mod/attendance:takeattendances",
+# Capabilities that another one stands in for: learners' emails come with either (Moodle 4.5
+# answered with emails to a token missing only viewuseridentity); reading attendance sessions
+# needs any one of take, change or manage (mod/attendance/externallib.php).
+ANY_OF = {"moodle/site:viewuseridentity": ("moodle/site:viewuseridentity",
+                                           "moodle/course:useremail"),
+          "mod/attendance:takeattendances": ("mod/attendance:takeattendances",
                                              "mod/attendance:changeattendances",
                                              "mod/attendance:manageattendances")}
 
