@@ -378,10 +378,12 @@ def config_group() -> None:
 @handle_errors
 def config_check(file: Path | None) -> None:
     """Validate FILE (default: $BADGE_BRIDGE_CONFIG) and print a summary without secrets."""
+    from bridge.redact import mask_url
+
     config = load(file, secrets=True)
     click.echo(_("{file}: ok").format(file=config.file))
-    click.echo(f"  public_url  {config.bridge.public_url}")
-    click.echo(f"  database    {config.bridge.db_url.split('@')[-1]}")
+    click.echo(f"  public_url  {mask_url(config.bridge.public_url)}")
+    click.echo(f"  database    {mask_url(config.bridge.db_url)}")
     click.echo(f"  rules_dir   {config.bridge.rules_dir}")
     for sid, src in config.sources.items():
         click.echo("  " + (_("source {source}: kind {kind}") if src.enabled else

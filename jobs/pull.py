@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from bridge.config import Config
-from bridge.errors import SourceError
+from bridge.errors import SourceError, StoreError
 from bridge.model import FactKind, Identity
 from bridge.store import IngestResult, Store
 from connectors.base import Connector
@@ -52,6 +53,17 @@ class StoreState:
             self.warnings.append(str(warning))
 
 
+def _where(exc: BaseException) -> str:
+    """file:line where an unexpected error was raised (its message may quote personal data)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "?"
+    parts = Path(tb.tb_frame.f_code.co_filename).parts
+    return f"{'/'.join(parts[-3:])}:{tb.tb_lineno}"
+
+
 @dataclass
 class SourceStats:
     """What one source's pull brought in this run; `learners_without_email` counts the whole
@@ -85,14 +97,23 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
         batches = 0
         try:
             for batch in connector.pull(state):
-                total.merge(store.facts.ingest(run_id, batch))
+                try:
+                    result = store.facts.ingest(run_id, batch)
+                except StoreError as exc:  # this batch alone (rolled back whole); the next proceed
+                    state.report(SourceError(str(exc), source=source_id, endpoint="ingest",
+                                             code="store"))
+                    continue
+                for refusal in result.refused:  # records left out, each alone
+                    state.report(refusal)
+                total.merge(result)
                 batches += 1
         except SourceError as exc:
             state.report(exc)
         except Exception as exc:  # a connector bug must not stop the other sources
-            log.exception("source %s failed", source_id)
-            state.report(SourceError(f"unexpected {type(exc).__name__}: {exc}", source=source_id,
-                                     endpoint="pull"))
+            log.error("source %s failed: %s at %s", source_id, type(exc).__name__, _where(exc))
+            log.debug("source %s failed", source_id, exc_info=True)
+            state.report(SourceError(f"unexpected {type(exc).__name__} ({_where(exc)})",
+                                     source=source_id, endpoint="pull"))
         finally:
             requests = sum(connector.requests.values())
             if connectors is None or source_id not in connectors:

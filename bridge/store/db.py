@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bridge.errors import StoreError
+from bridge.redact import mask_url, scrub
 
 __all__ = ["open_engine", "upgrade", "current_revision", "head_revision"]
 
@@ -25,9 +26,7 @@ _MIGRATION_LOCK = 0x6261646765  # "badge": an arbitrary key shared by every badg
 
 
 def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    return mask_url(url)
 
 
 def open_engine(url: str) -> Engine:
@@ -42,7 +41,7 @@ def open_engine(url: str) -> Engine:
         extra = " (pip install 'badge-bridge[postgres]')" if "psycopg" in str(exc) else ""
         raise StoreError(f"cannot open database {_redact(url)}: {exc}{extra}") from None
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot open database {_redact(url)}: {exc}") from None
+        raise StoreError(f"cannot open database {_redact(url)}: {type(exc).__name__}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -86,4 +85,5 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except OperationalError as exc:
-        raise StoreError(f"cannot migrate {_redact(str(engine.url))}: {exc.orig}") from None
+        raise StoreError(f"cannot migrate {_redact(engine.url.render_as_string(hide_password=False))}: "
+                         f"{scrub(str(exc.orig))}") from None

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, upd
 
 from bridge.errors import SourceError
 from bridge.model import Batch, Fact, FactKind, Identity
+from bridge.store.clean import clean_batch, learner_ref
 from bridge.store.schema import (
     erasures,
     facts,
@@ -38,6 +39,7 @@ class IngestResult:
     new_learners: int = 0
     unresolved: int = 0  # identities without an email
     erased_skipped: int = 0  # identities of erased learners, left out
+    refused: list[SourceError] = field(default_factory=list)  # records left out (store.clean)
     touched: set[int] = field(default_factory=set)  # learners whose facts changed: to evaluate
     # learners with a new or changed presence, or a new identity: their presences may be pushed
     to_push: set[int] = field(default_factory=set)
@@ -48,6 +50,7 @@ class IngestResult:
         self.new_learners += other.new_learners
         self.unresolved += other.unresolved
         self.erased_skipped += other.erased_skipped
+        self.refused += other.refused
         self.touched |= other.touched
         self.to_push |= other.to_push
 
@@ -210,6 +213,7 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
     """
     now = now or datetime.now(UTC)
     result = IngestResult()
+    batch, result.refused = clean_batch(batch)
     erased = _erased(conn, list(batch.identities))
     result.erased_skipped = len(erased)
     known = _resolve_identities(conn, [i for i in batch.identities
@@ -220,10 +224,13 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
         if (fact.source, fact.external_id) in erased:
             continue
         lid = known.get((fact.source, fact.external_id))
-        if lid is None:
-            raise SourceError(f"fact for unknown identity {fact.external_id}; a connector must "
-                              "send the identity before or with its facts", source=fact.source,
-                              endpoint="pull")
+        if lid is None:  # its identity was refused, or never sent: this fact alone is left out
+            if not any(r.field in ("source", "external_id") for r in result.refused):
+                result.refused.append(SourceError(
+                    f"fact for unknown identity {learner_ref(fact.external_id)!r}; a connector must send "
+                    "the identity before or with its facts", source=fact.source, endpoint="ingest",
+                    field="external_id", code="unknown_identity"))
+            continue
         rows.append((lid, fact))
     for chunk in chunks(rows):
         keys = [(lid, f.source, f.kind.value, f.course, f.item) for lid, f in chunk]

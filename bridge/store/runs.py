@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from bridge.errors import SourceError
+from bridge.redact import scrub
 from bridge.store.rows import Run, RunError, aware
 from bridge.store.schema import run_errors, runs
 
@@ -35,11 +36,14 @@ class Runs:
                 finished_at=datetime.now(UTC), status=status, stats=stats))
 
     def record_error(self, run_id: int, error: SourceError) -> None:
+        """Kept with the run, scrubbed: secrets in URLs masked, email addresses left out (a run's
+        errors are read by whoever reads the runs, and outlive an erasure)."""
         with self.engine.begin() as conn:
             conn.execute(insert(run_errors).values(
-                run_id=run_id, source=error.source, endpoint=error.endpoint[:300],
-                status_code=error.status, code=error.code, field=error.field,
-                message=error.detail + (f" — fix: {error.fix}" if error.fix else ""),
+                run_id=run_id, source=scrub(error.source)[:100], endpoint=scrub(error.endpoint)[:300],
+                status_code=error.status, code=(error.code or None) and error.code[:100],
+                field=(error.field or None) and scrub(error.field)[:200],
+                message=scrub(error.detail + (f" — fix: {error.fix}" if error.fix else "")),
                 at=datetime.now(UTC)))
 
     def errors(self, run_id: int) -> list[RunError]:
