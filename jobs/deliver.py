@@ -14,7 +14,7 @@ from typing import Literal
 from bridge import i18n
 from bridge.config import Config
 from bridge.delivery.mail import AwardMail, Mailer, MailKind, compose
-from bridge.errors import DeliveryError, NotFound
+from bridge.errors import DeliveryError, NotFound, SourceError, raised_at
 from bridge.issuing.issuer import Issuer
 from bridge.issuing.ob2 import localized
 from bridge.issuing.share import linkedin_url
@@ -91,9 +91,11 @@ class EmailStats(Counts):
     failed: int = 0
 
 
-def deliver_emails(config: Config, store: Store, limit: int | None = None) -> EmailStats:
+def deliver_emails(config: Config, store: Store, limit: int | None = None,
+                   run_id: int | None = None) -> EmailStats:
     """Send every due email (or at most `limit`) over one SMTP session; once the queue is
-    empty, queue the renewal notices now due (of awards whose email has left) and send them."""
+    empty, queue the renewal notices now due (of awards whose email has left) and send them.
+    An email that cannot be composed fails alone, recorded on the run `run_id`."""
     counts = EmailStats()
     issuer = Issuer(config, store)
     notices_queued = False
@@ -106,14 +108,14 @@ def deliver_emails(config: Config, store: Store, limit: int | None = None) -> Em
                 notices_queued = True
                 continue
             for item in items:
-                counts += EmailStats(**{_deliver_one(config, store, issuer, mailer, item): 1})
+                counts += EmailStats(**{_deliver_one(config, store, issuer, mailer, item, run_id): 1})
             if limit is not None:
                 limit -= len(items)
     return counts
 
 
 def _deliver_one(config: Config, store: Store, issuer: Issuer, mailer: Mailer,
-                 item: OutboxItem) -> Literal["sent", "retry", "failed"]:
+                 item: OutboxItem, run_id: int | None = None) -> Literal["sent", "retry", "failed"]:
     award = store.awards.get(item.award_id or str(item.payload.get("award_id", "")))
     kind = item.kind
     if award is None or award.recipient_email is None:
@@ -127,9 +129,19 @@ def _deliver_one(config: Config, store: Store, issuer: Issuer, mailer: Mailer,
         store.outbox.failed(item.id, f"unknown email kind {kind!r}")
         return "failed"
     try:
-        msg = compose(award_mail(config, store, award, issuer, kind),  # type: ignore[arg-type]
-                      config.smtp, config.bridge.templates_dir)
-        mailer.send(msg)
+        mail = award_mail(config, store, award, issuer, kind)  # type: ignore[arg-type]
+        msg = compose(mail, config.smtp, config.bridge.templates_dir)
+    except Exception as exc:  # this email alone: the rest of the batch, and the run, go on
+        where = f"{type(exc).__name__} at {raised_at(exc)}"
+        store.outbox.failed(item.id, f"cannot be composed: {where}")
+        log.error("email for award %s cannot be composed: %s", award.id, where)
+        if run_id is not None:
+            store.runs.record_error(run_id, SourceError(
+                f"the {kind} email cannot be composed ({where}); the other emails were sent",
+                source="email", endpoint=f"award {award.id}", code="compose"))
+        return "failed"
+    try:
+        mailer.send(msg, to=mail.to_email)
     except DeliveryError as exc:
         if not exc.retryable or item.attempts >= config.smtp.max_attempts:
             store.outbox.failed(item.id, str(exc))

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from bridge.config import Config
-from bridge.errors import SourceError, StoreError
+from bridge.errors import SourceError, StoreError, raised_at
 from bridge.model import FactKind, Identity
 from bridge.store import IngestResult, Store
 from connectors.base import Connector
@@ -51,17 +50,6 @@ class StoreState:
         log.warning("%s", warning)
         if str(warning) not in self.warnings:
             self.warnings.append(str(warning))
-
-
-def _where(exc: BaseException) -> str:
-    """file:line where an unexpected error was raised (its message may quote personal data)."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return "?"
-    parts = Path(tb.tb_frame.f_code.co_filename).parts
-    return f"{'/'.join(parts[-3:])}:{tb.tb_lineno}"
 
 
 @dataclass
@@ -110,9 +98,9 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
         except SourceError as exc:
             state.report(exc)
         except Exception as exc:  # a connector bug must not stop the other sources
-            log.error("source %s failed: %s at %s", source_id, type(exc).__name__, _where(exc))
+            log.error("source %s failed: %s at %s", source_id, type(exc).__name__, raised_at(exc))
             log.debug("source %s failed", source_id, exc_info=True)
-            state.report(SourceError(f"unexpected {type(exc).__name__} ({_where(exc)})",
+            state.report(SourceError(f"unexpected {type(exc).__name__} ({raised_at(exc)})",
                                      source=source_id, endpoint="pull"))
         finally:
             requests = sum(connector.requests.values())

@@ -109,7 +109,7 @@ def run_sync(config: Config, store: Store, *, ruleset: RuleSet | None = None,
             if "deliver" not in steps:
                 break
             report.queued += enqueue_attestations(config, store)
-            report.emails += deliver_emails(config, store)
+            report.emails += deliver_emails(config, store, run_id=run_id)
             report.emails += EmailStats(*deliver_meetup_mails(config, store))
             pushed = deliver_pushes(config, store, connectors=connectors, run_id=run_id)
             report.pushes += pushed
