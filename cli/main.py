@@ -67,7 +67,7 @@ def _award(config_path: Path | None, award_id: str) -> tuple[Config, Store, Awar
     from bridge.store import Store
 
     config = load(config_path)
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     award = store.awards.get(award_id)
     if award is None:
         raise NotFound(_("no award {award_id}").format(award_id=award_id))
@@ -126,7 +126,7 @@ def demo(port: int, once: bool, output: Path | None, data_dir: Path, learners: i
     from bridge.web.server import serve
 
     click.echo(_("serving on {url} — Ctrl-C to stop").format(url=f"http://127.0.0.1:{port}/"))
-    serve(result.config, Store(result.config.bridge.db_url), "127.0.0.1", port)
+    serve(result.config, Store(result.config.bridge.db_url, keys_dir=result.config.bridge.keys_path), "127.0.0.1", port)
 
 
 @main.command()
@@ -146,7 +146,7 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
 
     config = load(config_path, secrets=True)
     ruleset = load_ruleset(config)
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     if dry_run:
         from jobs.evaluate import candidates, decide
 
@@ -199,7 +199,7 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     from jobs.meetups import refresh_sessions
 
     config = load(config_path)
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     refresh_sessions(config, store)  # the config's meetup sessions are open before any run
     run_server(config, store, host or config.web.host, port or config.web.port)
 
@@ -222,7 +222,7 @@ def daemon(config_path: Path | None, every: int, serve: bool, max_runs: int | No
 
     config = load(config_path, secrets=True)
     load_ruleset(config)  # refuse to start on broken rules
-    runs = run_daemon(config, Store(config.bridge.db_url), every, serve=serve, max_runs=max_runs,
+    runs = run_daemon(config, Store(config.bridge.db_url, keys_dir=config.bridge.keys_path), every, serve=serve, max_runs=max_runs,
                       broker=broker)
     click.echo(ngettext("stopped after {runs} run", "stopped after {runs} runs", runs).format(runs=runs))
 
@@ -259,7 +259,7 @@ def awards_list(config_path: Path | None, as_json: bool, badge: str | None) -> N
     from bridge.store import Store
 
     config = load(config_path)
-    for listed in Store(config.bridge.db_url).awards.listing(badge_id=badge):
+    for listed in Store(config.bridge.db_url, keys_dir=config.bridge.keys_path).awards.listing(badge_id=badge):
         row = listed.summary()
         click.echo(json.dumps(row) if as_json else
                    f"{row['id']}  {row['email']}  {row['badge']}  {row['issued_at']}  {row['status']}")
@@ -330,7 +330,7 @@ def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
     from bridge.store import Store
 
     config = load(config_path)
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     if not yes:
         click.confirm(_("Erase {email} and revoke all their badges? This cannot be undone").format(
             email=email), abort=True)
@@ -402,7 +402,8 @@ def db_upgrade(config_path: Path | None) -> None:
     """Apply the migrations (idempotent)."""
     from bridge.store import Store
 
-    store = Store(load(config_path).bridge.db_url)
+    config = load(config_path)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     click.echo(_("schema at revision {revision}").format(revision=store.revision()))
 
 

@@ -5,9 +5,11 @@ Nothing outside this package reads or writes its tables; what crosses is the row
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine, func, select
 
-from bridge.store import db, schema
+from bridge.store import db, erasure_key, schema
 from bridge.store.awards import STATUS_LIST_BITS, STATUS_LIST_ID, Awards
 from bridge.store.erasure import Erasure
 from bridge.store.facts import Facts, LearnerQueue
@@ -49,11 +51,16 @@ class Store:
     `outbox`: deliveries; `erasure`: forgetting a learner; `meetups`: meetup sessions, their
     check-ins and the check-in page's rate limits."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, keys_dir: Path | None = None) -> None:
+        """`keys_dir`: the keys folder, where the erasure record's key is (default, for an
+        SQLite file: `keys` next to it, as the config's data_dir lays them out)."""
         self.url = url
         self.engine: Engine = db.open_engine(url)
         if migrate:
             db.upgrade(self.engine)
+        erasure_key.attach(self.engine, keys_dir or db.default_keys_dir(url))
+        if migrate:
+            erasure_key.rekey(self.engine)
         self.runs = Runs(self.engine)
         self.facts = Facts(self.engine)
         self.awards = Awards(self.engine)

@@ -136,8 +136,15 @@ def clean_batch(batch: Batch) -> tuple[Batch, list[SourceError]]:
     """The batch as it can be stored, and the refusals (one per record left out or changed
     in a way the administrator should know)."""
     refusals: list[SourceError] = []
-    identities = [i for i in (_identity(i, refusals) for i in batch.identities) if i is not None]
-    facts = [f for f in (_fact(f, refusals) for f in batch.facts) if f is not None]
+    identities, dropped = [], set()
+    for ident in batch.identities:
+        kept = _identity(ident, refusals)
+        if kept is None:
+            dropped.add((ident.source, ident.external_id))  # its facts go with it, said once
+        else:
+            identities.append(kept)
+    facts = [f for f in (_fact(f, refusals) for f in batch.facts
+                         if (f.source, f.external_id) not in dropped) if f is not None]
     marks = [w for w in (_watermark(w, refusals) for w in batch.watermarks) if w is not None]
     if not refusals and len(identities) == len(batch.identities) and all(
             a is b for a, b in zip(identities, batch.identities, strict=True)) and all(

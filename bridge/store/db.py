@@ -5,6 +5,7 @@ SQLite gets WAL and foreign keys; PostgreSQL is used as given by its URL.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -29,12 +30,45 @@ def _redact(url: str) -> str:
     return mask_url(url)
 
 
+def _sqlite_file(url: str) -> Path | None:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        return Path(url[len("sqlite:///"):].split("?", 1)[0])
+    return None
+
+
+def default_keys_dir(url: str) -> Path | None:
+    """The keys folder of a store opened without one: `keys` next to an SQLite file (the
+    config's data_dir layout); none for a server database."""
+    file = _sqlite_file(url)
+    return file.parent / "keys" if file else None
+
+
+def _private_file(file: Path) -> None:
+    """The SQLite file's folder created 0700 and the file 0600 before SQLite opens it (its
+    -wal and -shm files take the file's mode): learners' data is not for other accounts."""
+    folder = file.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(folder, 0o700)
+    if not file.exists():
+        try:
+            os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+    try:
+        if file.stat().st_mode & 0o077:
+            os.chmod(file, 0o600)  # a store created world-readable by an earlier version
+    except OSError:
+        pass  # not ours to change: SQLite says if it cannot be opened
+
+
 def open_engine(url: str) -> Engine:
-    """An engine for `url`; creates the SQLite file's folder."""
+    """An engine for `url`; creates the SQLite file's folder (0700) and the file (0600)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    file = _sqlite_file(url)
+    if file is not None:
+        _private_file(file)
     try:
         engine = create_engine(url, future=True, pool_pre_ping=True)
     except ImportError as exc:

@@ -5,7 +5,6 @@ Facts upsert on their natural key; only new or changed rows are written, counted
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, upd
 
 from bridge.errors import SourceError
 from bridge.model import Batch, Fact, FactKind, Identity
+from bridge.store import erasure_key
 from bridge.store.clean import clean_batch, learner_ref
 from bridge.store.schema import (
     erasures,
@@ -26,7 +26,7 @@ from bridge.store.schema import (
     watermarks,
 )
 
-__all__ = ["IngestResult", "apply_batch", "upsert", "upsert_watermark", "erasure_hash", "chunks"]
+__all__ = ["IngestResult", "apply_batch", "upsert", "upsert_watermark", "chunks"]
 
 _CHUNK = 500
 T = TypeVar("T")
@@ -191,13 +191,21 @@ def _same(row: Any, fact: Fact) -> bool:
             and occurred == fact.occurred_at and (row.attrs or {}) == fact.attrs)
 
 
-def erasure_hash(email: str) -> str:
-    """What is kept of an erased learner: enough to recognise the address, not to read it."""
-    return hashlib.sha256(f"badge-bridge-erasure:{email.strip().lower()}".encode()).hexdigest()
-
-
 def _erased(conn: Connection, idents: list[Identity]) -> set[tuple[str, str]]:
-    by_hash = {erasure_hash(i.email): (i.source, i.external_id) for i in idents if i.email}
+    """The identities of the batch whose address was erased (bridge.store.erasure_key)."""
+    with_email = [i for i in idents if i.email]
+    if not with_email:
+        return set()
+    key = erasure_key.key_of(conn).get()
+    if key is None:  # fails only if keyed rows exist and the key is gone
+        erasure_key.candidates(conn, "")
+    by_hash: dict[str, tuple[str, str]] = {}
+    for i in with_email:
+        assert i.email is not None
+        digest = erasure_key.legacy_digest(i.email)
+        by_hash[digest] = (i.source, i.external_id)
+        if key is not None:
+            by_hash[erasure_key.keyed(digest, key)] = (i.source, i.external_id)
     found: set[tuple[str, str]] = set()
     keys = list(by_hash)
     for chunk in chunks(keys):
