@@ -84,23 +84,24 @@ _LEAVES: list[Any] = [None, 0, -1, 10**13, -(10**15), 10**30, 1.5, float("nan"),
                       True, "", "x" * 400, "a\r\nb", "\x00", [], {}, "not-a-number", 2**63, -(2**63)]
 
 
+def _paths(doc: Any) -> list[tuple[Any, Any]]:
+    """Every (container, key) of a JSON document, iteratively."""
+    out: list[tuple[Any, Any]] = []
+    todo = [doc]
+    while todo:
+        node = todo.pop()
+        keys = list(node) if isinstance(node, dict) else range(len(node)) if isinstance(node, list) else []
+        for k in keys:
+            out.append((node, k))
+            todo.append(node[k])
+    return out
+
+
 def mutate_json(rng: random.Random, doc: Any) -> Any:
     """`doc` with one to three leaves replaced by hostile values, keys deleted, or lists doubled."""
     doc = json.loads(json.dumps(doc))
     for _ in range(rng.randint(1, 3)):
-        paths: list[tuple[Any, Any]] = []
-
-        def walk(node: Any) -> None:
-            if isinstance(node, dict):
-                for k in list(node):
-                    paths.append((node, k))
-                    walk(node[k])
-            elif isinstance(node, list):
-                for k in range(len(node)):
-                    paths.append((node, k))
-                    walk(node[k])
-
-        walk(doc)
+        paths = _paths(doc)
         if not paths:
             return rng.choice(_LEAVES + NASTY)
         parent, key = rng.choice(paths)
