@@ -258,7 +258,8 @@ def load_config(path: str | Path | None, kinds: SourceKinds, *, secrets: bool = 
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=file) from None
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=file, line=line) from None
     except TomlError as exc:
         raise ConfigError(exc.detail, file=exc.file, line=exc.line) from None
     base = path.resolve().parent

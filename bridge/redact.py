@@ -8,10 +8,11 @@ a database error by its class and SQLSTATE only, since the drivers' messages quo
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["MASK", "mask_url", "scrub", "db_error", "SECRET_PARAMS"]
+__all__ = ["MASK", "mask_url", "mask_urls", "scrub", "db_error", "SECRET_PARAMS", "RedactFilter"]
 
 MASK = "***"
 # Query parameters that carry a credential on the platforms badge-bridge talks to (Moodle's
@@ -45,6 +46,23 @@ def mask_url(url: str) -> str:
     except ValueError:
         scheme, sep, _ = url.partition("://")
         return f"{scheme}{sep}{MASK}" if sep else MASK
+
+
+def mask_urls(text: str) -> str:
+    """Every URL in `text` masked (see mask_url)."""
+    return _URL.sub(lambda m: mask_url(m.group(0)), text)
+
+
+class RedactFilter(logging.Filter):
+    """A log handler's filter: the secrets of every URL in a record's message masked (a library
+    logging the URL it calls, a database URL in an error)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_urls(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 def scrub(text: str) -> str:

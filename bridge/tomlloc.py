@@ -90,6 +90,8 @@ def loads_toml(text: str, file: str) -> tuple[dict[str, Any], Locator]:
             head, _, tail = msg.rpartition(" (at line ")
             line = int(tail.split(",")[0])
             msg = head
+        elif msg.endswith(" (at end of document)"):
+            line, msg = text.count("\n") + (0 if text.endswith("\n") else 1), msg[:-len(" (at end of document)")]
         raise TomlError(f"invalid TOML: {msg}", file=file, line=line) from None
     return data, Locator(text)
 

@@ -21,13 +21,13 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from bridge.errors import BridgeError, SourceError
+from bridge.errors import BridgeError, RuleError, SourceError
 from bridge.model import Batch, Identity
 from bridge.store import Store
 
 __all__ = ["KINDS", "Kind", "Outcome", "NASTY", "mutate_text", "mutate_json"]
 
-Outcome = str  # "ok" | "refused"
+Outcome = str  # "ok" | "refused" | "unplaced" (refused by an error naming no line)
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "moodle"
 
@@ -210,7 +210,7 @@ def _config_run(text: str, tmp: Path, store: Store) -> Outcome:
     except BridgeError as exc:
         if "Traceback" in str(exc):
             raise AssertionError("a traceback inside an error") from None
-        return "refused"
+        return "refused" if getattr(exc, "line", None) or "UTF-8" in str(exc) else "unplaced"
     return "ok"
 
 
@@ -256,6 +256,8 @@ def _rule_run(text: str, tmp: Path, store: Store) -> Outcome:
     (rules / "r.toml").write_bytes(text.encode("utf-8", errors="replace"))
     try:
         load_rules(rules, {"moodle": {"42"}, "sheets": {"42"}})
+    except RuleError as exc:
+        return "refused" if all(line for _, line, _ in exc.problems) else "unplaced"
     except BridgeError:
         return "refused"
     return "ok"

@@ -4,7 +4,8 @@
     python chaos/fuzz.py --cases 200 --kind sheet --kind web
     python chaos/fuzz.py --database postgresql://postgres@127.0.0.1:5432/postgres
 
-Prints one JSON summary: per kind, cases, ok, refusals, crashes, and the first crashes with the
+Prints one JSON summary: per kind, cases, ok, refusals (of which unplaced: an error naming no
+line), crashes, and the first crashes with the
 seed that replays each (`--replay KIND:SEED`). Exit 1 if anything crashed.
 """
 
@@ -54,7 +55,7 @@ def run_kind(kind: str, cases: int, seed: int, url: str | None) -> dict[str, obj
     os.environ.update(FUZZ_SMTP_PASSWORD="smtp-pw", FUZZ_ADMIN_TOKEN="admin-token",
                       FUZZ_MOODLE_TOKEN="moodle-token")
     tmp = scratch()
-    counts = {"cases": 0, "ok": 0, "refusals": 0, "crashes": 0}
+    counts = {"cases": 0, "ok": 0, "refusals": 0, "unplaced": 0, "crashes": 0}
     crashes: list[dict[str, str]] = []
     started = time.perf_counter()
     try:
@@ -82,6 +83,7 @@ def run_kind(kind: str, cases: int, seed: int, url: str | None) -> dict[str, obj
                                         "at": traceback.format_exc().strip().splitlines()[-3][:200]})
                     continue
                 counts["ok" if outcome == "ok" else "refusals"] += 1
+                counts["unplaced"] += outcome == "unplaced"
             store.close()
     finally:
         cleanup(tmp)

@@ -84,6 +84,10 @@ def main(ctx: click.Context, verbose: bool) -> None:
     speak_environment_language(ctx)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bridge.redact import RedactFilter
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactFilter())
 
 
 @main.command()

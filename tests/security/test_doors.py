@@ -226,3 +226,19 @@ def test_unkeyed_erasures_of_an_earlier_version_are_rewritten_with_the_key(world
     world.sheet("old@example.org,A,B,présent,2026-03-01\n")
     assert run_sync(world.config, store).awarded == 0  # still recognised
     store.close()
+
+
+def test_log_lines_carry_no_secret_of_a_url(caplog) -> None:
+    import logging
+
+    from bridge.redact import RedactFilter
+
+    handler = logging.StreamHandler()
+    handler.addFilter(RedactFilter())
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "calling %s",
+                               ("https://lms.example.org/webservice/rest/server.php?wstoken=s3cr3t&x=1",), None)
+    handler.filter(record)
+    assert record.getMessage() == "calling https://lms.example.org/webservice/rest/server.php?wstoken=***&x=1"
+    db = logging.LogRecord("x", logging.ERROR, __file__, 1, "cannot open postgresql://bb:pw0rd@db/x", None, None)
+    handler.filter(db)
+    assert "pw0rd" not in db.getMessage() and "bb:***@db" in db.getMessage()

@@ -46,7 +46,7 @@ def secrets_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_input_crashes(scratch, kind: str, seed: int) -> None:
     tmp, store = scratch
     case = KINDS[kind].make(random.Random(seed))
-    assert KINDS[kind].run(case, tmp, store) in ("ok", "refused")
+    assert KINDS[kind].run(case, tmp, store) in ("ok", "refused", "unplaced")
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +107,23 @@ def test_a_config_file_that_is_not_utf8_is_refused(write_config, tmp_path) -> No
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert "not UTF-8" in str(err.value)
+
+
+def test_every_file_error_names_its_line(write_config, tmp_path) -> None:
+    from badge_rules import load_rules
+    from bridge.errors import RuleError
+
+    with pytest.raises(ConfigError) as err:
+        load_config(write_config('[issuer]\nname = "Réseau\n'))  # unterminated, at the end
+    assert err.value.line == 2
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[issuer]\nname = "R\xe9seau"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.line == 2
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "empty.toml").write_text("# nothing yet\n")
+    with pytest.raises(RuleError) as rule_err:
+        load_rules(rules, None)
+    assert all(line for _, line, _ in rule_err.value.problems)
