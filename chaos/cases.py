@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -342,7 +343,11 @@ PATHS = ["/", "/healthz", "/metrics", "/did.json", "/.well-known/did.json", "/ob
          "/ob2/revocations", "/ob3/achievements/{badge}", "/ob3/credentials/{award}",
          "/ob3/credentials/{award}/jwt", "/ob3/status/{n}", "/v/{award}", "/v/{award}/qr.svg",
          "/v/{award}/name", "/admin/runs", "/admin/awards", "/admin/awards/{award}/revoke",
-         "/admin/awards/{award}/resend", "/static/{x}", "/m/{x}", "/o/{x}", "/c/{x}"]
+         "/admin/awards/{award}/resend", "/static/{x}", "/m/{x}", "/o/{x}", "/c/{x}",
+         "/m/s1", "/m/s1/{qr}", "/m/confirm/{x}", "/o/{org}", "/o/{org}/state", "/o/{org}/qr.svg",
+         "/o/{org}/add", "/o/{org}/remove", "/o/{org}/close", "/o/{org}/sheet", "/o/{org}/sheet.csv",
+         "/.well-known/openid-credential-issuer", "/.well-known/oauth-authorization-server",
+         "/v/{award}/wallet-offer", "/v/{award}/wallet-offer.svg", "/oid4vci/token", "/oid4vci/credential"]
 
 
 @dataclass
@@ -356,7 +361,7 @@ class WebCase:
 def _web_make(rng: random.Random) -> WebCase:
     from urllib.parse import quote
 
-    values = {"award": "AWARD", "badge": "snt", "x": "x", "n": "0"}
+    values = {"award": "AWARD", "badge": "snt", "x": "x", "n": "0", "qr": "QRTOKEN", "org": "ORGTOKEN"}
     path = rng.choice(PATHS)
     for key in values:
         if "{" + key + "}" in path:
@@ -364,7 +369,8 @@ def _web_make(rng: random.Random) -> WebCase:
             path = path.replace("{" + key + "}", quote(value, safe=""))
     if rng.random() < 0.5:
         query = mutate_text(rng, rng.choice(["limit=20", "lang=fr", "t=abc", "email=a@example.org",
-                                             "badge=snt", "limit=abc&lang=xx"]))[:500]
+                                             "badge=snt", "limit=abc&lang=xx", "pre-authorized_code=x",
+                                             "since=0"]))[:500]
         path += "?" + quote(query, safe="=&")
     headers: dict[str, str] = {}
     if rng.random() < 0.6:
@@ -376,7 +382,11 @@ def _web_make(rng: random.Random) -> WebCase:
         headers["Accept-Language"] = mutate_text(rng, "fr-FR,fr;q=0.9,en;q=0.8")[:200]
     body = b""
     if rng.random() < 0.5:
-        body = mutate_text(rng, rng.choice(['{"reason": "fraud"}', "hide=1&t=abc", "[]", "{}"]))[:2000] \
+        body = mutate_text(rng, rng.choice([
+            '{"reason": "fraud"}', "hide=1&t=abc", "[]", "{}", "email=ann%40example.org&form=x",
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code=x",
+            '{"format": "ldp_vc", "proof": {"proof_type": "jwt", "jwt": "a.b.c"}}', "email=&name=x",
+            "--x\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\na@example.org\r\n--x--\r\n"]))[:2000] \
             .encode("utf-8", errors="replace")
         headers["Content-Type"] = rng.choice(["application/json", "application/x-www-form-urlencoded",
                                               "multipart/form-data; boundary=x", "text/plain"])
@@ -401,13 +411,29 @@ class WebTarget:
                                               '{ source = "sheets", course = "42" } }]\n', encoding="utf-8")
         (tmp / "sheets").mkdir(exist_ok=True)
         (tmp / "sheets" / "s.csv").write_text(SHEETS[0], encoding="utf-8")
+        now = datetime.now(UTC).replace(tzinfo=None)
+        start, end = now - timedelta(hours=1), now + timedelta(hours=2)
         (tmp / "web.toml").write_text(f'''[bridge]
 public_url = "http://testserver"
 data_dir = "state"
 database_url = "{store.url}"
 
+wallet_offers = true
+
 [web]
 admin_token = {{ env = "FUZZ_ADMIN_TOKEN_WEB" }}
+
+[sources.rencontres]
+kind = "meetups"
+
+[[sources.rencontres.sessions]]
+id = "s1"
+title = "Atelier"
+place = "Fab lab"
+town = "Nice"
+start = {start:%Y-%m-%dT%H:%M:00}
+end = {end:%Y-%m-%dT%H:%M:00}
+course = "42"
 
 [sources.sheets]
 kind = "csv"
@@ -417,13 +443,23 @@ course = "42"
         config = load(tmp / "web.toml")
         run_sync(config, store, steps=("pull", "evaluate", "issue"))
         self.award = store.awards.listing()[0].award.id
+        from bridge.issuing.keys import generate_key
+        from bridge.meetups.tokens import Tokens, load_key
+
+        for key_kind in ("rsa", "ed25519"):
+            generate_key(config.bridge.keys_path, key_kind)  # type: ignore[arg-type]
+        tokens = Tokens(load_key(config.bridge.keys_path))
+        session = store.meetups.get("s1")
+        self.org = tokens.organiser("s1", session.link_generation) if session else "none"
+        self.qr = tokens.qr("s1", datetime.now(UTC))
         from bridge.web.app import create_app
 
         self.app = create_app(config, store)
 
     def run(self, case: WebCase) -> Outcome:
-        status, body = asgi_request(self.app, case.method, case.path.replace("AWARD", self.award),
-                                    case.headers, case.body)
+        target = case.path.replace("AWARD", self.award).replace("ORGTOKEN", self.org) \
+            .replace("QRTOKEN", self.qr)
+        status, body = asgi_request(self.app, case.method, target, case.headers, case.body)
         if status >= 500 and status != 503:
             raise AssertionError(f"HTTP {status} for {case.method} {case.path}")
         if b"Traceback" in body:
