@@ -14,7 +14,7 @@ from typing import Literal
 from bridge import i18n
 from bridge.config import Config
 from bridge.delivery.mail import AwardMail, Mailer, MailKind, compose
-from bridge.errors import DeliveryError, NotFound
+from bridge.errors import DeliveryError, NotFound, SourceError, raised_at
 from bridge.issuing.issuer import Issuer
 from bridge.issuing.ob2 import localized
 from bridge.issuing.share import linkedin_url
@@ -108,7 +108,8 @@ def deliver_emails(config: Config, store: Store, limit: int | None = None, *,
 
     An email not delivered is recorded on run `run_id`, one line per reason with its count.
     Once the mail server cannot be reached, the rest of the claimed batch is put back (and
-    counted alike) rather than each waiting out its own connection timeout."""
+    counted alike) rather than each waiting out its own connection timeout.
+    An email that cannot be composed fails alone, recorded on the run with its award."""
     counts = EmailStats()
     issuer = Issuer(config, store)
     notices_queued = False
@@ -128,7 +129,7 @@ def deliver_emails(config: Config, store: Store, limit: int | None = None, *,
                     _put_back(config, store, item, unreachable, failures)
                     counts.retry += 1
                     continue
-                outcome, error = _deliver_one(config, store, issuer, mailer, item)
+                outcome, error = _deliver_one(config, store, issuer, mailer, item, run_id)
                 counts += EmailStats(**{outcome: 1})
                 if error is not None:
                     failures.add(error[0], error[1], item.award_id)
@@ -157,7 +158,7 @@ Outcome = tuple[Literal["sent", "retry", "failed", "cancelled"], tuple[str, str]
 
 
 def _deliver_one(config: Config, store: Store, issuer: Issuer, mailer: Mailer,
-                 item: OutboxItem) -> Outcome:
+                 item: OutboxItem, run_id: int = 0) -> Outcome:
     """What became of one email, and when it was not delivered, (reason, message)."""
     award = store.awards.get(item.award_id or str(item.payload.get("award_id", "")))
     kind = item.kind
@@ -172,9 +173,20 @@ def _deliver_one(config: Config, store: Store, issuer: Issuer, mailer: Mailer,
         store.outbox.failed(item.id, f"unknown email kind {kind!r}", reason="unknown_kind")
         return "failed", ("unknown_kind", f"unknown email kind {kind!r}")
     try:
-        msg = compose(award_mail(config, store, award, issuer, kind),  # type: ignore[arg-type]
-                      config.smtp, config.bridge.templates_dir)
-        mailer.send(msg)
+        mail = award_mail(config, store, award, issuer, kind)  # type: ignore[arg-type]
+        msg = compose(mail, config.smtp, config.bridge.templates_dir)
+    except Exception as exc:  # this email alone: the rest of the batch, and the run, go on
+        where = f"{type(exc).__name__} at {raised_at(exc)}"
+        store.outbox.failed(item.id, f"cannot be composed: {where}", reason="compose")
+        log.error("email for award %s cannot be composed: %s", award.id, where)
+        if run_id:  # its own line: the place is this award
+            store.runs.record_error(run_id, SourceError(
+                f"the {kind} email cannot be composed ({where}); the other emails were sent",
+                source="email", endpoint=f"award {award.id}", code="compose"),
+                step="email", reason="compose", learner=award.id)
+        return "failed", None
+    try:
+        mailer.send(msg, to=mail.to_email)
     except DeliveryError as exc:
         if not exc.retryable or item.attempts >= config.smtp.max_attempts:
             reason = exc.reason if not exc.retryable else "out_of_attempts"

@@ -154,11 +154,11 @@ def test_a_crash_in_the_middle_of_delivery_leaves_the_rest_for_the_next_run(conf
     run_sync(config, store, steps=("pull", "evaluate", "issue"))
     real_send, calls = Mailer.send, []
 
-    def send_then_crash(self, msg):
+    def send_then_crash(self, msg, to=None):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt  # the process is stopped while sending the third email
-        real_send(self, msg)
+        real_send(self, msg, to)
 
     monkeypatch.setattr(Mailer, "send", send_then_crash)
     with pytest.raises(KeyboardInterrupt):
