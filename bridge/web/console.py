@@ -155,7 +155,9 @@ class _Console:
         username = str(form.get("username") or "").strip()
         password = str(form.get("password") or "")
         address = _address(request)
-        keys = [f"{username.lower()}|{address}", f"{username.lower()}|*", f"*|{address}"]
+        # Hashed: a password typed in the name field by mistake is not kept in clear.
+        keys = [_digest(k) for k in (f"{username.lower()}|{address}", f"{username.lower()}|*",
+                                     f"*|{address}")]
         since = datetime.now(UTC) - THROTTLE_WINDOW
         counts = self.store.admin.failures(keys, since)
         if (counts[keys[0]] >= MAX_FAILURES or counts[keys[1]] >= MAX_ACCOUNT_FAILURES

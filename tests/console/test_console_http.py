@@ -109,6 +109,7 @@ def test_forms_without_the_csrf_token_are_refused(world, client) -> None:
     assert [e.action for e in world.store.admin.audit_log()] == ["login"]
 
 
+@pytest.mark.parametrize("world", ["sqlite", "postgresql"], indirect=True)
 def test_revoke_resend_link_and_erase_are_done_and_audited(world, client) -> None:
     client.login()
     listed = world.store.awards.listing()
