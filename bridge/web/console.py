@@ -10,7 +10,8 @@ per address, in the database; past a limit, the login is refused for the rest of
 Revoke, re-send, erase and linking a check-in are written to the audit log with who did them.
 
 What needs the rule engine, the delivery job or the connectors comes from the injected
-`ConsoleServices` (bridge.console): this package may not import them.
+`ConsoleServices` (bridge.console): this package may not import them. The slow calls (password
+hashes, sending, evaluating every learner) run in the thread pool, not on the event loop.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from babel.dates import format_timedelta
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -165,10 +167,10 @@ class _Console:
             return self.login_page(request, target, "throttled", 429)
         account = self.store.admin.account(username) if username else None
         if account is None:
-            dummy_verify(password)  # as long as a wrong password: names are not probed by timing
+            await run_in_threadpool(dummy_verify, password)  # as long as a wrong password: names are not probed by timing
             ok = False
         else:
-            ok = verify_password(account.password_hash, password)
+            ok = await run_in_threadpool(verify_password, account.password_hash, password)
         if not ok or account is None:
             self.store.admin.record_failure(keys, since)
             return self.login_page(request, target, "wrong", 401, username=username)
@@ -278,7 +280,7 @@ class _Console:
         reason = str((await request.form()).get("reason") or "").strip()
         if not reason:
             return self.refused(request, session, "reason", 400)
-        revoked = self.services.revoke(award.id, reason[:500])
+        revoked = await run_in_threadpool(self.services.revoke, award.id, reason[:500])
         if revoked:
             self.audit(request, session, "revoke", award.id, reason=reason[:500])
         return self.done(f"/admin/awards/{award.id}", "revoked" if revoked else "already_revoked")
@@ -289,7 +291,7 @@ class _Console:
             return self.refused(request, session, "not_found", 404)
         if award.validity() == "revoked" or award.recipient_email is None:
             return self.refused(request, session, "revoked", 409)
-        outcome = self.services.resend(award.id)
+        outcome = await run_in_threadpool(self.services.resend, award.id)
         self.audit(request, session, "resend", award.id, sent=outcome.sent, retry=outcome.retry,
                    failed=outcome.failed)
         return self.done(f"/admin/awards/{award.id}", "sent" if outcome.sent else "queued")
@@ -315,7 +317,8 @@ class _Console:
         asked = str(request.query_params.get("badge") or "")
         try:
             badges = self.services.badges(lang)
-            explanation = self.services.explain(learner.email, asked, lang) if asked else None
+            explanation = (await run_in_threadpool(self.services.explain, learner.email, asked, lang)
+                           if asked else None)
             problem = ""
         except BridgeError as exc:  # the rule files are broken right now: say so, show the rest
             badges, explanation, problem = [], None, str(exc)
@@ -334,7 +337,7 @@ class _Console:
         typed = str((await request.form()).get("confirm_email") or "").strip().lower()
         if typed != learner.email:  # the confirmation: the address typed again
             return self.page(request, "erase.html.j2", session, 400, learner=learner, mismatch=True)
-        erased = self.services.erase(learner.email)
+        erased = await run_in_threadpool(self.services.erase, learner.email)
         if erased is None:
             return self.refused(request, session, "not_found", 404)
         # The audit log keeps who erased whom by the learner's number, never the address.
@@ -369,7 +372,7 @@ class _Console:
                          older=[u for v, u in uses.items() if v not in recorded])
 
     async def dry_run(self, request: Request, session: AdminSession) -> Response:
-        return self.page(request, "dry_run.html.j2", session, result=self.services.dry_run())
+        return self.page(request, "dry_run.html.j2", session, result=await run_in_threadpool(self.services.dry_run))
 
     # -- meetups -----------------------------------------------------------------------------
     async def meetups(self, request: Request, session: AdminSession) -> Response:
