@@ -256,3 +256,25 @@ def test_the_dry_run_evaluates_the_rule_files_as_they_are_now(world, tmp_path) -
     result = Console(config, world.store).dry_run()
     assert result.would_award == () and len(result.problems) == 1
     assert "snt-hybride.toml" in result.problems[0]
+
+
+def test_a_badge_page_shows_its_rule_version_history(world, client) -> None:
+    """Versions as runs first published them, and older ones known only from their awards."""
+    from dataclasses import fields, replace
+    from datetime import timedelta
+
+    from bridge.store import NewAward
+
+    badge = world.store.awards.badge("snt-hybride")
+    world.store.awards.publish_badge("snt-hybride", "edited-version", badge.definition, None, None)
+    world.store.awards.publish_badge("snt-hybride", badge.version, badge.definition, None, None)
+    old = world.store.awards.listing(badge_id="snt-hybride")[0].award
+    legacy = NewAward(**{f.name: getattr(old, f.name) for f in fields(NewAward)})
+    world.store.awards.create(replace(legacy, id="legacy-award", period="2025", rule_version="legacy-v",
+                                      issued_at=old.issued_at - timedelta(days=400), message_id=None))
+    client.login()
+    page = client.get("/admin/badges/snt-hybride?lang=en").text
+    versions = re.findall(r"<code>([\w-]+)</code>", page.split('id="versions"')[1])
+    assert versions == ["edited-version", badge.version, "legacy-v"]
+    assert "before records were kept" in page
+    assert f'<code id="current-version">{badge.version}</code>' in page
