@@ -1,4 +1,4 @@
-"""`badge-bridge admin add|password|list|audit`: the web console's accounts and its audit log,
+"""`badge-bridge admin add|password|remove|list|audit`: the web console's accounts and its audit log,
 and the console's services as `serve` hands them to the web app.
 """
 
@@ -104,6 +104,17 @@ def admin_password(config_path: Path | None, username: str, password_from_env: b
         raise NotFound(_("no account named {name}").format(name=username))
     store.admin.set_password(username, hash_password(_password(username, password_from_env)))
     click.echo(_("password of {name} changed").format(name=username))
+
+
+@admin.command("remove")
+@config_option
+@click.argument("username")
+@handle_errors
+def admin_remove(config_path: Path | None, username: str) -> None:
+    """Remove the account USERNAME; its open sessions end at once (the audit log keeps its name)."""
+    if not _store(config_path).admin.remove_account(username):
+        raise NotFound(_("no account named {name}").format(name=username))
+    click.echo(_("account {name} removed").format(name=username))
 
 
 @admin.command("list")

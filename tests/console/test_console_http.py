@@ -195,6 +195,18 @@ def test_the_admin_command_never_takes_a_short_password(world) -> None:
     assert world.store.admin.accounts() == ["camille.admin", "other"]
     stored = world.store.admin.account("other")
     assert stored is not None and stored.password_hash.startswith("$argon2id$")
+    removed = runner.invoke(main, ["admin", "remove", "other", "--config", str(world.config_path)])
+    assert removed.exit_code == 0 and world.store.admin.accounts() == ["camille.admin"]
+    again = runner.invoke(main, ["admin", "remove", "other", "--config", str(world.config_path)])
+    assert again.exit_code != 0
+
+
+def test_a_removed_account_is_logged_out_at_once(world, client) -> None:
+    client.login()
+    assert client.get("/admin").status_code == 200
+    CliRunner().invoke(main, ["admin", "remove", "camille.admin", "--config", str(world.config_path)])
+    assert client.get("/admin").status_code == 303
+    assert client.login().status_code == 401
 
 
 def test_the_dashboard_lists_what_the_health_check_flags(world) -> None:
