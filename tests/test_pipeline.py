@@ -225,7 +225,7 @@ def test_awards_list_prints_one_json_object_per_award(config, platform, mailbox)
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(rows) == report.awarded
     assert {r["email"] for r in rows} == expected_emails(platform.world)
-    assert set(rows[0]) == {"id", "email", "badge", "issued_at", "status"}
+    assert set(rows[0]) == {"id", "email", "badge", "issued_at", "status", "delivery"}
     assert {r["status"] for r in rows} == {"valid"}
 
 

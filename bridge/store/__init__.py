@@ -51,11 +51,28 @@ class Store:
     check-ins and the check-in page's rate limits; `admin`: the web console's accounts,
     sessions, audit log and views."""
 
+    url: str
+    engine: Engine
+
     def __init__(self, url: str, *, migrate: bool = True) -> None:
-        self.url = url
-        self.engine: Engine = db.open_engine(url)
+        engine = db.open_engine(url)
         if migrate:
-            db.upgrade(self.engine)
+            db.upgrade(engine)
+        self._attach(url, engine)
+
+    @classmethod
+    def read_only_copy(cls, url: str) -> Store:
+        """A store in memory holding a copy of the store at `url`, read without writing to it
+        (see bridge.store.snapshot): what a dry run works on."""
+        from bridge.store.snapshot import memory_copy
+
+        store = cls.__new__(cls)
+        store._attach(f"memory copy of {db.redact(url)}", memory_copy(url))
+        return store
+
+    def _attach(self, url: str, engine: Engine) -> None:
+        self.url = url
+        self.engine = engine
         self.runs = Runs(self.engine)
         self.facts = Facts(self.engine)
         self.awards = Awards(self.engine)

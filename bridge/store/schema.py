@@ -93,10 +93,15 @@ runs = Table(
     Column("id", Integer, primary_key=True),
     Column("started_at", TS, nullable=False),
     Column("finished_at", TS),
-    Column("status", String(20), nullable=False),  # running, ok, partial, failed
+    # running, ok, partial, failed, interrupted (killed: its heartbeat stopped)
+    Column("status", String(20), nullable=False, index=True),
     Column("trigger", String(40), nullable=False, default="cli"),
     Column("sources", JSON, nullable=False),
     Column("stats", JSON, nullable=False),
+    Column("host", String(255)),  # where it runs, and as which process: a dead pid on the
+    Column("pid", Integer),  # same host is seen at once, elsewhere the heartbeat tells
+    Column("heartbeat_at", TS),
+    Column("resumed", JSON),  # the interrupted runs whose work this one took over
 )
 
 run_errors = Table(
@@ -110,6 +115,10 @@ run_errors = Table(
     Column("field", String(200)),
     Column("message", Text, nullable=False),
     Column("at", TS, nullable=False),
+    Column("step", String(20), nullable=False, server_default="pull"),  # pull, evaluate, email, push
+    Column("reason", String(100)),  # what kind of failure, as summaries group them
+    Column("learner", String(100)),  # a reference that is not personal data (learner id, award id)
+    Column("count", Integer, nullable=False, server_default="1"),  # alike failures, one row
 )
 
 badges = Table(
@@ -164,6 +173,8 @@ outbox = Table(
     Column("result", JSON),
     Column("created_at", TS, nullable=False),
     Column("sent_at", TS),
+    Column("lease_run", Integer),  # the run holding the lease: an interrupted run's are freed
+    Column("failure_reason", String(100)),  # the last failure's kind (smtp_unreachable, rejected…)
 )
 
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)

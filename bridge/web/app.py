@@ -32,6 +32,7 @@ from bridge.issuing.share import qr_svg
 from bridge.store import Award, Badge, Store
 from bridge.web.admin import admin_routes
 from bridge.web.console import console_routes
+from bridge.web.health import healthz, readyz_handler, token_guard
 from bridge.web.issuer_pages import badge_context, home_context
 from bridge.web.meetups import meetup_routes
 from bridge.web.metrics import metrics_registry
@@ -103,10 +104,6 @@ def create_app(config: Config, store: Store, console: ConsoleSetup | None = None
             return verify_page(request, award)
         return _json({"@context": ob2.OB2_CONTEXT, "type": "Assertion", "id": urls.assertion(award.id),
                       "revoked": True, "revocationReason": award.revocation_reason or ""}, 410)
-
-    async def healthz(request: Request) -> Response:
-        store.counts()
-        return JSONResponse({"status": "ok"})
 
     registry = metrics_registry(store)
 
@@ -245,7 +242,8 @@ def create_app(config: Config, store: Store, console: ConsoleSetup | None = None
         Route("/", home),
         Mount("/static", app=StaticFiles(packages=[("bridge", "static")]), name="static"),
         Route("/healthz", healthz),
-        Route("/metrics", metrics),
+        Route("/readyz", readyz_handler(config, store)),
+        Route("/metrics", token_guard(config, metrics)),
         Route("/.well-known/did.json", did_document),
         Route("/did.json", did_document),
         Route("/ob2/issuer", issuer_profile),

@@ -16,12 +16,12 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import ClassVar
 
 from bridge.config import SourceConfig
 from bridge.errors import PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, PushResult, SessionInfo
+from bridge.model import Attestation, Batch, CourseSeen, Probe, PushResult, SessionInfo
 from connectors.base import SourceState
 from connectors.http import HttpClient
 from connectors.moodle import needs
@@ -119,6 +119,20 @@ class MoodleConnector:
             return [str(exc)]
         return [str(self._not_in_service([f], use)) for f, use in self._missing().items()]
 
+    def probes(self, pushed: Sequence[tuple[str, str]] = ()) -> list[Probe]:
+        """What `badge-bridge doctor` asks the site, without changing anything; `pushed`: the
+        (course, target) of the routes pushing presence to this source."""
+        from connectors.moodle.doctor import MoodleProbes
+
+        return MoodleProbes(self, pushed).probes()
+
+    def discover(self, only: Sequence[str] = ()) -> list[CourseSeen]:
+        """The courses the token sees (or those of `only`) and their in-person-looking
+        activities, for `init`."""
+        from connectors.moodle.doctor import discover
+
+        return discover(self, only)
+
     def course_ids(self) -> list[str]:
         if self.config.courses:
             return list(self.config.courses)
@@ -206,9 +220,9 @@ class MoodleConnector:
                                 int(attestation.external_id), Reads(), lambda refused: None)
             if isinstance(read, SourceError):
                 return result
-            if self._names is None:
-                self._names = self._read_names([attestation.course])
-            return dataclasses.replace(result, facts=self._names.named(read.facts))
+            # named with this run's names when the pull read them; else the next pull names them
+            facts = self._names.named(read.facts) if self._names else read.facts
+            return dataclasses.replace(result, facts=facts)
         if kind == "attendance" and target.isdigit():
             taker = self.config.taker_id or self.site_info().userid
             return push_attendance(self.client, self.source_id, attestation, int(target), taker)

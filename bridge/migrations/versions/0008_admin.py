@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_admin"
-down_revision = "0005_meetups"
+down_revision = "0006_runs"
 branch_labels = None
 depends_on = None
 
