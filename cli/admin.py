@@ -26,12 +26,13 @@ PASSWORD_ENV = "BADGE_BRIDGE_ADMIN_PASSWORD"
 
 
 def console_setup(config: Config, store: Store) -> ConsoleSetup:
-    """The console's services over this config and store. The health check's findings are
-    listed on the dashboard when a `doctor` callable is given here."""
+    """The console's services over this config and store, and the health check
+    (`badge-bridge doctor`) whose failures and warnings the dashboard lists."""
     from bridge.console import ConsoleSetup
     from jobs.console import Console
+    from jobs.doctor import diagnose
 
-    return ConsoleSetup(Console(config, store), doctor=None)
+    return ConsoleSetup(Console(config, store), doctor=lambda: diagnose(config))
 
 
 def _password(username: str, from_env: bool) -> str:

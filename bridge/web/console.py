@@ -33,8 +33,9 @@ from starlette.routing import BaseRoute, Route
 from bridge import i18n
 from bridge.accounts import dummy_verify, hash_password, needs_rehash, verify_password
 from bridge.config import Config
-from bridge.console import ConsoleFinding, ConsoleSetup
+from bridge.console import ConsoleSetup
 from bridge.errors import BridgeError, NotFound
+from bridge.model import Finding, FindingStatus
 from bridge.store import Award, Run, Store
 from bridge.store.admin import AdminSession
 
@@ -53,6 +54,7 @@ MAX_FAILURES = 5  # per account and address, in the window
 MAX_ACCOUNT_FAILURES = 50  # per account from anywhere: guessing from many addresses
 MAX_ADDRESS_FAILURES = 30  # per address whatever the account: trying many names
 STATUSES = ("valid", "expired", "revoked")
+DOCTOR_TTL = timedelta(minutes=5)  # the health check probes platforms: not at every page view
 
 
 def _digest(token: str) -> str:
@@ -79,6 +81,7 @@ class _Console:
         self.services = setup.services
         self.render, self.lang_of = render, lang_of
         self.secure = config.bridge.public_url.startswith("https://")
+        self._health: dict[str, tuple[datetime, list[Finding]]] = {}
 
     # -- plumbing -------------------------------------------------------------------
     def lang(self, request: Request) -> str:
@@ -128,7 +131,7 @@ class _Console:
             if request.method == "POST":
                 form = await request.form()
                 given = str(form.get("csrf") or "")
-                if not given or not hmac.compare_digest(given, session.csrf):
+                if not given or not hmac.compare_digest(given.encode(), session.csrf.encode()):
                     return self.refused(request, session, "csrf", 403)
             return await handler(request, session)
         return endpoint
@@ -152,7 +155,7 @@ class _Console:
             return self.login_page(request, target)
         form = await request.form()
         given, kept = str(form.get("csrf") or ""), request.cookies.get(LOGIN_COOKIE, "")
-        if not given or not kept or not hmac.compare_digest(given, kept):
+        if not given or not kept or not hmac.compare_digest(given.encode(), kept.encode()):
             return self.login_page(request, target, "csrf", 403)
         username = str(form.get("username") or "").strip()
         password = str(form.get("password") or "")
@@ -224,18 +227,30 @@ class _Console:
                    for ch in ("email", "push")}
         failed = {ch: sum(n for (c, s), n in outbox.items() if c == ch and s == "failed")
                   for ch in ("email", "push")}
-        findings: list[ConsoleFinding] | None = None
-        doctor_error = ""
+        findings, checked_at, doctor_error = None, None, ""
         if self.setup.doctor is not None:
             try:
-                findings = list(self.setup.doctor())
+                checked_at, findings = await run_in_threadpool(self.health, self.lang(request))
             except BridgeError as exc:
                 doctor_error = str(exc)
         return self.page(request, "dashboard.html.j2", session, sources=sources, backlog=backlog,
                          failed=failed, failures=self.store.admin.failed_deliveries(10),
                          week=self.store.admin.awards_since(now - timedelta(days=7)),
-                         findings=findings, doctor_error=doctor_error, last_run=runs[0] if runs else None,
-                         now=now)
+                         findings=findings, checked_at=checked_at, doctor_error=doctor_error,
+                         last_run=runs[0] if runs else None, now=now)
+
+    def health(self, lang: str) -> tuple[datetime, list[Finding]]:
+        """What the health check flags (its failures and warnings), in `lang`. It probes every
+        platform, the SMTP server and the public URL: its answer is kept DOCTOR_TTL per language."""
+        assert self.setup.doctor is not None
+        now = datetime.now(UTC)
+        kept = self._health.get(lang)
+        if kept is not None and now - kept[0] < DOCTOR_TTL:
+            return kept
+        with i18n.language(lang):
+            found = [f for f in self.setup.doctor() if f.status != FindingStatus.ok]
+        self._health[lang] = (now, found)
+        return now, found
 
     # -- runs ------------------------------------------------------------------------------
     async def runs(self, request: Request, session: AdminSession) -> Response:

@@ -1,6 +1,7 @@
-"""Fixtures for the console tests: a synced world (the sandbox platform over HTTP, SQLite, a
-real SMTP server), the web app with the console's services on loopback, an admin account made
-with the real command, and a browser-like client that logs in and reads the forms' tokens.
+"""Fixtures for the console tests: a synced world (the sandbox platform over HTTP, SQLite or
+PostgreSQL, a real SMTP server), the web app with the console as `serve` sets it up, on
+loopback, an admin account made with the real command, and a browser-like client that logs in
+and reads the forms' tokens.
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ import requests
 from click.testing import CliRunner
 
 from bridge.config import Config
-from bridge.console import ConsoleSetup
 from bridge.delivery.catcher import MailCatcher
 from bridge.store import Store
 from bridge.web.server import BackgroundServer, free_port
 from cli import main
-from cli.admin import PASSWORD_ENV
+from cli.admin import PASSWORD_ENV, console_setup
 from cli.demo import write_demo_config
 from connectors.registry import load as load_config
-from jobs.console import Console
 from jobs.run import run_sync
 from sandbox import SandboxPlatform
 
@@ -69,8 +68,9 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
             result = CliRunner().invoke(main, ["admin", "add", USER, "--config", str(path),
                                                "--password-from-env"], env={PASSWORD_ENV: PASSWORD})
             assert result.exit_code == 0, result.output
+            # As `badge-bridge serve` sets it up: the services and the real health check.
             server = BackgroundServer(config, store, "127.0.0.1", port,
-                                      ConsoleSetup(Console(config, store))).start()
+                                      console_setup(config, store)).start()
             yield World(config, store, mailbox, f"http://127.0.0.1:{port}", path)
     finally:
         if server is not None:
