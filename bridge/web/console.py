@@ -254,13 +254,11 @@ class _Console:
 
     # -- runs ------------------------------------------------------------------------------
     async def runs(self, request: Request, session: AdminSession) -> Response:
-        runs = self.store.runs.last(50)
-        return self.page(request, "runs.html.j2", session,
-                         runs=[(r, len(self.store.runs.errors(r.id))) for r in runs])
+        return self.page(request, "runs.html.j2", session, runs=self.store.runs.list(50))
 
     async def run(self, request: Request, session: AdminSession) -> Response:
         run_id = request.path_params["run_id"]
-        run = next((r for r in self.store.runs.last(500) if r.id == run_id), None)
+        run = self.store.runs.get(run_id)
         if run is None:
             return self.refused(request, session, "not_found", 404)
         return self.page(request, "run.html.j2", session, run=run, errors=self.store.runs.errors(run.id))

@@ -312,3 +312,22 @@ def test_a_badge_page_shows_its_rule_version_history(world, client) -> None:
     assert versions == ["edited-version", badge.version, "legacy-v"]
     assert "before records were kept" in page
     assert f'<code id="current-version">{badge.version}</code>' in page
+
+
+def test_a_source_error_shows_on_the_dashboard_and_its_run(world, client) -> None:
+    from bridge.errors import SourceError
+
+    run = world.store.runs.last(1)[0]
+    world.store.runs.record_error(run.id, SourceError(
+        "the token is not valid", source="sandbox", endpoint="core_enrol_get_enrolled_users",
+        status=200, code="invalidtoken", fix="make a new token"))
+    client.login()
+    dashboard = client.get("/admin?lang=en").text
+    row = dashboard.split('data-source="sandbox"')[1].split("</tr>")[0]
+    assert 'data-status="error"' in row and "1 error" in row
+    assert 'data-status="ok"' in dashboard.split('data-source="rencontres"')[1].split("</tr>")[0]
+    page = client.get(f"/admin/runs/{run.id}").text
+    assert "the token is not valid — fix: make a new token" in page
+    assert "core_enrol_get_enrolled_users" in page
+    assert re.search(rf'href="/admin/runs/{run.id}">run {run.id}</a></th>\s*<td>.*?</td><td>.*?</td>\s*'
+                     r"<td>.*?</td><td>1</td>", client.get("/admin/runs").text, re.S)
