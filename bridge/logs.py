@@ -103,7 +103,10 @@ def context(*, run: int | None = None, source: str | None = None,
         yield
     finally:
         for var, token in reversed(tokens):
-            var.reset(token)
+            try:
+                var.reset(token)
+            except ValueError:  # closed from another context (a generator collected late)
+                var.set(token.old_value if token.old_value is not token.MISSING else None)
 
 
 class _Context(logging.Filter):
