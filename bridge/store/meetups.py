@@ -81,6 +81,17 @@ class Meetups:
         keeping what lives here: the organiser link's generation and the closing time. A new
         push target queues the session's attendees for the push step."""
         now = now or datetime.now(UTC)
+        for attempt in range(3):
+            try:
+                return self._refresh(sessions, now)
+            except IntegrityError:
+                # another worker inserted the same session between our read and our insert:
+                # read again, it is an update (or nothing) now
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _refresh(self, sessions: Sequence[NewSession], now: datetime) -> Refreshed:
         out = Refreshed()
         with self.engine.begin() as conn:
             for new in sessions:

@@ -293,7 +293,7 @@ admin_sessions = Table(
 admin_login_failures = Table(
     "admin_login_failures", metadata,
     Column("id", Integer, primary_key=True),
-    Column("key", String(400), nullable=False),  # account|address, and account alone
+    Column("key", String(400), nullable=False),  # a hash of account|address, account|*, *|address
     Column("at", TS, nullable=False),
     Index("ix_admin_login_failures_key_at", "key", "at"),
 )
