@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from badge_rules import BADGE_SOURCE, BadgeDef, Decision, FactRef, RuleSet
+from badge_rules import BADGE_SOURCE, BadgeDef, Decision, FactIndex, FactRef, RuleSet
 from bridge import i18n
 from bridge.issuing.images import badge_image
 from bridge.issuing.ob2 import new_salt
@@ -123,6 +123,7 @@ def _decide_chunk(store: Store, ruleset: RuleSet, todo: dict[str, set[int]], chu
     existing = store.awards.of_learners(chunk)
     people = store.facts.learners(chunk)
     held = {lid: _held(awards, now) for lid, awards in existing.items()}
+    indexes: dict[int, FactIndex] = {}  # each learner's facts indexed once for all badges
     for badge_id, badge in ruleset.badges.items():  # dependency order: badge_held sees new awards
         for lid in sorted(todo.get(badge_id, set()) & chunk):
             person = people.get(lid)
@@ -132,20 +133,29 @@ def _decide_chunk(store: Store, ruleset: RuleSet, todo: dict[str, set[int]], chu
             latest = mine[-1] if mine else None
             # A renewal is earned again: only facts after the previous award count.
             since = latest.issued_at if latest is not None and badge.renewable else None
-            decision = ruleset.evaluate(badge_id, facts.get(lid, []), held.get(lid, {}), since=since)
+            if since is None:
+                index = indexes.get(lid)
+                if index is None:
+                    index = indexes[lid] = FactIndex(facts.get(lid, []))
+            else:
+                index = FactIndex(facts.get(lid, []), since)
+            # The compiled verdict decides; the explained tree is built only for an award,
+            # whose provenance it gives (the same verdict: a property test checks it).
+            awarded = ruleset.holds(badge_id, index, held.get(lid, {}))
             result.evaluated += 1
             if latest is not None and latest.validity(now) == "valid":
-                if not decision.awarded:
+                if not awarded:
                     result.no_longer_granted.append(NoLongerGranted(latest.id, lid, person.email,
                                                                     badge_id))
                 continue
-            if not decision.awarded:
+            if not awarded:
                 continue
             if latest is not None and (latest.status == "revoked" or not badge.renewable):
                 continue  # a revoked award is re-issued only by an administrator
             if not person.email:
                 result.skipped_no_email += 1
                 continue
+            decision = ruleset.evaluate(badge_id, facts.get(lid, []), held.get(lid, {}), since=since)
             result.to_award.append(AwardDecision(
                 learner_id=lid, badge=badge,
                 period=str(int(latest.period or "1") + 1) if latest else "1",
