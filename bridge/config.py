@@ -148,6 +148,7 @@ class SmtpSettings(_Model):
     from_name: str = "badge-bridge"
     timeout: float = 30.0
     max_attempts: int = Field(8, ge=1)
+    connections: int = Field(1, ge=1, le=32)  # SMTP sessions sending at once
 
 
 class WebSettings(_Model):

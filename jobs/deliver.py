@@ -1,5 +1,5 @@
-"""Step 5 of a run: deliver the email outbox (awards, revocations, renewal notices). Each item is
-leased, sent, then marked sent.
+"""Step 5 of a run: deliver the email outbox (awards, revocations, renewal notices). A batch of items is
+leased, composed, sent, then marked sent in one transaction.
 
 Failures back off exponentially; a permanent refusal or too many attempts marks it failed.
 """
@@ -7,13 +7,15 @@ Failures back off exponentially; a permanent refusal or too many attempts marks 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from bridge import i18n
-from bridge.config import Config
-from bridge.delivery.mail import AwardMail, Mailer, MailKind, compose
+from bridge.config import Config, SmtpSettings
+from bridge.delivery.fastmail import Envelope, MailTemplates
+from bridge.delivery.mail import AwardMail, Mailer, MailKind, message_id
 from bridge.errors import DeliveryError, NotFound
 from bridge.issuing.issuer import Issuer
 from bridge.issuing.ob2 import localized
@@ -91,13 +93,23 @@ class EmailStats(Counts):
     failed: int = 0
 
 
+Outcome = Literal["sent", "retry", "failed"]
+NOT_SENT = DeliveryError("not sent")  # a message of a batch not tried yet
+Sent = DeliveryError | None
+
+
 def deliver_emails(config: Config, store: Store, limit: int | None = None) -> EmailStats:
-    """Send every due email (or at most `limit`) over one SMTP session; once the queue is
-    empty, queue the renewal notices now due (of awards whose email has left) and send them."""
+    """Send every due email (or at most `limit`) over `[smtp] connections` SMTP sessions; once
+    the queue is empty, queue the renewal notices now due (of awards whose email has left) and
+    send them.
+
+    A batch is leased, composed (templates per badge and language, spliced per award), sent,
+    and its sent items are marked in one transaction; each message fails or retries alone."""
     counts = EmailStats()
-    issuer = Issuer(config, store)
+    issuer = Issuer(config, store, keep_badges=True)
+    templates = MailTemplates(config.smtp, config.bridge.templates_dir)
     notices_queued = False
-    with Mailer(config.smtp) as mailer:
+    with _Senders(config.smtp) as senders:
         while limit is None or limit > 0:
             items = store.outbox.claim("email", limit=BATCH if limit is None else min(limit, BATCH))
             if not items:
@@ -105,37 +117,100 @@ def deliver_emails(config: Config, store: Store, limit: int | None = None) -> Em
                     break
                 notices_queued = True
                 continue
-            for item in items:
-                counts += EmailStats(**{_deliver_one(config, store, issuer, mailer, item): 1})
+            for outcome in _deliver_batch(config, store, issuer, templates, senders, items):
+                counts += EmailStats(**{outcome: 1})
             if limit is not None:
                 limit -= len(items)
     return counts
 
 
-def _deliver_one(config: Config, store: Store, issuer: Issuer, mailer: Mailer,
-                 item: OutboxItem) -> Literal["sent", "retry", "failed"]:
-    award = store.awards.get(item.award_id or str(item.payload.get("award_id", "")))
-    kind = item.kind
-    if award is None or award.recipient_email is None:
-        store.outbox.failed(item.id, "award erased before delivery")
-        return "failed"
-    if (award.status == "revoked") != (kind == "revocation"):
-        # An award revoked before its email or its renewal notice left: neither is sent.
-        store.outbox.failed(item.id, "award revoked before delivery")
-        return "failed"
-    if kind not in ("award", "revocation", "renewal"):
-        store.outbox.failed(item.id, f"unknown email kind {kind!r}")
-        return "failed"
+def _deliver_batch(config: Config, store: Store, issuer: Issuer, templates: MailTemplates,
+                   senders: _Senders, items: list[OutboxItem]) -> list[Outcome]:
+    awards = store.awards.get_many(i.award_id or str(i.payload.get("award_id", "")) for i in items)
+    outcomes: list[Outcome] = []
+    ready: list[tuple[OutboxItem, str, Envelope]] = []
+    now = datetime.now(UTC)
+    for item in items:
+        award = awards.get(item.award_id or str(item.payload.get("award_id", "")))
+        refused = _refusal(item, award)
+        if refused is not None or award is None:
+            store.outbox.failed(item.id, refused or "award erased before delivery")
+            outcomes.append("failed")
+            continue
+        try:
+            mail = award_mail(config, store, award, issuer, item.kind)  # type: ignore[arg-type]
+            ready.append((item, message_id(mail), templates.envelope(mail, now)))
+        except Exception as exc:  # one message that cannot be written does not stop the others
+            log.exception("email for award %s could not be composed", award.id)
+            store.outbox.failed(item.id, f"could not compose the email: {type(exc).__name__}")
+            outcomes.append("failed")
+    results: list[Sent] = [NOT_SENT] * len(ready)
     try:
-        msg = compose(award_mail(config, store, award, issuer, kind),  # type: ignore[arg-type]
-                      config.smtp, config.bridge.templates_dir)
-        mailer.send(msg)
-    except DeliveryError as exc:
-        if not exc.retryable or item.attempts >= config.smtp.max_attempts:
-            store.outbox.failed(item.id, str(exc))
-            log.warning("email for award %s failed for good: %s", award.id, exc)
-            return "failed"
-        store.outbox.retry(item.id, str(exc), datetime.now(UTC) + backoff(item.attempts))
-        return "retry"
-    store.outbox.done(item.id, {"message_id": msg["Message-ID"]})
-    return "sent"
+        senders.send([envelope for _, _, envelope in ready], results)
+    finally:  # stopped while sending: what left is marked, so that it never leaves twice
+        store.outbox.done_many([(item.id, {"message_id": msgid})
+                                for (item, msgid, _), error in zip(ready, results, strict=True)
+                                if error is None])
+    for (item, _, _), error in zip(ready, results, strict=True):
+        if error is None:
+            outcomes.append("sent")
+        elif error is NOT_SENT:
+            raise AssertionError("every message is sent or has its error")
+        elif not error.retryable or item.attempts >= config.smtp.max_attempts:
+            store.outbox.failed(item.id, str(error))
+            log.warning("email for award %s failed for good: %s", item.award_id, error)
+            outcomes.append("failed")
+        else:
+            store.outbox.retry(item.id, str(error), datetime.now(UTC) + backoff(item.attempts))
+            outcomes.append("retry")
+    return outcomes
+
+
+def _refusal(item: OutboxItem, award: Award | None) -> str | None:
+    """Why this item is not sent at all, if it is not."""
+    if award is None or award.recipient_email is None:
+        return "award erased before delivery"
+    if (award.status == "revoked") != (item.kind == "revocation"):
+        # An award revoked before its email or its renewal notice left: neither is sent.
+        return "award revoked before delivery"
+    if item.kind not in ("award", "revocation", "renewal"):
+        return f"unknown email kind {item.kind!r}"
+    return None
+
+
+class _Senders:
+    """`[smtp] connections` SMTP sessions, each kept open across batches; a batch is shared
+    among them (one thread a session: sending waits on the server, not on the CPU)."""
+
+    def __init__(self, smtp: SmtpSettings) -> None:
+        self.mailers = [Mailer(smtp) for _ in range(smtp.connections)]
+        self.pool = ThreadPoolExecutor(len(self.mailers), thread_name_prefix="smtp") \
+            if len(self.mailers) > 1 else None
+
+    def __enter__(self) -> _Senders:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+        for mailer in self.mailers:
+            mailer.close()
+
+    def send(self, envelopes: list[Envelope], results: list[Sent]) -> None:
+        """Send each message; `results[i]` becomes None once message i has left, else its error."""
+        def run(mailer: Mailer, share: range) -> None:
+            for i in share:
+                e = envelopes[i]
+                try:
+                    mailer.send_bytes(e.from_addr, e.to_addrs, e.data, e.options)
+                    results[i] = None
+                except DeliveryError as exc:
+                    results[i] = exc
+
+        n = len(self.mailers)
+        if self.pool is None or len(envelopes) < 2:
+            run(self.mailers[0], range(len(envelopes)))
+        else:
+            for future in [self.pool.submit(run, self.mailers[k], range(k, len(envelopes), n))
+                           for k in range(n)]:
+                future.result()

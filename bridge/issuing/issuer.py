@@ -27,9 +27,11 @@ FORMATS: tuple[Format, ...] = ("ob2.png", "ob2.svg", "ob2-signed.png", "ob2-sign
 
 
 class Issuer:
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, *, keep_badges: bool = False) -> None:
+        """`keep_badges`: read each badge once (a run's delivery, where badges do not change)."""
         self.config = config
         self.store = store
+        self._badges: dict[str, Badge] | None = {} if keep_badges else None
         self.urls = Urls(config.bridge.public_url)
         self.lang = config.bridge.default_language
         self._signed = lru_cache(maxsize=1024)(self._sign_credential)
@@ -65,9 +67,13 @@ class Issuer:
         return ob2.issuer_profile(self.urls, self.config.issuer, keys[-1] if keys else None)
 
     def badge(self, badge_id: str) -> Badge:
+        if self._badges is not None and badge_id in self._badges:
+            return self._badges[badge_id]
         badge = self.store.awards.badge(badge_id)
         if badge is None:
             raise NotFound(f"no badge {badge_id}")
+        if self._badges is not None:
+            self._badges[badge_id] = badge
         return badge
 
     def ob2_hosted(self, award: Award) -> dict[str, Any]:

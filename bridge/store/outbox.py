@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bridge.model import Batch
@@ -92,6 +92,17 @@ class Outbox:
                 status="sent", sent_at=datetime.now(UTC), result=result, last_error=None,
                 lease_until=None))
         return stored
+
+    def done_many(self, results: Sequence[tuple[int, dict[str, Any] | None]]) -> None:
+        """Mark these items sent, each with its result, in one transaction."""
+        if not results:
+            return
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == bindparam("item_id")).values(
+                status="sent", sent_at=now, result=bindparam("item_result", type_=outbox.c.result.type),
+                last_error=None, lease_until=None),
+                [{"item_id": i, "item_result": r} for i, r in results])
 
     def retry(self, item_id: int, error: str, at: datetime) -> None:
         with self.engine.begin() as conn:
