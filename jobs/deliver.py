@@ -14,7 +14,7 @@ from typing import Literal
 
 from bridge import i18n
 from bridge.config import Config, SmtpSettings
-from bridge.delivery.fastmail import Envelope, MailTemplates
+from bridge.delivery.fastmail import Envelope, MailTemplates, shared_templates
 from bridge.delivery.mail import AwardMail, Mailer, MailKind, message_id
 from bridge.errors import DeliveryError, NotFound
 from bridge.issuing.issuer import Issuer
@@ -107,7 +107,7 @@ def deliver_emails(config: Config, store: Store, limit: int | None = None) -> Em
     and its sent items are marked in one transaction; each message fails or retries alone."""
     counts = EmailStats()
     issuer = Issuer(config, store, keep_badges=True)
-    templates = MailTemplates(config.smtp, config.bridge.templates_dir)
+    templates = shared_templates(config.smtp, config.bridge.templates_dir)
     notices_queued = False
     with _Senders(config.smtp) as senders:
         while limit is None or limit > 0:

@@ -24,6 +24,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import _encoded_words as _ew  # type: ignore[attr-defined]  # the To header's encoder
 from email import policy
 from email.generator import BytesGenerator
 from email.message import EmailMessage
@@ -37,7 +38,7 @@ from bridge.config import SmtpSettings
 from bridge.delivery.mail import AwardMail, compose
 from bridge.delivery.templates import environment
 
-__all__ = ["Envelope", "MailTemplates", "flatten"]
+__all__ = ["Envelope", "MailTemplates", "flatten", "shared_templates", "to_line"]
 
 _SLOTS = ("learner_name", "verify_url", "linkedin_url", "wallet_url", "name_choice_url",
           "award_id", "message_id", "to_email")
@@ -46,7 +47,6 @@ _BOUNDARY = re.compile(rb"={15}\d{19}==")
 _CUT = re.compile(_SENTINEL.pattern + rb"|" + _BOUNDARY.pattern)
 _SIMPLE_ID = re.compile(r"[A-Za-z0-9._+-]+\Z")
 _SIMPLE_ADDR = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\Z")
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9 '-]+\Z")  # a display name the To header shows as it is
 _LINE = 998
 _POLICY = policy.default.clone(max_line_length=_LINE, linesep="\r\n")  # compose's, as sent
 _WRAP = 72  # the text part's wordwrap width (email/*.txt.j2)
@@ -103,7 +103,7 @@ class MailTemplates:
                  max_kinds: int = 256) -> None:
         self.smtp, self.templates_dir, self.max_kinds = smtp, templates_dir, max_kinds
         self._templates: dict[tuple[object, ...], _Template | None] = {}
-        self._exact_dates: dict[str, bool] = {}
+        self._uses: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
         self.spliced = self.composed = 0  # how many messages took each path
 
@@ -135,31 +135,44 @@ class MailTemplates:
         name = mail.learner_name
         if name is not None and (name != " ".join(name.split()) or not name.isprintable()):
             return None
-        exact = self._dates_exact(mail.kind)
+        uses = self._date_uses(mail.kind)
         values = []
         for f in dataclasses.fields(mail):
-            value = getattr(mail, f.name)
             if f.name in _SLOTS or f.name == "image":
                 continue
-            if isinstance(value, datetime) and not exact:
-                value = value.date()  # the templates show it through `|date` only
+            value = getattr(mail, f.name)
+            if isinstance(value, datetime):
+                use = uses.get(f.name)
+                if use is None:
+                    continue  # the templates do not show it
+                if use == "date":
+                    value = value.date()  # the templates show it through `|date` only
             values.append(value)
         return (*values, mail.image is None, name is None, name is not None and not name.isascii(),
                 mail.message_id.rsplit("@", 1)[-1])
 
-    def _dates_exact(self, kind: str) -> bool:
-        """Whether the templates of `kind` use a date otherwise than `|date` (or `if`): then
-        the moment itself is part of the kind."""
+    def _date_uses(self, kind: str) -> dict[str, str]:
+        """How the templates of `kind` use each moment: "date" (through `|date`, or in an `if`),
+        "exact" (any other way: the moment itself is then part of the kind), absent if not at
+        all. A template that includes another uses every moment exactly."""
         try:
-            return self._exact_dates[kind]
+            return self._uses[kind]
         except KeyError:
             pass
         env = environment(self.templates_dir)
         sources = "".join(env.loader.get_source(env, f"email/{kind}.{part}.j2")[0]  # type: ignore[union-attr]
                           for part in ("subject", "txt", "html"))
-        uses = re.finditer(r"(\bif\s+)?\b(issued_at|expires_at)\b(\s*\|\s*date\b)?", sources)
-        exact = self._exact_dates[kind] = any(not (m.group(1) or m.group(3)) for m in uses)
-        return exact
+        fields = ("issued_at", "expires_at")
+        uses: dict[str, str] = {}
+        if re.search(r"{%-?\s*(include|extends|import|from)\b", sources):
+            uses = dict.fromkeys(fields, "exact")
+        for m in re.finditer(r"(\bif\s+)?\b(issued_at|expires_at)\b(\s*\|\s*date\b)?", sources):
+            if m.group(1) or m.group(3):
+                uses.setdefault(m.group(2), "date")
+            else:
+                uses[m.group(2)] = "exact"
+        self._uses[kind] = uses
+        return uses
 
     def _first(self, key: tuple[object, ...], mail: AwardMail, now: datetime) -> Envelope:
         """Compose the slow way, and make (and check) the template of this kind."""
@@ -204,6 +217,8 @@ class MailTemplates:
         head_end = data.index(b"\r\n\r\n")
         html = data.find(b"Content-Type: text/html")
         html_end = data.find(b"\r\n--", html) if html >= 0 else -1
+        text = data.find(b"Content-Type: text/plain")
+        text_end = data.find(b"\r\n--", text) if text >= 0 else -1
         # The To header is rebuilt whole: a name is quoted or encoded there as the policy says.
         to_line = re.search(rb"\r\nTo: [^\r]*\r\n", data[:head_end + 2])
         if to_line is None:
@@ -225,7 +240,7 @@ class MailTemplates:
             slot_name = _SLOTS[n] if n < len(_SLOTS) else None
             context = ("date" if n == _DATE else "cid" if n == _CID else "image" if n == 99
                        else "html" if html <= start < html_end
-                       else "header" if start < head_end else "text")
+                       else "text" if text <= start < text_end else "header")
             if context == "header" and slot_name not in ("award_id", "message_id"):
                 return None  # a name or a link in a header: composed message by message
             if context == "text":
@@ -278,15 +293,52 @@ class MailTemplates:
         return b"".join(out)
 
     def _to_line(self, mail: AwardMail) -> bytes:
-        name = mail.learner_name or ""
-        if not name or _PLAIN_NAME.match(name) and "  " not in name:
-            return f"To: {formataddr((name, mail.to_email))}\r\n".encode()
-        msg = EmailMessage(policy=_POLICY)
-        msg["To"] = formataddr((name, mail.to_email))
-        return _POLICY.fold_binary("To", msg["To"])
+        return to_line(mail.learner_name or "", mail.to_email)
+
+
+def to_line(name: str, address: str) -> bytes:
+    """The To header line as compose's policy folds it (a property test compares the two).
+
+    A name of plain words (letters, digits, `-`, `'`; one space between words) is written here:
+    ASCII words as they are, from the first non-ASCII word to the last one RFC 2047 encoded
+    word (`q` or `b`, whichever is shorter, as the email package picks it). Any other name goes through
+    the email package."""
+    if not name:
+        return f"To: {address}\r\n".encode()
+    words = name.split(" ")
+    if all(w and all(c.isalnum() or c in "-'" for c in w) for w in words):
+        wide = [i for i, w in enumerate(words) if not w.isascii()]
+        if wide:  # one encoded word from the first non-ASCII word to the last
+            first, last = wide[0], wide[-1] + 1
+            words[first:last] = [_ew.encode(" ".join(words[first:last]), "utf-8")]
+        out = words
+        return f"To: {' '.join(out)} <{address}>\r\n".encode()
+    msg = EmailMessage(policy=_POLICY)
+    msg["To"] = formataddr((name, address))
+    return _POLICY.fold_binary("To", msg["To"])
 
 
 def _unbound(data: bytes) -> bytes:
     """The message with its MIME boundaries numbered in order of appearance."""
     seen: dict[bytes, bytes] = {}
     return _BOUNDARY.sub(lambda m: seen.setdefault(m.group(), b"BOUNDARY-%d" % len(seen)), data)
+
+
+_SHARED: dict[tuple[object, ...], MailTemplates] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_templates(smtp: SmtpSettings, templates_dir: Path | None = None) -> MailTemplates:
+    """The process's MailTemplates for this sender and templates folder: a daemon's runs reuse
+    the kinds already made. An administrator's template edited on disk starts afresh."""
+    stamp: tuple[tuple[str, int], ...] = ()
+    if templates_dir is not None and templates_dir.is_dir():
+        stamp = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in templates_dir.rglob("*.j2")))
+    key = (smtp.from_name, smtp.from_address, templates_dir, stamp)
+    with _SHARED_LOCK:
+        found = _SHARED.get(key)
+        if found is None:
+            if len(_SHARED) >= 8:
+                _SHARED.clear()
+            found = _SHARED[key] = MailTemplates(smtp, templates_dir)
+        return found

@@ -66,21 +66,20 @@ class Outbox:
               now: datetime | None = None) -> list[OutboxItem]:
         """Lease due items so that two workers never send the same one at once."""
         now = now or datetime.now(UTC)
-        claimed: list[OutboxItem] = []
+        due = and_(outbox.c.channel == channel,
+                   or_(and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
+                       and_(outbox.c.status == "sending", outbox.c.lease_until <= now)))
         with self.engine.begin() as conn:
-            rows = conn.execute(select(outbox).where(
-                outbox.c.channel == channel,
-                or_(and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
-                    and_(outbox.c.status == "sending", outbox.c.lease_until <= now)))
-                .order_by(outbox.c.id).limit(limit)).all()
-            for r in rows:
-                got = conn.execute(update(outbox).where(
-                    outbox.c.id == r.id, outbox.c.status == r.status,
-                    outbox.c.attempts == r.attempts).values(
-                    status="sending", lease_until=now + lease, attempts=r.attempts + 1)).rowcount
-                if got:
-                    claimed.append(_item(r, r.attempts + 1))
-        return claimed
+            ids = list(conn.execute(select(outbox.c.id).where(due).order_by(outbox.c.id)
+                                    .limit(limit)).scalars())
+            if not ids:
+                return []
+            # One statement leases them all; the condition, checked again as each row is
+            # written, leaves out what another worker leased meanwhile.
+            rows = conn.execute(update(outbox).where(outbox.c.id.in_(ids), due).values(
+                status="sending", lease_until=now + lease, attempts=outbox.c.attempts + 1)
+                .returning(*outbox.c)).all()
+        return sorted((_item(r) for r in rows), key=lambda i: i.id)
 
     def done(self, item_id: int, result: dict[str, Any] | None = None, *,
              read_back: Batch | None = None, run_id: int = 0) -> IngestResult:

@@ -7,13 +7,18 @@ from __future__ import annotations
 import importlib.util
 import re
 from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.utils import formataddr
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bridge.config import SmtpSettings
 from bridge.delivery.catcher import MailCatcher
-from bridge.delivery.fastmail import MailTemplates, flatten
+from bridge.delivery.fastmail import MailTemplates, flatten, to_line
 from bridge.delivery.mail import AwardMail, compose
 from bridge.store import NewOutboxItem
 from jobs.deliver import deliver_emails
@@ -25,6 +30,7 @@ fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fixtures)
 make_world, world, served, port = fixtures.make_world, fixtures.world, fixtures.served, fixtures.port
 
+POLICY = policy.default.clone(max_line_length=998, linesep="\r\n")  # compose's, as sent
 NAMES = ["Zoé Dupont", "Jean Dupont", None, "O'Brien <x>", "Éloïse & Co", "A" * 80,
          "Jean-Baptiste de la Fontaine-Dupont, dit « le Grand », de Château-Thierry", "Li Wei"]
 
@@ -137,3 +143,12 @@ def test_an_administrator_template_naming_the_learner_in_the_subject(served, cat
     assert deliver_emails(config, served.store).sent == 3
     assert [m["Subject"] for m in catcher.messages] == ["Bravo Zoé\u202f!", "Bravo Jean\u202f!",
                                                        "Bravo Jeanne\u202f!"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="abcXYZ09-'éÉïçñ李小龍ß", min_size=1, max_size=8), min_size=1,
+                max_size=4).map(" ".join) | st.text(alphabet="ab é<>\"(),.@\\", max_size=12))
+def test_the_to_header_is_the_email_packages(name: str) -> None:
+    msg = EmailMessage(policy=POLICY)
+    msg["To"] = formataddr((name, "learner@example.org"))
+    assert to_line(name, "learner@example.org") == POLICY.fold_binary("To", msg["To"])
