@@ -28,10 +28,15 @@ from connectors.registry import load as load_config  # noqa: E402
 NAMES = ["Alice Martin", "Zoé Dupont", "Jean-Baptiste Leroy", "Li Wei", "Éloïse Garnier",
          "Mohamed Benali", "Chloé Lefèvre", "Tom Smith", "Inès Moreau", "Lucas Bernard"]
 BADGES = ("snt-mooc", "snt-rencontres", "snt-projet")
-PROVENANCE = [{"source": "moodle", "kind": "presence", "course": "87", "item": "s-1",
-               "occurred_at": "2026-01-01T10:00:00Z"},
-              {"source": "fun", "kind": "course_completion", "course": "course-v1:inria+41018+session05",
-               "item": "", "occurred_at": "2026-01-03T10:00:00Z"}]
+
+
+def provenance(rnd: random.Random) -> list[dict[str, Any]]:
+    """A meetup session (shared by many learners) and a course completed at its own moment."""
+    done = datetime(2026, 1, 5, tzinfo=UTC) + timedelta(seconds=rnd.randrange(60 * 86400))
+    return [{"source": "moodle", "kind": "presence", "course": "87", "item": f"s-{rnd.randrange(8)}",
+             "title": "Rencontre SNT", "place": "La Fabrique", "occurred_at": "2026-01-01T10:00:00Z"},
+            {"source": "fun", "kind": "course_completion", "course": "course-v1:inria+41018+session05",
+             "course_name": "SNT", "item": "", "occurred_at": done.isoformat().replace("+00:00", "Z")}]
 
 
 def setup(folder: Path, db_url: str | None = None, **smtp: Any) -> tuple[Config, Store]:
@@ -73,7 +78,7 @@ def make_awards(store: Store, n: int, *, email: bool = True, seed: int = 7) -> l
             id=award_id, learner_id=ids[addr], badge_id=badge, period="1",
             issued_at=issued + timedelta(seconds=i), expires_at=issued + timedelta(days=365) if badge == BADGES[0] else None,
             salt=new_salt(), recipient_email=addr, recipient_name=name, lang=lang,
-            rule_version="v1", provenance=PROVENANCE, message_id=f"<award-{award_id}@badges.example.org>"),
+            rule_version="v1", provenance=provenance(rnd), message_id=f"<award-{award_id}@badges.example.org>"),
             [NewOutboxItem(key=f"email:{award_id}", channel="email",
                            payload={"award_id": award_id, "kind": "award"})] if email else [])
         assert made is not None

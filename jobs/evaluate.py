@@ -1,7 +1,7 @@
 """Steps 2-3 of a run: evaluate the rules for the learners whose facts changed, issue awards.
 
-An award, its status-list slot and its email outbox item are written in one transaction, unique
-per (learner, badge, period): evaluating twice never issues twice.
+An award, its status-list slot and its email outbox item are written together (a batch of
+awards a transaction), unique per (learner, badge, period): evaluating twice never issues twice.
 """
 
 from __future__ import annotations
@@ -183,6 +183,7 @@ def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
     The email's Message-ID is chosen here, on the public host's domain, and kept with the award."""
     domain = urlsplit(public_url).hostname or "localhost"
     issued = 0
+    batch: list[tuple[NewAward, list[NewOutboxItem]]] = []
     for d in decisions.to_award:
         issued_at = now or datetime.now(UTC)
         award_id = str(uuid.uuid4())
@@ -196,9 +197,14 @@ def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
             message_id=f"<award-{award_id}@{domain}>")
         item = NewOutboxItem(key=f"email:{award_id}", channel="email",
                              payload={"award_id": award_id, "kind": "award"})
-        if store.awards.create(award, [item]) is not None:
-            issued += 1
-    return issued
+        batch.append((award, [item]))
+        if len(batch) >= ISSUE_BATCH:
+            issued += sum(a is not None for a in store.awards.create_many(batch))
+            batch = []
+    return issued + sum(a is not None for a in store.awards.create_many(batch))
+
+
+ISSUE_BATCH = 500  # awards written in one transaction
 
 
 def mark_evaluated(store: Store, ruleset: RuleSet, queue_rows: list[int]) -> None:

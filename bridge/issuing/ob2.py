@@ -9,14 +9,15 @@ import hashlib
 import json
 import secrets
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import jwt
 
 from bridge.config import IssuerSettings
 from bridge.errors import NotFound
-from bridge.i18n import SOURCE, language
-from bridge.issuing.evidence import sentence
+from bridge.i18n import SOURCE, format_date, language
+from bridge.issuing.evidence import moment, sentence
 from bridge.issuing.keys import Key
 from bridge.issuing.urls import Urls
 from bridge.store import Award
@@ -149,10 +150,24 @@ def evidence(urls: Urls, award: Award, lang: str | None = None) -> list[dict[str
     out = []
     with language(lang):
         for i, fact in enumerate(award.provenance, 1):
-            name, narrative = sentence(fact, lang)
+            # What the fact is about, once per kind of fact and language; its own date apart.
+            name = _about(json.dumps({k: v for k, v in fact.items() if k not in _MOMENTS},
+                                     sort_keys=True), lang)
+            when = moment(fact)
+            narrative = f"{name} — {format_date(when)}" if when else name
             out.append({"id": f"{urls.verify_page(award.id)}#evidence-{i}", "name": name,
                         "narrative": narrative})
     return out
+
+
+_MOMENTS = ("session_date", "occurred_at")
+
+
+@lru_cache(maxsize=4096)
+def _about(fact: str, lang: str) -> str:
+    """What a fact (as JSON, without its moments) is about, in `lang`."""
+    with language(lang):
+        return sentence(json.loads(fact), lang)[0]
 
 
 def revocation_list(urls: Urls, revoked: list[Award]) -> dict[str, Any]:

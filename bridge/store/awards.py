@@ -53,6 +53,27 @@ def _random_slot() -> StatusSlot:
     return StatusSlot(STATUS_LIST_ID, secrets.randbelow(STATUS_LIST_BITS))
 
 
+def _free_slots(conn: Connection, n: int) -> list[StatusSlot]:
+    """`n` distinct random positions known to be free (drawn together, the taken ones asked in
+    one query); CapacityError when too few are."""
+    taken = select(ob3_status.c.list_index).where(ob3_status.c.list_id == STATUS_LIST_ID)
+    chosen: set[int] = set()
+    for _ in range(_DRAWS):
+        if len(chosen) >= n:
+            break
+        drawn = {secrets.randbelow(STATUS_LIST_BITS) for _ in range(n - len(chosen))} - chosen
+        used = {i for chunk in chunks(sorted(drawn))
+                for i in conn.execute(taken.where(ob3_status.c.list_index.in_(chunk))).scalars()}
+        chosen |= drawn - used
+    if len(chosen) < n:
+        chosen |= {_free_slot(conn).list_index for _ in range(n - len(chosen))} - chosen
+    if len(chosen) < n:
+        raise CapacityError(f"the OB 3.0 status list is full ({STATUS_LIST_BITS} awards)")
+    order = list(chosen)[:n]
+    secrets.SystemRandom().shuffle(order)  # a set of ints comes out nearly sorted
+    return [StatusSlot(STATUS_LIST_ID, i) for i in order]
+
+
 def _free_slot(conn: Connection) -> StatusSlot:
     """A random position known to be free; CapacityError when none is."""
     taken = select(ob3_status.c.award_id).where(ob3_status.c.list_id == STATUS_LIST_ID)
@@ -118,6 +139,45 @@ class Awards:
                 continue  # another writer took the same slot meanwhile: draw again
             return Award(**columns, status="issued", status_slot=slot)  # name_hidden: next read
         raise AssertionError("unreachable")
+
+    def create_many(self, batch: Sequence[tuple[NewAward, Sequence[NewOutboxItem]]]
+                    ) -> list[Award | None]:
+        """`create` for many awards in one transaction (a few statements, whatever their number);
+        None for an award the learner already has for its period. If another writer meets this
+        batch (the same award, the same status-list slot), each award is written on its own."""
+        if not batch:
+            return []
+        now = datetime.now(UTC)
+        try:
+            with self.engine.begin() as conn:
+                held = set()
+                for chunk in chunks(sorted({a.learner_id for a, _ in batch})):
+                    held |= {tuple(r) for r in conn.execute(
+                        select(awards.c.learner_id, awards.c.badge_id, awards.c.period)
+                        .where(awards.c.learner_id.in_(chunk)))}
+                fresh: list[tuple[NewAward, Sequence[NewOutboxItem]]] = []
+                for award, items in batch:
+                    key = (award.learner_id, award.badge_id, award.period)
+                    if key not in held:
+                        held.add(key)
+                        fresh.append((award, items))
+                slots = _free_slots(conn, len(fresh))
+                columns = [{f.name: getattr(a, f.name) for f in fields(a)} for a, _ in fresh]
+                if fresh:
+                    conn.execute(insert(awards), [dict(c, status="issued") for c in columns])
+                    conn.execute(insert(ob3_status), [
+                        {"award_id": a.id, "list_id": s.list_id, "list_index": s.list_index}
+                        for (a, _), s in zip(fresh, slots, strict=True)])
+                    rows = [dict(key=i.key, channel=i.channel, award_id=a.id, learner_id=a.learner_id,
+                                 payload=i.payload, status="pending", attempts=0, next_attempt_at=now,
+                                 created_at=now) for a, items in fresh for i in items]
+                    if rows:
+                        conn.execute(insert(outbox), rows)
+        except IntegrityError:
+            return [self.create(a, items) for a, items in batch]
+        made = {a.id: Award(**c, status="issued", status_slot=s)
+                for (a, _), c, s in zip(fresh, columns, slots, strict=True)}
+        return [made.get(a.id) for a, _ in batch]
 
     def _exists(self, award: NewAward) -> bool:
         with self.engine.connect() as conn:
