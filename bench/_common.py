@@ -48,7 +48,7 @@ def setup(folder: Path, db_url: str | None = None, **smtp: Any) -> tuple[Config,
     (folder / "b.toml").write_text("\n".join(lines) + "\n")
     config = load_config(folder / "b.toml")
     ensure_keys(config)
-    store = Store(db_url or f"sqlite:///{folder}/b.db")
+    store = Store(db_url or config.bridge.db_url)
     for n, badge in enumerate(BADGES):
         store.awards.publish_badge(badge, "v1", {
             "name": {"fr": f"Médiateur SNT {n}", "en": f"SNT mediator {n}"},

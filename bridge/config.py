@@ -154,6 +154,7 @@ class SmtpSettings(_Model):
 class WebSettings(_Model):
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(1, ge=1, le=64)  # processes serving the app (one core each)
     admin_token: SecretStr | None = None
 
 

@@ -9,7 +9,6 @@ import hashlib
 import json
 import secrets
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -151,8 +150,7 @@ def evidence(urls: Urls, award: Award, lang: str | None = None) -> list[dict[str
     with language(lang):
         for i, fact in enumerate(award.provenance, 1):
             # What the fact is about, once per kind of fact and language; its own date apart.
-            name = _about(json.dumps({k: v for k, v in fact.items() if k not in _MOMENTS},
-                                     sort_keys=True), lang)
+            name = _about(fact, lang)
             when = moment(fact)
             narrative = f"{name} — {format_date(when)}" if when else name
             out.append({"id": f"{urls.verify_page(award.id)}#evidence-{i}", "name": name,
@@ -163,11 +161,31 @@ def evidence(urls: Urls, award: Award, lang: str | None = None) -> list[dict[str
 _MOMENTS = ("session_date", "occurred_at")
 
 
-@lru_cache(maxsize=4096)
-def _about(fact: str, lang: str) -> str:
-    """What a fact (as JSON, without its moments) is about, in `lang`."""
-    with language(lang):
-        return sentence(json.loads(fact), lang)[0]
+_ABOUT: dict[tuple[Any, ...], str] = {}
+
+
+def _about(fact: dict[str, Any], lang: str) -> str:
+    """What a fact is about, in `lang` (the language in force): once per fact without its
+    moments, since the awards of a run share a few kinds of fact."""
+    try:
+        key = (lang, *sorted((k, _frozen(v)) for k, v in fact.items() if k not in _MOMENTS))
+        hash(key)
+    except TypeError:
+        return sentence(fact, lang)[0]
+    found = _ABOUT.get(key)
+    if found is None:
+        if len(_ABOUT) >= 4096:
+            _ABOUT.clear()
+        found = _ABOUT[key] = sentence(fact, lang)[0]
+    return found
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return ("dict", *sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("list", *(_frozen(v) for v in value))
+    return value
 
 
 def revocation_list(urls: Urls, revoked: list[Award]) -> dict[str, Any]:

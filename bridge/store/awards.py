@@ -105,6 +105,11 @@ class Awards:
             r = conn.execute(select(badges).where(badges.c.id == badge_id)).first()
         return _badge(r) if r else None
 
+    def badge_published(self, badge_id: str) -> bool:
+        """Whether the badge is published (its row only, not its image)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(badges.c.id).where(badges.c.id == badge_id)).first() is not None
+
     def badges(self) -> list[Badge]:
         """Every published badge, by id."""
         with self.engine.connect() as conn:
