@@ -13,7 +13,9 @@ __all__ = ["app"]
 def app() -> Starlette:
     from bridge.store import Store
     from bridge.web.app import create_app
+    from cli.admin import console_setup
     from connectors.registry import load
 
     config = load(os.environ.get("BADGE_BRIDGE_CONFIG"), secrets=False)
-    return create_app(config, Store(config.bridge.db_url))
+    store = Store(config.bridge.db_url)
+    return create_app(config, store, console_setup(config, store))

@@ -1,5 +1,5 @@
-"""Step 5 of a run: deliver the email outbox (awards, revocations, renewal notices). A batch of items is
-leased, composed, sent, then marked sent in one transaction.
+"""Step 5 of a run: deliver the email outbox (awards, revocations, renewal notices). A batch of
+items is leased, composed, sent, then marked sent in one transaction.
 
 Failures back off exponentially; a permanent refusal or too many attempts marks it failed.
 """
@@ -20,7 +20,9 @@ from bridge.errors import DeliveryError, NotFound
 from bridge.issuing.issuer import Issuer
 from bridge.issuing.ob2 import localized
 from bridge.issuing.share import linkedin_url
+from bridge.progress import Task
 from bridge.store import Award, NewOutboxItem, OutboxItem, Store
+from bridge.store.runs import Failures
 from jobs.counts import Counts
 
 __all__ = ["EmailStats", "deliver_emails", "award_mail", "backoff", "queue_renewal_notices"]
@@ -88,53 +90,95 @@ BATCH = 50  # leased together: sent well within the lease even by a slow mail se
 
 @dataclass
 class EmailStats(Counts):
+    """Emails sent; waiting for a retry (`retry`: not delivered this run); failed for good;
+    cancelled (the award was revoked or the learner erased before it left: not a failure)."""
+
     sent: int = 0
     retry: int = 0
     failed: int = 0
+    cancelled: int = 0
+
+    @property
+    def undelivered(self) -> int:
+        return self.retry + self.failed
 
 
-Outcome = Literal["sent", "retry", "failed"]
-NOT_SENT = DeliveryError("not sent")  # a message of a batch not tried yet
-Sent = DeliveryError | None
-
-
-def deliver_emails(config: Config, store: Store, limit: int | None = None) -> EmailStats:
+def deliver_emails(config: Config, store: Store, limit: int | None = None, *,
+                   run_id: int = 0, progress: Task | None = None) -> EmailStats:
     """Send every due email (or at most `limit`) over `[smtp] connections` SMTP sessions; once
     the queue is empty, queue the renewal notices now due (of awards whose email has left) and
     send them.
 
     A batch is leased, composed (templates per badge and language, spliced per award), sent,
-    and its sent items are marked in one transaction; each message fails or retries alone."""
+    and its sent items are marked in one transaction; each message fails or retries alone.
+    An email not delivered is recorded on run `run_id`, one line per reason with its count.
+    Once the mail server cannot be reached, the rest of the claimed batch is put back (and
+    counted alike) rather than each waiting out its own connection timeout."""
     counts = EmailStats()
     issuer = Issuer(config, store, keep_badges=True)
     templates = shared_templates(config.smtp, config.bridge.templates_dir)
     notices_queued = False
+    failures = Failures("email", "smtp", f"smtp://{config.smtp.host}:{config.smtp.port}")
+    unreachable: list[DeliveryError] = []
     with _Senders(config.smtp) as senders:
-        while limit is None or limit > 0:
-            items = store.outbox.claim("email", limit=BATCH if limit is None else min(limit, BATCH))
+        while (limit is None or limit > 0) and not unreachable:
+            items = store.outbox.claim("email", limit=BATCH if limit is None else min(limit, BATCH),
+                                       run_id=run_id)
             if not items:
                 if notices_queued or not queue_renewal_notices(config, store):
                     break
                 notices_queued = True
                 continue
-            for outcome in _deliver_batch(config, store, issuer, templates, senders, items):
+            for outcome in _deliver_batch(config, store, issuer, templates, senders, items,
+                                          failures, unreachable):
                 counts += EmailStats(**{outcome: 1})
+                if progress is not None:
+                    progress.advance()
             if limit is not None:
                 limit -= len(items)
+    if run_id:
+        failures.record(store.runs, run_id)
     return counts
 
 
+def _put_back(config: Config, store: Store, item: OutboxItem, error: DeliveryError,
+              failures: Failures) -> None:
+    """An item not tried because the mail server is unreachable: queued again, not counted
+    as an attempt."""
+    store.outbox.retry(item.id, str(error), datetime.now(UTC) + backoff(max(1, item.attempts - 1)),
+                       reason=error.reason)
+    store.outbox.uncount(item.id)
+    failures.add(error.reason, str(error), item.award_id)
+
+
+Outcome = Literal["sent", "retry", "failed", "cancelled"]
+NOT_SENT = DeliveryError("not sent", reason="not_tried")  # a message of a batch not tried
+Sent = DeliveryError | None
+
+
 def _deliver_batch(config: Config, store: Store, issuer: Issuer, templates: MailTemplates,
-                   senders: _Senders, items: list[OutboxItem]) -> list[Outcome]:
+                   senders: _Senders, items: list[OutboxItem], failures: Failures,
+                   unreachable: list[DeliveryError]) -> list[Outcome]:
+    """What became of each email of a leased batch; `unreachable` gets the error that showed
+    the mail server unreachable, if one did."""
     awards = store.awards.get_many(i.award_id or str(i.payload.get("award_id", "")) for i in items)
     outcomes: list[Outcome] = []
     ready: list[tuple[OutboxItem, str, Envelope]] = []
     now = datetime.now(UTC)
     for item in items:
         award = awards.get(item.award_id or str(item.payload.get("award_id", "")))
-        refused = _refusal(item, award)
-        if refused is not None or award is None:
-            store.outbox.failed(item.id, refused or "award erased before delivery")
+        if award is None or award.recipient_email is None:
+            store.outbox.cancelled(item.id, "award erased before delivery")
+            outcomes.append("cancelled")
+            continue
+        if (award.status == "revoked") != (item.kind == "revocation"):
+            # An award revoked before its email or its renewal notice left: neither is sent.
+            store.outbox.cancelled(item.id, "award revoked before delivery")
+            outcomes.append("cancelled")
+            continue
+        if item.kind not in ("award", "revocation", "renewal"):
+            store.outbox.failed(item.id, f"unknown email kind {item.kind!r}", reason="unknown_kind")
+            failures.add("unknown_kind", f"unknown email kind {item.kind!r}", item.award_id)
             outcomes.append("failed")
             continue
         try:
@@ -142,7 +186,9 @@ def _deliver_batch(config: Config, store: Store, issuer: Issuer, templates: Mail
             ready.append((item, message_id(mail), templates.envelope(mail, now)))
         except Exception as exc:  # one message that cannot be written does not stop the others
             log.exception("email for award %s could not be composed", award.id)
-            store.outbox.failed(item.id, f"could not compose the email: {type(exc).__name__}")
+            why = f"could not compose the email: {type(exc).__name__}"
+            store.outbox.failed(item.id, why, reason="compose_failed")
+            failures.add("compose_failed", why, item.award_id)
             outcomes.append("failed")
     results: list[Sent] = [NOT_SENT] * len(ready)
     try:
@@ -154,33 +200,31 @@ def _deliver_batch(config: Config, store: Store, issuer: Issuer, templates: Mail
     for (item, _, _), error in zip(ready, results, strict=True):
         if error is None:
             outcomes.append("sent")
-        elif error is NOT_SENT:
-            raise AssertionError("every message is sent or has its error")
+        elif error is NOT_SENT:  # after the server was found unreachable: put back
+            _put_back(config, store, item, unreachable[0], failures)
+            outcomes.append("retry")
         elif not error.retryable or item.attempts >= config.smtp.max_attempts:
-            store.outbox.failed(item.id, str(error))
-            log.warning("email for award %s failed for good: %s", item.award_id, error)
+            reason = error.reason if not error.retryable else "out_of_attempts"
+            store.outbox.failed(item.id, str(error), reason=reason)
+            log.warning("email for award %s failed for good: %s", item.award_id, error,
+                        extra={"award": item.award_id, "reason": reason})
+            failures.add(reason, str(error) if not error.retryable else
+                         f"{error} (after {item.attempts} attempts)", item.award_id)
             outcomes.append("failed")
         else:
-            store.outbox.retry(item.id, str(error), datetime.now(UTC) + backoff(item.attempts))
+            store.outbox.retry(item.id, str(error), datetime.now(UTC) + backoff(item.attempts),
+                               reason=error.reason)
+            failures.add(error.reason, str(error), item.award_id)
+            if error.reason == "smtp_unreachable" and not unreachable:
+                unreachable.append(error)
             outcomes.append("retry")
     return outcomes
 
 
-def _refusal(item: OutboxItem, award: Award | None) -> str | None:
-    """Why this item is not sent at all, if it is not."""
-    if award is None or award.recipient_email is None:
-        return "award erased before delivery"
-    if (award.status == "revoked") != (item.kind == "revocation"):
-        # An award revoked before its email or its renewal notice left: neither is sent.
-        return "award revoked before delivery"
-    if item.kind not in ("award", "revocation", "renewal"):
-        return f"unknown email kind {item.kind!r}"
-    return None
-
-
 class _Senders:
     """`[smtp] connections` SMTP sessions, each kept open across batches; a batch is shared
-    among them (one thread a session: sending waits on the server, not on the CPU)."""
+    among them (one thread a session: sending waits on the server, not on the CPU). A session
+    that finds the server unreachable stops: the messages it had left are not tried."""
 
     def __init__(self, smtp: SmtpSettings) -> None:
         self.mailers = [Mailer(smtp) for _ in range(smtp.connections)]
@@ -206,6 +250,8 @@ class _Senders:
                     results[i] = None
                 except DeliveryError as exc:
                     results[i] = exc
+                    if exc.reason == "smtp_unreachable":
+                        return
 
         n = len(self.mailers)
         if self.pool is None or len(envelopes) < 2:

@@ -16,6 +16,7 @@ from badge_rules import BADGE_SOURCE, BadgeDef, Decision, FactIndex, FactRef, Ru
 from bridge import i18n
 from bridge.issuing.images import badge_image
 from bridge.issuing.ob2 import new_salt
+from bridge.progress import Task
 from bridge.store import Award, NewAward, NewOutboxItem, Store
 
 __all__ = ["AwardDecision", "NoLongerGranted", "Decisions", "publish_badges", "candidates",
@@ -177,7 +178,8 @@ def _evidence(ruleset: RuleSet, ref: FactRef) -> dict[str, Any]:
 
 
 def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
-          now: datetime | None = None, public_url: str = "http://localhost") -> int:
+          now: datetime | None = None, public_url: str = "http://localhost",
+          progress: Task | None = None) -> int:
     """Write each award with its email outbox item; returns how many were new.
 
     The email's Message-ID is chosen here, on the public host's domain, and kept with the award."""
@@ -199,12 +201,20 @@ def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
                              payload={"award_id": award_id, "kind": "award"})
         batch.append((award, [item]))
         if len(batch) >= ISSUE_BATCH:
-            issued += sum(a is not None for a in store.awards.create_many(batch))
+            issued += _write(store, batch, progress)
             batch = []
-    return issued + sum(a is not None for a in store.awards.create_many(batch))
+    return issued + _write(store, batch, progress)
 
 
 ISSUE_BATCH = 500  # awards written in one transaction
+
+
+def _write(store: Store, batch: list[tuple[NewAward, list[NewOutboxItem]]],
+           progress: Task | None) -> int:
+    written = sum(a is not None for a in store.awards.create_many(batch))
+    if progress is not None and batch:
+        progress.advance(len(batch))
+    return written
 
 
 def mark_evaluated(store: Store, ruleset: RuleSet, queue_rows: list[int]) -> None:

@@ -1,8 +1,9 @@
 """The Moodle connector: roster, completion, grades, attendance; presence pushed back.
 
-Request bound of a run: 1 (site info) + 1 (course list, only when none is configured) +
-ceil(completed participants / `report_page_size`) (only with `completion_report`), then per
-course 1 (grade report) + 1 (contents, for attendance instances) + 1 per attendance instance +
+Request bound of a run: 1 (site info) + 1 (course list, only when none is configured) + 1
+(course names) + ceil(completed participants / `report_page_size`) (only with
+`completion_report`), then per course 1 (module names, when activities or grades are pulled) +
+1 (grade report) + 1 (contents, for attendance instances) + 1 per attendance instance +
 ceil(roster / `page_size`) roster pages + ceil(new learners / 100) language look-ups + 2 per
 learner read (1 when the completion report says they are not complete). Who is read is in
 `connectors.moodle.course`: a no-change run reads only the rolling re-check's share, about
@@ -15,12 +16,12 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import ClassVar
 
 from bridge.config import SourceConfig
 from bridge.errors import PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, PushResult, SessionInfo
+from bridge.model import Attestation, Batch, CourseSeen, Probe, PushResult, SessionInfo
 from connectors.base import SourceState
 from connectors.http import HttpClient
 from connectors.moodle import needs
@@ -28,6 +29,7 @@ from connectors.moodle.client import MissingCapability, MoodleClient, NotInServi
 from connectors.moodle.config import MoodleConfig
 from connectors.moodle.course import CoursePull, Reads, read_learner
 from connectors.moodle.detect import report_completions
+from connectors.moodle.names import CourseNames, read_names
 from connectors.moodle.payloads import Course, SiteInfo
 from connectors.moodle.push import push_attendance, push_completion
 from connectors.moodle.signals import (
@@ -82,6 +84,7 @@ class MoodleConnector:
         self.http = http or HttpClient.for_source(source_id, config)
         self.client = MoodleClient(self.http, config.url, config.token.get_secret_value())
         self._site: SiteInfo | None = None
+        self._names: CourseNames | None = None  # read once a run (connectors.moodle.names)
 
     @property
     def requests(self) -> dict[str, int]:
@@ -116,6 +119,20 @@ class MoodleConnector:
             return [str(exc)]
         return [str(self._not_in_service([f], use)) for f, use in self._missing().items()]
 
+    def probes(self, pushed: Sequence[tuple[str, str]] = ()) -> list[Probe]:
+        """What `badge-bridge doctor` asks the site, without changing anything; `pushed`: the
+        (course, target) of the routes pushing presence to this source."""
+        from connectors.moodle.doctor import MoodleProbes
+
+        return MoodleProbes(self, pushed).probes()
+
+    def discover(self, only: Sequence[str] = ()) -> list[CourseSeen]:
+        """The courses the token sees (or those of `only`) and their in-person-looking
+        activities, for `init`."""
+        from connectors.moodle.doctor import discover
+
+        return discover(self, only)
+
     def course_ids(self) -> list[str]:
         if self.config.courses:
             return list(self.config.courses)
@@ -135,15 +152,23 @@ class MoodleConnector:
             report(self._not_in_service([name], use))
         completed = self._report_completions(report, missing)
         known, now = state.known_identities(), int(self.clock())
-        for course in self.course_ids():
+        courses = self.course_ids()
+        self._names = names = self._read_names(courses)
+        for course in courses:
             try:
                 pull = CoursePull(self.client, self.config, course, state, report,
                                   signals=self._signals(course, report, missing),
                                   completed=None if completed is None else completed.get(course, set()),
                                   known=known, now=now)
-                yield from pull.batches()
+                for batch in pull.batches():
+                    yield dataclasses.replace(batch, facts=names.named(batch.facts))
             except SourceError as exc:
                 report(exc)
+
+    def _read_names(self, courses: list[str]) -> CourseNames:
+        return read_names(self.client, courses, can_list=self._has("core_course_get_courses"),
+                          modules=self.config.activities or self.config.grades,
+                          can_contents=self._has("core_course_get_contents"))
 
     def _report_completions(self, report: Once, missing: dict[str, str]) -> dict[str, set[int]] | None:
         """Completed participants per course from the report, or None (no report, or refused:
@@ -193,7 +218,11 @@ class MoodleConnector:
             # A part Moodle refuses is left out here; the pull reports it and reads again later.
             read = read_learner(self.client, self.config, attestation.course,
                                 int(attestation.external_id), Reads(), lambda refused: None)
-            return result if isinstance(read, SourceError) else dataclasses.replace(result, facts=read.facts)
+            if isinstance(read, SourceError):
+                return result
+            # named with this run's names when the pull read them; else the next pull names them
+            facts = self._names.named(read.facts) if self._names else read.facts
+            return dataclasses.replace(result, facts=facts)
         if kind == "attendance" and target.isdigit():
             taker = self.config.taker_id or self.site_info().userid
             return push_attendance(self.client, self.source_id, attestation, int(target), taker)

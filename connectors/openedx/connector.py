@@ -13,7 +13,7 @@ A no-change run costs the paged passes and nothing per learner.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -21,7 +21,17 @@ from urllib.parse import quote, urlencode
 
 from bridge.config import SourceConfig
 from bridge.errors import FixableSourceError, PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, Fact, FactKind, Identity, PushResult, Watermark
+from bridge.model import (
+    Attestation,
+    Batch,
+    CourseSeen,
+    Fact,
+    FactKind,
+    Identity,
+    Probe,
+    PushResult,
+    Watermark,
+)
 from connectors.base import SourceState
 from connectors.edx_common import get_json, per_learner
 from connectors.http import HttpClient, follow_next
@@ -103,6 +113,19 @@ class OpenEdxConnector:
             return [f"source {self.source_id}: the service user is not global staff — fix: "
                     f"{NEEDS['global_staff'].fix}"]
         return []
+
+    def probes(self, pushed: Sequence[tuple[str, str]] = ()) -> list[Probe]:
+        """What `badge-bridge doctor` asks the LMS, without changing anything; `pushed`: the
+        (course, target) of the routes pushing presence to this source."""
+        from connectors.openedx.doctor import OpenEdxProbes
+
+        return OpenEdxProbes(self, pushed).probes()
+
+    def discover(self, only: Sequence[str] = ()) -> list[CourseSeen]:
+        """The LMS's courses (or those of `only`) and their staff-graded blocks, for `init`."""
+        from connectors.openedx.doctor import discover
+
+        return discover(self, only)
 
     # -- pull ---------------------------------------------------------------
     def pull(self, state: SourceState) -> Iterator[Batch]:
