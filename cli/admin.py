@@ -58,7 +58,8 @@ def _password(username: str, from_env: bool) -> str:
 def _store(config_path: Path | None) -> Store:
     from bridge.store import Store
 
-    return Store(load(config_path).bridge.db_url)
+    bridge = load(config_path).bridge
+    return Store(bridge.db_url, keys_dir=bridge.keys_path)
 
 
 @click.group()

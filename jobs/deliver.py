@@ -16,7 +16,7 @@ from bridge import i18n
 from bridge.config import Config, SmtpSettings
 from bridge.delivery.fastmail import Envelope, MailTemplates, shared_templates
 from bridge.delivery.mail import AwardMail, Mailer, MailKind, message_id
-from bridge.errors import DeliveryError, NotFound
+from bridge.errors import DeliveryError, NotFound, SourceError, raised_at
 from bridge.issuing.issuer import Issuer
 from bridge.issuing.ob2 import localized
 from bridge.issuing.share import linkedin_url
@@ -113,7 +113,8 @@ def deliver_emails(config: Config, store: Store, limit: int | None = None, *,
     and its sent items are marked in one transaction; each message fails or retries alone.
     An email not delivered is recorded on run `run_id`, one line per reason with its count.
     Once the mail server cannot be reached, the rest of the claimed batch is put back (and
-    counted alike) rather than each waiting out its own connection timeout."""
+    counted alike) rather than each waiting out its own connection timeout.
+    An email that cannot be composed fails alone, recorded on the run with its award."""
     counts = EmailStats()
     issuer = Issuer(config, store, keep_badges=True)
     templates = shared_templates(config.smtp, config.bridge.templates_dir)
@@ -130,7 +131,7 @@ def deliver_emails(config: Config, store: Store, limit: int | None = None, *,
                 notices_queued = True
                 continue
             for outcome in _deliver_batch(config, store, issuer, templates, senders, items,
-                                          failures, unreachable):
+                                          failures, unreachable, run_id):
                 counts += EmailStats(**{outcome: 1})
                 if progress is not None:
                     progress.advance()
@@ -158,12 +159,12 @@ Sent = DeliveryError | None
 
 def _deliver_batch(config: Config, store: Store, issuer: Issuer, templates: MailTemplates,
                    senders: _Senders, items: list[OutboxItem], failures: Failures,
-                   unreachable: list[DeliveryError]) -> list[Outcome]:
+                   unreachable: list[DeliveryError], run_id: int = 0) -> list[Outcome]:
     """What became of each email of a leased batch; `unreachable` gets the error that showed
     the mail server unreachable, if one did."""
     awards = store.awards.get_many(i.award_id or str(i.payload.get("award_id", "")) for i in items)
     outcomes: list[Outcome] = []
-    ready: list[tuple[OutboxItem, str, Envelope]] = []
+    ready: list[tuple[OutboxItem, str, Envelope | DeliveryError]] = []
     now = datetime.now(UTC)
     for item in items:
         award = awards.get(item.award_id or str(item.payload.get("award_id", "")))
@@ -184,15 +185,21 @@ def _deliver_batch(config: Config, store: Store, issuer: Issuer, templates: Mail
         try:
             mail = award_mail(config, store, award, issuer, item.kind)  # type: ignore[arg-type]
             ready.append((item, message_id(mail), templates.envelope(mail, now)))
-        except Exception as exc:  # one message that cannot be written does not stop the others
-            log.exception("email for award %s could not be composed", award.id)
-            why = f"could not compose the email: {type(exc).__name__}"
-            store.outbox.failed(item.id, why, reason="compose_failed")
-            failures.add("compose_failed", why, item.award_id)
+        except DeliveryError as exc:  # not one address: refused as the mail server would be
+            ready.append((item, "", exc))
+        except Exception as exc:  # this email alone: the rest of the batch, and the run, go on
+            where = f"{type(exc).__name__} at {raised_at(exc)}"
+            store.outbox.failed(item.id, f"cannot be composed: {where}", reason="compose")
+            log.error("email for award %s cannot be composed: %s", award.id, where)
+            if run_id:  # its own line: the place is this award
+                store.runs.record_error(run_id, SourceError(
+                    f"the {item.kind} email cannot be composed ({where}); the other emails were sent",
+                    source="email", endpoint=f"award {award.id}", code="compose"),
+                    step="email", reason="compose", learner=award.id)
             outcomes.append("failed")
-    results: list[Sent] = [NOT_SENT] * len(ready)
+    results: list[Sent] = [e if isinstance(e, DeliveryError) else NOT_SENT for _, _, e in ready]
     try:
-        senders.send([envelope for _, _, envelope in ready], results)
+        senders.send([e if isinstance(e, Envelope) else None for _, _, e in ready], results)
     finally:  # stopped while sending: what left is marked, so that it never leaves twice
         store.outbox.done_many([(item.id, {"message_id": msgid})
                                 for (item, msgid, _), error in zip(ready, results, strict=True)
@@ -240,11 +247,14 @@ class _Senders:
         for mailer in self.mailers:
             mailer.close()
 
-    def send(self, envelopes: list[Envelope], results: list[Sent]) -> None:
-        """Send each message; `results[i]` becomes None once message i has left, else its error."""
+    def send(self, envelopes: list[Envelope | None], results: list[Sent]) -> None:
+        """Send each message (None: none to send); `results[i]` becomes None once message i has
+        left, else its error."""
         def run(mailer: Mailer, share: range) -> None:
             for i in share:
                 e = envelopes[i]
+                if e is None:
+                    continue
                 try:
                     mailer.send_bytes(e.from_addr, e.to_addrs, e.data, e.options)
                     results[i] = None

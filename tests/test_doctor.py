@@ -178,6 +178,25 @@ def test_smtp_starttls_checks_the_certificate(tmp_path: Path, smtp_server: Any,
     assert server.messages == 0
 
 
+def test_smtp_implicit_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cert = tmp_path / "cert.pem"
+    handler = Smtp.__new__(Smtp)
+    handler.messages = 0
+    port = free_port("127.0.0.1")
+    controller = Controller(handler, hostname="127.0.0.1", port=port,
+                            ssl_context=_tls_context(tmp_path, cert))
+    controller.start()
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        found = smtp_finding(smtp_config(tmp_path, port, security="tls"))
+        plain = smtp_finding(smtp_config(tmp_path, port, security="none", timeout=2.0))
+    finally:
+        controller.stop()
+    assert (found.status.value, found.detail) == ("ok", "connected, TLS; no message sent")
+    assert plain.status is FindingStatus.fail  # a plain greeting never comes on a TLS port
+    assert handler.messages == 0
+
+
 def test_smtp_nobody_listening(tmp_path: Path) -> None:
     found = smtp_finding(smtp_config(tmp_path, free_port("127.0.0.1")))
     assert found.status is FindingStatus.fail and found.detail.startswith("connect failed: ")

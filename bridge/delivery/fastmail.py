@@ -28,15 +28,17 @@ from email import _encoded_words as _ew  # type: ignore[attr-defined]  # the To 
 from email import policy
 from email.generator import BytesGenerator
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, getaddresses, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 from io import BytesIO
 from pathlib import Path
 
 from markupsafe import escape
 
+from bridge.addresses import email_address
 from bridge.config import SmtpSettings
-from bridge.delivery.mail import AwardMail, compose
+from bridge.delivery.mail import AwardMail, compose, envelope_recipient, header_text
 from bridge.delivery.templates import environment
+from bridge.errors import InvalidAddress
 
 __all__ = ["Envelope", "MailTemplates", "flatten", "shared_templates", "to_line"]
 
@@ -64,12 +66,12 @@ class Envelope:
     options: tuple[str, ...] = ()
 
 
-def flatten(msg: EmailMessage) -> Envelope:
-    """What `smtplib.SMTP.send_message` sends for `msg` (from, to, bytes, MAIL options); the
-    messages of `compose` have no Bcc to leave out."""
-    from_addr = getaddresses([msg["Sender"] or msg["From"]])[0][1]
-    to_addrs = tuple(a[1] for a in getaddresses([str(v) for v in msg.get_all("To", [])
-                                                 + msg.get_all("Cc", [])]))
+def flatten(msg: EmailMessage, smtp: SmtpSettings, to: str | None = None) -> Envelope:
+    """What `Mailer.send(msg, to)` sends (from, to, bytes, MAIL options): from the configured
+    address, to the one address of its To header (or `to`); PermanentDeliveryError when that
+    is not one address. The messages of `compose` have no Bcc to leave out."""
+    from_addr = smtp.from_address
+    to_addrs = (envelope_recipient(msg, to),)
     international = not "".join([from_addr, *to_addrs]).isascii()
     out = BytesIO()
     BytesGenerator(out, policy=msg.policy.clone(utf8=True) if international else None  # type: ignore[call-arg]
@@ -118,11 +120,13 @@ class MailTemplates:
                 return self._first(key, mail, now)
             if template is not None:
                 data = self._fill(template, mail, now)
-                if data is not None:
+                to = _recipient(mail.to_email)
+                if data is not None and to is not None:
                     self.spliced += 1
-                    return Envelope(self.smtp.from_address, (mail.to_email,), data)
+                    return Envelope(self.smtp.from_address, (to,), data)
         self.composed += 1
-        return flatten(compose(mail, self.smtp, self.templates_dir, now=now))
+        return flatten(compose(mail, self.smtp, self.templates_dir, now=now), self.smtp,
+                       mail.to_email)
 
     # -- kinds ------------------------------------------------------------------
     def _key(self, mail: AwardMail) -> tuple[object, ...] | None:
@@ -177,7 +181,8 @@ class MailTemplates:
     def _first(self, key: tuple[object, ...], mail: AwardMail, now: datetime) -> Envelope:
         """Compose the slow way, and make (and check) the template of this kind."""
         cid = make_msgid(domain=mail.message_id.rsplit("@", 1)[-1].rstrip(">"))
-        exact = flatten(compose(mail, self.smtp, self.templates_dir, now=now, cid=cid))
+        exact = flatten(compose(mail, self.smtp, self.templates_dir, now=now, cid=cid), self.smtp,
+                        mail.to_email)
         template: _Template | None = None
         try:
             template = self._make(mail, now)
@@ -198,13 +203,13 @@ class MailTemplates:
         if wide:
             sentinels["learner_name"] += "é"  # the text parts as a non-ASCII name makes them
         sentinels["message_id"] = f"<bbs{_SLOTS.index('message_id')}q@{mail.message_id.rsplit('@', 1)[-1]}"
-        sentinels["to_email"] = "bbs7q@example.invalid"
+        sentinels["to_email"] = "bbs7q@example.org"
         values = {k: (v if getattr(mail, k) is not None else None) for k, v in sentinels.items()}
         probe = dataclasses.replace(mail, **values,  # type: ignore[arg-type]
                                     image=None if mail.image is None else _IMAGE)
         domain = mail.message_id.rsplit("@", 1)[-1].rstrip(">")
         msg = compose(probe, self.smtp, self.templates_dir, now=now, cid=f"<bbs{_CID}q@{domain}>")
-        data = flatten(msg).data
+        data = flatten(msg, self.smtp, "bbs7q@example.org").data
         date = format_datetime(now).encode()
         if data.count(date) != 1:
             return None
@@ -293,7 +298,7 @@ class MailTemplates:
         return b"".join(out)
 
     def _to_line(self, mail: AwardMail) -> bytes:
-        return to_line(mail.learner_name or "", mail.to_email)
+        return to_line(header_text(mail.learner_name or ""), mail.to_email)
 
 
 def to_line(name: str, address: str) -> bytes:
@@ -316,6 +321,14 @@ def to_line(name: str, address: str) -> bytes:
     msg = EmailMessage(policy=_POLICY)
     msg["To"] = formataddr((name, address))
     return _POLICY.fold_binary("To", msg["To"])
+
+
+def _recipient(address: str) -> str | None:
+    """The envelope's address as `Mailer.send` makes it (email-validator's), None if invalid."""
+    try:
+        return email_address(address)
+    except InvalidAddress:
+        return None
 
 
 def _unbound(data: bytes) -> bytes:

@@ -10,6 +10,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import (
     HTMLResponse,
@@ -37,6 +38,7 @@ from bridge.web.issuer_pages import badge_context, home_context
 from bridge.web.meetups import meetup_routes
 from bridge.web.metrics import metrics_registry
 from bridge.web.page import page_context
+from bridge.web.security import SecurityHeaders
 from bridge.web.wallet import offer_links, wallet_routes
 
 __all__ = ["create_app"]
@@ -263,7 +265,8 @@ def create_app(config: Config, store: Store, console: ConsoleSetup | None = None
     async def no_route(request: Request, exc: Exception) -> Response:
         return not_found(request, badge=False)  # a path no route serves
 
-    return Starlette(routes=[
+    return Starlette(middleware=[Middleware(SecurityHeaders, public_url=config.bridge.public_url)],
+                     routes=[
         Route("/", home),
         Mount("/static", app=StaticFiles(packages=[("bridge", "static")]), name="static"),
         Route("/healthz", healthz),

@@ -17,8 +17,9 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from bridge import logs
 from bridge.config import SourceConfig
 from bridge.errors import PermanentSourceError, SourceError
 from bridge.model import Attestation, Batch, CourseSeen, Probe, PushResult, SessionInfo
@@ -155,15 +156,23 @@ class MoodleConnector:
         courses = self.course_ids()
         self._names = names = self._read_names(courses)
         for course in courses:
-            try:
-                pull = CoursePull(self.client, self.config, course, state, report,
-                                  signals=self._signals(course, report, missing),
-                                  completed=None if completed is None else completed.get(course, set()),
-                                  known=known, now=now)
-                for batch in pull.batches():
-                    yield dataclasses.replace(batch, facts=names.named(batch.facts))
-            except SourceError as exc:
-                report(exc)
+            with logs.context(course=course):  # the lines logged for this course say so
+                yield from self._pull_course(course, state, report, missing, completed, known,
+                                             now, names)
+
+    def _pull_course(self, course: str, state: SourceState, report: Once,
+                     missing: dict[str, str], completed: dict[str, set[int]] | None,
+                     known: Any, now: int, names: CourseNames) -> Iterator[Batch]:
+        """One course's batches; its failure is reported, the other courses carry on."""
+        try:
+            pull = CoursePull(self.client, self.config, course, state, report,
+                              signals=self._signals(course, report, missing),
+                              completed=None if completed is None else completed.get(course, set()),
+                              known=known, now=now)
+            for batch in pull.batches():
+                yield dataclasses.replace(batch, facts=names.named(batch.facts))
+        except SourceError as exc:
+            report(exc)
 
     def _read_names(self, courses: list[str]) -> CourseNames:
         return read_names(self.client, courses, can_list=self._has("core_course_get_courses"),
@@ -190,9 +199,12 @@ class MoodleConnector:
             if self.config.attendance and not {"mod_attendance_get_sessions",
                                                 "core_course_get_contents"} & set(missing):
                 instances = attendance_instances(self.client, course)
-            return read_signals(self.client, self.source_id, course, grades=grades,
-                                attendance=instances, present=set(self.config.present_statuses),
-                                tags=self.config.session_tags)
+            signals = read_signals(self.client, self.source_id, course, grades=grades,
+                                   attendance=instances, present=set(self.config.present_statuses),
+                                   tags=self.config.session_tags)
+            for refused in signals.refused:  # records left out, each alone
+                report(refused)
+            return signals
         except MissingCapability as exc:
             if exc.whole_course:
                 raise  # the roster would be refused the same way: one line for the course

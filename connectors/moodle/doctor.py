@@ -48,8 +48,12 @@ TOKENS = N_("Site administration › Server › Web services › Manage tokens")
 COURSE_COMPLETION = N_("Course › Settings › Completion tracking")
 PROBE_USERS = 50  # roster rows read per course to find a learner to probe with
 
-# Reading attendance sessions needs any one of these (mod/attendance/externallib.php).
-ANY_OF = {"mod/attendance:takeattendances": ("mod/attendance:takeattendances",
+# Capabilities that another one stands in for: learners' emails come with either (Moodle 4.5
+# answered with emails to a token missing only viewuseridentity); reading attendance sessions
+# needs any one of take, change or manage (mod/attendance/externallib.php).
+ANY_OF = {"moodle/site:viewuseridentity": ("moodle/site:viewuseridentity",
+                                           "moodle/course:useremail"),
+          "mod/attendance:takeattendances": ("mod/attendance:takeattendances",
                                              "mod/attendance:changeattendances",
                                              "mod/attendance:manageattendances")}
 
@@ -236,7 +240,7 @@ class MoodleProbes:
         yield self._f(OK, subject, _("exists, completion tracking on, roster read")
                       if enabled.get(course) == 1 else _("exists, roster read"))
         if enabled.get(course) != 0:
-            yield from self._completion(course, learner, subject)
+            yield from self._completion(course, learner, subject, known is not None)
         self._read("core_user_get_users_by_field", course, ["moodle/user:viewalldetails"],
                    list[UserDetails], field="id", values=[learner], check=self._has_lang)
         if self.config.activities:
@@ -267,7 +271,11 @@ class MoodleProbes:
                     "core_enrol_get_enrolled_users", course)
         return users
 
-    def _completion(self, course: str, learner: int, subject: str) -> Iterator[Finding]:
+    def _completion(self, course: str, learner: int, subject: str,
+                    tracking_known: bool) -> Iterator[Finding]:
+        """The course's completion for one learner. Moodle answers cannotviewreport too when the
+        course does not track completion (completion_can_view_data, completion/classes/
+        external.php): without the course list to tell, the line says both."""
         function = "core_completion_get_course_completion_status"
         if not self._has(function):
             return
@@ -278,6 +286,9 @@ class MoodleProbes:
                           _("set them in Course › Course completion"), _("course completion"))
         except MissingCapability as exc:
             self._refuse(exc, course)
+            if exc.code == "cannotviewreport" and not tracking_known:
+                self.refused["report/completion:view"][-1] += _(
+                    " (or completion tracking is off for this course)")
         except SourceError:
             pass  # this learner's own state (suspended…): not about the setup
         else:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bridge.errors import SourceError
-from bridge.model import Fact, FactKind, SessionInfo, utc
+from bridge.model import Fact, FactKind, OutOfRange, SessionInfo, utc
 from connectors.moodle.client import MoodleClient
 from connectors.moodle.payloads import AttendanceSession, GradeItems, Section
 
@@ -34,6 +34,7 @@ class CourseSignals:
 
     facts: dict[int, list[Fact]] = field(default_factory=dict)
     users: set[int] = field(default_factory=set)
+    refused: list[SourceError] = field(default_factory=list)  # records left out, each alone
 
     def add(self, userid: int, fact: Fact) -> None:
         self.facts.setdefault(userid, []).append(fact)
@@ -82,16 +83,29 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
                     continue
                 item = "" if g.itemtype == "course" else str(g.cmid or "")
                 value = round((g.graderaw - g.grademin) / (g.grademax - g.grademin), 6)
+                try:
+                    graded = utc(g.gradedategraded)
+                except OutOfRange as exc:  # this grade alone
+                    out.refused.append(SourceError(
+                        f"learner {ug.userid}, grade item {item or 'course'}: {exc}", source=source,
+                        endpoint="gradereport_user_get_grade_items",
+                        field="usergrades.gradeitems.gradedategraded", code="out_of_range"))
+                    continue
                 out.add(ug.userid, Fact(source=source, external_id=str(ug.userid),
                                         kind=FactKind.grade, course=course, item=item,
-                                        value=value, status="graded",
-                                        occurred_at=utc(g.gradedategraded)))
+                                        value=value, status="graded", occurred_at=graded))
     for instance in attendance:
         for s in client.call("mod_attendance_get_sessions", list[AttendanceSession],
                              attendanceid=instance):
             out.users.update(u.id for u in s.users)
             acronyms = {st.id: st.acronym for st in s.statuses}
-            attrs = session_attrs(s, tags)
+            try:
+                attrs = session_attrs(s, tags)
+            except OutOfRange as exc:  # this session alone
+                out.refused.append(SourceError(f"session {s.id}: {exc}", source=source,
+                                               endpoint="mod_attendance_get_sessions",
+                                               field="sessdate", code="out_of_range"))
+                continue
             for log in s.attendance_log:
                 acronym = acronyms.get(log.statusid)
                 if acronym is None:
@@ -115,8 +129,12 @@ def course_sessions(client: MoodleClient, source: str, course: str) -> list[Sess
     out = []
     for instance in attendance_instances(client, course):
         for s in client.call("mod_attendance_get_sessions", list[AttendanceSession], attendanceid=instance):
-            attrs = session_attrs(s, [])
-            start = datetime.fromtimestamp(s.sessdate, UTC)
+            try:
+                attrs = session_attrs(s, [])
+                start = utc(s.sessdate) or datetime.fromtimestamp(0, UTC)
+                start + timedelta(seconds=max(s.duration, 0))  # out of range: OverflowError
+            except (OutOfRange, OverflowError):
+                continue  # a session no calendar holds cannot be taken check-ins at
             tags = attrs["tags"]
             out.append(SessionInfo(
                 source=source, course=course, id=str(s.id), title=str(attrs["title"]),

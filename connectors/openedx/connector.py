@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
+from bridge import logs
 from bridge.config import SourceConfig
 from bridge.errors import FixableSourceError, PermanentSourceError, SourceError
 from bridge.model import (
@@ -132,7 +133,9 @@ class OpenEdxConnector:
         known = dict(state.known_identities())
         for course in self.config.courses:
             try:
-                yield self._pull_course(course, state, known)
+                with logs.context(course=course):
+                    batch = self._pull_course(course, state, known)
+                yield batch
             except FixableSourceError as exc:
                 state.report(exc)  # the same setup problem for every course: said once
                 return

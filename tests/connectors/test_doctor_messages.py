@@ -119,7 +119,7 @@ def test_the_roster_refused_and_emails_left_out(moodle_stub: Any) -> None:
     assert refused[1][:2] == ("fail", "capability moodle/course:viewparticipants")
     silent = problems(moodle(moodle_stub, {"core_enrol_get_enrolled_users": answer(
         "refusals/core_enrol_get_enrolled_users__moodle_site_viewuseridentity+moodle_course_useremail")}))
-    assert silent == [("fail", "capability moodle/site:viewuseridentity",
+    assert silent == [("fail", "capability moodle/site:viewuseridentity or moodle/course:useremail",
                        "6 of 6 learners of course 48 came without their email",
                        f"grant moodle/site:viewuseridentity or moodle/course:useremail {GRANT}")]
     nobody = problems(moodle(moodle_stub, {"core_enrol_get_enrolled_users": []}))
@@ -256,3 +256,15 @@ def test_open_edx_messages(setup: dict[str, Any], expected: list[tuple[str, str]
         found = edx(rsps, **setup)
     assert [(s, subj) for s, subj, _d, _f in problems(found)] == expected, problems(found)
     assert all(f.fix for f in found if f.status.value != "ok")
+
+
+def test_without_the_course_list_a_completion_refusal_names_both_causes(moodle_stub: Any) -> None:
+    site = dict(READS["core_webservice_get_site_info"])
+    site["functions"] = [f for f in site["functions"] if f["name"] != "core_course_get_courses"]
+    found = problems(moodle(moodle_stub, {
+        "core_webservice_get_site_info": site,
+        "core_completion_get_course_completion_status": answer(
+            "refusals/core_completion_get_course_completion_status__complete__report_completion_view")}))
+    assert [(s, subj) for s, subj, _d, _f in found] == [("fail", "capability report/completion:view")]
+    assert found[0][2].endswith("(Moodle: You cannot view this report) (or completion tracking is "
+                                "off for this course)")

@@ -45,7 +45,7 @@ def test_a_full_token_passes_every_probe(tmp_path: Path, site: Any, hybrid: dict
     assert result.exit_code == 0, result.output
     assert marked(result, "✗") == [] and marked(result, "⚠") == []
     ok = marked(result, "✓")
-    for capability in ("report/completion:view", "moodle/site:viewuseridentity",
+    for capability in ("report/completion:view", "moodle/site:viewuseridentity or moodle/course:useremail",
                        "report/progress:view", "gradereport/user:view", "mod/attendance:view"):
         assert any(line.startswith(f"✓ capability {capability}:") for line in ok), capability
     assert f"✓ course {hybrid['courseid']}: exists, completion tracking on, roster read" in ok
@@ -89,7 +89,8 @@ def test_without_viewuseridentity_learners_have_no_email(tmp_path: Path, site: A
     import json
 
     failed = [f for f in json.loads(result.output)["findings"] if f["status"] == "fail"]
-    assert [f["subject"] for f in failed] == ["capability moodle/site:viewuseridentity"]
+    assert [f["subject"] for f in failed] == [
+        "capability moodle/site:viewuseridentity or moodle/course:useremail"]
     assert failed[0]["detail"] == (f"20 of 20 learners of course {hybrid['courseid']} came "
                                    "without their email")
     assert failed[0]["fix"].startswith("grant moodle/site:viewuseridentity or "
@@ -178,3 +179,14 @@ def test_init_then_the_first_sync_awards_whom_moodle_says_completed(
         store.close()
     assert awarded == set(hybrid["userids"]["complete"]) and awarded
     assert len(catcher.messages) == len(awarded)
+
+
+def test_viewuseridentity_alone_is_not_missed_when_useremail_stands_in(
+        tmp_path: Path, site: Any, hybrid: dict[str, Any]) -> None:
+    """Moodle 4.5 still gives learners' emails to a role holding moodle/course:useremail without
+    moodle/site:viewuseridentity: nothing a configured feature needs is missing."""
+    token = site.crippled("--drop-cap=moodle/site:viewuseridentity")
+    result = doctor(tmp_path, site, hybrid["courseid"], token)
+    assert result.exit_code == 0, result.output
+    assert (f"✓ capability moodle/site:viewuseridentity or moodle/course:useremail: "
+            f"core_enrol_get_enrolled_users answered on course {hybrid['courseid']}") in result.output

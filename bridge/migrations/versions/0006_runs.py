@@ -3,7 +3,7 @@ is seen as interrupted; where each error happened (step, reason, a learner refer
 holds an outbox item's lease, so that the next run takes over the items of a killed one.
 
 Revision ID: 0006_runs
-Revises: 0008_admin
+Revises: 0005_meetups
 """
 
 import sqlalchemy as sa
