@@ -204,6 +204,10 @@ def _deliver_batch(config: Config, store: Store, issuer: Issuer, templates: Mail
         store.outbox.done_many([(item.id, {"message_id": msgid})
                                 for (item, msgid, _), error in zip(ready, results, strict=True)
                                 if error is None])
+    stopped = next((e for e in results if e is not None and e is not NOT_SENT
+                    and e.reason == "smtp_unreachable"), None)
+    if stopped is not None and not unreachable:
+        unreachable.append(stopped)  # the session that met it left the rest of its share
     for (item, _, _), error in zip(ready, results, strict=True):
         if error is None:
             outcomes.append("sent")
@@ -222,8 +226,6 @@ def _deliver_batch(config: Config, store: Store, issuer: Issuer, templates: Mail
             store.outbox.retry(item.id, str(error), datetime.now(UTC) + backoff(item.attempts),
                                reason=error.reason)
             failures.add(error.reason, str(error), item.award_id)
-            if error.reason == "smtp_unreachable" and not unreachable:
-                unreachable.append(error)
             outcomes.append("retry")
     return outcomes
 

@@ -152,3 +152,19 @@ def test_the_to_header_is_the_email_packages(name: str) -> None:
     msg = EmailMessage(policy=POLICY)
     msg["To"] = formataddr((name, "learner@example.org"))
     assert to_line(name, "learner@example.org") == POLICY.fold_binary("To", msg["To"])
+
+
+@pytest.mark.parametrize("connections", [1, 2])
+def test_an_unreachable_mail_server_puts_the_batch_back(served, connections) -> None:
+    from bridge.web.server import free_port
+
+    smtp = served.config.smtp.model_copy(update={"port": free_port(), "connections": connections,
+                                                 "timeout": 2.0})
+    config = served.config.model_copy(update={"smtp": smtp})
+    for n in range(5):
+        queue(served, served.award(name=f"Learner {n}"))
+    counts = deliver_emails(config, served.store)
+    assert (counts.sent, counts.retry, counts.failed) == (0, 5, 0)
+    items = served.store.outbox.items("email")
+    assert {i.status for i in items} == {"pending"}
+    assert sum(i.attempts for i in items) == connections  # one try a session, the rest put back
