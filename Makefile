@@ -34,7 +34,7 @@ lint: $(TESTS)
 	$(BIN)/lint-imports
 
 bench: $(TESTS)
-	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .badge-bridge-demo build *.egg-info

@@ -162,11 +162,13 @@ class SmtpSettings(_Model):
     from_name: str = "badge-bridge"
     timeout: float = 30.0
     max_attempts: int = Field(8, ge=1)
+    connections: int = Field(1, ge=1, le=32)  # SMTP sessions sending at once
 
 
 class WebSettings(_Model):
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(1, ge=1, le=64)  # processes serving the app (one core each)
     admin_token: SecretStr | None = None
     # /metrics answers the admin token, or this one (a scraper need not hold the admin's).
     metrics_token: SecretStr | None = None

@@ -6,6 +6,7 @@ Errors become one clear line on stderr and a meaningful exit code (see bridge.er
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -182,8 +183,10 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
 @config_option
 @click.option("--host", default=None, help="Interface (default: [web] host).")
 @click.option("--port", default=None, type=int, help="Port (default: [web] port).")
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="Processes serving the app (default: [web] workers).")
 @handle_errors
-def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
+def serve(config_path: Path | None, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the web app: hosted badges, verification pages, health, metrics."""
     from bridge.store import Store
     from bridge.web.server import serve as run_server
@@ -194,8 +197,11 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     config = load(config_path)
     store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     refresh_sessions(config, store)  # the config's meetup sessions are open before any run
+    workers = workers or config.web.workers
+    if workers > 1:  # each process reads the same file (cli.web.app)
+        os.environ["BADGE_BRIDGE_CONFIG"] = str(Path(config.file).resolve())
     run_server(config, store, host or config.web.host, port or config.web.port,
-               console=console_setup(config, store))
+               console=console_setup(config, store), workers=workers, factory="cli.web:app")
 
 
 @main.command()

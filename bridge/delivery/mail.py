@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from email import policy
@@ -25,7 +26,7 @@ from bridge.delivery.templates import render
 from bridge.errors import DeliveryError, InvalidAddress, PermanentDeliveryError
 
 __all__ = ["AwardMail", "MailKind", "Mailer", "compose", "send", "envelope_recipient",
-           "header_text"]
+           "header_text", "message_id"]
 
 MailKind = Literal["award", "revocation", "renewal"]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -65,7 +66,8 @@ def header_text(text: str) -> str:
     return re.sub(r" {2,}", " ", _CONTROL.sub(" ", text)).strip(" ")
 
 
-def _message_id(mail: AwardMail) -> str:
+def message_id(mail: AwardMail) -> str:
+    """The email's Message-ID: the award's, or one answering it."""
     if mail.kind == "award":
         return mail.message_id
     domain = mail.message_id.rsplit("@", 1)[-1].rstrip(">")
@@ -73,9 +75,10 @@ def _message_id(mail: AwardMail) -> str:
 
 
 def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = None,
-            now: datetime | None = None) -> EmailMessage:
+            now: datetime | None = None, cid: str | None = None) -> EmailMessage:
+    """The email; `cid` is the image's Content-ID (a new one by default)."""
     lang = i18n.negotiate([mail.lang], i18n.SOURCE)
-    cid = make_msgid(domain=mail.message_id.rsplit("@", 1)[-1].rstrip(">"))
+    cid = cid or make_msgid(domain=mail.message_id.rsplit("@", 1)[-1].rstrip(">"))
     ctx = {f.name: getattr(mail, f.name) for f in fields(mail) if f.name not in ("image", "lang")}
     ctx["image_cid"] = cid[1:-1] if mail.image else None
 
@@ -91,7 +94,7 @@ def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = No
     msg["Date"] = format_datetime(now or datetime.now(UTC))  # RFC 5322 §3.6 requires it
     # The award's Message-ID is kept with it: a re-send after a crash is the same message, and
     # the revocation and renewal emails are answers to it in the learner's mailbox.
-    msg["Message-ID"] = _message_id(mail)
+    msg["Message-ID"] = message_id(mail)
     if mail.kind != "award":
         msg["In-Reply-To"] = mail.message_id
         msg["References"] = mail.message_id
@@ -154,14 +157,23 @@ class Mailer:
         """Send `msg` to `to` (else the one address of its To header). The envelope is built
         from the parsed address only, never from header text: what does not parse as one address
         is a PermanentDeliveryError, and nothing is sent."""
-        smtp = self.smtp
         recipient = envelope_recipient(msg, to)
+        self._send(lambda client: client.send_message(msg, from_addr=self.smtp.from_address,
+                                                      to_addrs=[recipient]))
+
+    def send_bytes(self, from_addr: str, to_addrs: Sequence[str], data: bytes,
+                   options: Sequence[str] = ()) -> None:
+        """Send a message already flattened (what `send` would send for its EmailMessage)."""
+        self._send(lambda client: client.sendmail(from_addr, list(to_addrs), data, list(options)))
+
+    def _send(self, send: Callable[[smtplib.SMTP], object]) -> None:
+        smtp = self.smtp
         try:
             for attempt in (1, 2):
                 if self.client is None:
                     self.client = self._connect()
                 try:
-                    self.client.send_message(msg, from_addr=smtp.from_address, to_addrs=[recipient])
+                    send(self.client)
                     return
                 except smtplib.SMTPServerDisconnected:
                     self.client = None  # an idle session timed out: one new session, then give up
