@@ -10,7 +10,7 @@ sessions a course schedules, as `SessionInfo`, for a meetups source's `platform_
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Protocol
 
 from bridge.config import SourceConfig
@@ -43,6 +43,9 @@ class SourceState(Protocol):
 
     def known_identities(self) -> Mapping[str, Identity]:
         """External id -> the identity already stored (email, username, lang...)."""
+
+    def identities_of(self, external_ids: Iterable[str]) -> Mapping[str, Identity]:
+        """The stored identities of these external ids (those known), as known_identities."""
 
     def report(self, error: SourceError) -> None:
         """Record a problem on the run and carry on with the rest of the source."""

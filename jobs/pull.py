@@ -6,6 +6,7 @@ One broken source never stops the others: its error is recorded on the run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from bridge.config import Config
@@ -39,6 +40,9 @@ class StoreState:
 
     def known_identities(self) -> dict[str, Identity]:
         return self.store.facts.identities(self.source)
+
+    def identities_of(self, external_ids: Iterable[str]) -> dict[str, Identity]:
+        return self.store.facts.identities_by_external(self.source, external_ids)
 
     def report(self, error: SourceError) -> None:
         log.warning("%s", error)
@@ -100,7 +104,6 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
         stats[source_id] = SourceStats(
             batches=batches, new_facts=total.new_facts, changed_facts=total.changed_facts,
             new_learners=total.new_learners,
-            learners_without_email=sum(1 for i in store.facts.identities(source_id).values()
-                                       if not i.email),
+            learners_without_email=store.facts.without_email(source_id),
             errors=len(state.errors), requests=requests, warnings=state.warnings)
     return stats

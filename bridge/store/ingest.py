@@ -234,7 +234,11 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
             key: r
             for r in conn.execute(select(facts).where(
                 facts.c.learner_id.in_(sorted({lid for lid, _ in chunk})),
-                facts.c.source.in_(sorted({f.source for _, f in chunk}))))
+                facts.c.source.in_(sorted({f.source for _, f in chunk})),
+                # only the kinds and courses of the batch: a learner's other facts (other
+                # courses, other kinds) are neither read nor decoded
+                facts.c.kind.in_(sorted({f.kind.value for _, f in chunk})),
+                facts.c.course.in_(sorted({f.course for _, f in chunk}))))
             if (key := (r.learner_id, r.source, r.kind, r.course, r.item)) in wanted
         }
         new_rows = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import ClassVar
 
 from bridge.config import SourceConfig
@@ -43,6 +43,15 @@ __all__ = ["MoodleConnector", "MoodleConfig"]
 # Without these a pull cannot start; without the others a part of the data is missing.
 REQUIRED = ("core_enrol_get_enrolled_users", "core_user_get_users_by_field",
             "core_completion_get_course_completion_status")
+
+
+def _keep(marks: Mapping[str, str]) -> Callable[[int, str], bool]:
+    """Whose grade and presence facts a pull holds: those whose digest differs from their mark's
+    (the others' facts are stored as they are)."""
+    def keep(userid: int, digest: str) -> bool:
+        mark = marks.get(f"access:{userid}")
+        return mark is None or mark.split("|", 2)[1:2] != [digest]
+    return keep
 
 
 class Once:
@@ -134,13 +143,15 @@ class MoodleConnector:
         for name, use in missing.items():  # reported once a run, then carry on without it
             report(self._not_in_service([name], use))
         completed = self._report_completions(report, missing)
-        known, now = state.known_identities(), int(self.clock())
+        now = int(self.clock())
         for course in self.course_ids():
             try:
+                marks = state.watermarks(course, "access:")
                 pull = CoursePull(self.client, self.config, course, state, report,
-                                  signals=self._signals(course, report, missing),
+                                  signals=self._signals(course, report, missing,
+                                                        None if state.full else _keep(marks)),
                                   completed=None if completed is None else completed.get(course, set()),
-                                  known=known, now=now)
+                                  marks=marks, now=now)
                 yield from pull.batches()
             except SourceError as exc:
                 report(exc)
@@ -157,7 +168,8 @@ class MoodleConnector:
             report(exc)
             return None
 
-    def _signals(self, course: str, report: Once, missing: dict[str, str]) -> CourseSignals:
+    def _signals(self, course: str, report: Once, missing: dict[str, str],
+                 keep: Callable[[int, str], bool] | None = None) -> CourseSignals:
         """Grades and attendance of the whole course; a failure is reported, not fatal."""
         grades = self.config.grades and "gradereport_user_get_grade_items" not in missing
         instances: list[int] = []
@@ -167,7 +179,7 @@ class MoodleConnector:
                 instances = attendance_instances(self.client, course)
             return read_signals(self.client, self.source_id, course, grades=grades,
                                 attendance=instances, present=set(self.config.present_statuses),
-                                tags=self.config.session_tags)
+                                tags=self.config.session_tags, keep=keep)
         except MissingCapability as exc:
             if exc.whole_course:
                 raise  # the roster would be refused the same way: one line for the course

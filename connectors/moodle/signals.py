@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bridge.errors import SourceError
 from bridge.model import Fact, FactKind, SessionInfo, utc
 from connectors.moodle.client import MoodleClient
-from connectors.moodle.payloads import AttendanceSession, GradeItems, Section
+from connectors.moodle.payloads import AttendanceSession, Section, UserGrades
 
 __all__ = ["CourseSignals", "read_signals", "attendance_instances", "session_attrs",
            "course_sessions"]
@@ -29,18 +30,26 @@ _TAG = re.compile(r"(?<![\w&])#([\w-]+)")
 
 @dataclass
 class CourseSignals:
-    """Facts per Moodle user id, and a digest of them per user (empty digest: no signal).
-    `users`: every learner the grade report and the sessions list, whatever their facts."""
+    """A digest of each user's grade and presence facts (no entry: no signal), and the facts
+    themselves of the users whose digest the caller kept (`keep` of read_signals): a course's
+    grade report is summed up as it arrives, not held. `users`: every learner the grade
+    report and the sessions list, whatever their facts."""
 
     facts: dict[int, list[Fact]] = field(default_factory=dict)
     users: set[int] = field(default_factory=set)
+    digests: dict[int, str] = field(default_factory=dict)
 
     def add(self, userid: int, fact: Fact) -> None:
         self.facts.setdefault(userid, []).append(fact)
+        self.digests[userid] = _digest(self.facts[userid])
 
     def digest(self, userid: int) -> str:
-        rows = sorted(f"{f.kind}|{f.item}|{f.value}|{f.status}" for f in self.facts.get(userid, []))
-        return hashlib.sha1("\n".join(rows).encode()).hexdigest()[:12] if rows else ""
+        return self.digests.get(userid, "")
+
+
+def _digest(facts: list[Fact]) -> str:
+    rows = sorted(f"{f.kind}|{f.item}|{f.value}|{f.status}" for f in facts)
+    return hashlib.sha1("\n".join(rows).encode()).hexdigest()[:12] if rows else ""
 
 
 def _text(description: str) -> str:
@@ -69,23 +78,13 @@ def attendance_instances(client: MoodleClient, course: str) -> list[int]:
 
 
 def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool,
-                 attendance: list[int], present: set[str], tags: list[str]) -> CourseSignals:
-    """One grade-report call for the course, one sessions call per attendance instance."""
+                 attendance: list[int], present: set[str], tags: list[str],
+                 keep: Callable[[int, str], bool] | None = None) -> CourseSignals:
+    """One sessions call per attendance instance, then the course's grade report, streamed.
+    `keep(userid, digest)` says whose facts to hold (None: everyone's); the others are only
+    digested, so that a course's signals cost memory in proportion to what changed."""
     out = CourseSignals()
-    if grades:
-        report = client.call("gradereport_user_get_grade_items", GradeItems, courseid=course,
-                             userid=0)
-        for ug in report.usergrades:
-            out.users.add(ug.userid)
-            for g in ug.gradeitems:
-                if g.graderaw is None or g.grademax <= g.grademin or g.itemtype not in ("course", "mod"):
-                    continue
-                item = "" if g.itemtype == "course" else str(g.cmid or "")
-                value = round((g.graderaw - g.grademin) / (g.grademax - g.grademin), 6)
-                out.add(ug.userid, Fact(source=source, external_id=str(ug.userid),
-                                        kind=FactKind.grade, course=course, item=item,
-                                        value=value, status="graded",
-                                        occurred_at=utc(g.gradedategraded)))
+    presences: dict[int, list[Fact]] = {}
     for instance in attendance:
         for s in client.call("mod_attendance_get_sessions", list[AttendanceSession],
                              attendanceid=instance):
@@ -98,10 +97,48 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
                     raise SourceError(f"session {s.id}: status {log.statusid} is not among its statuses",
                                       source=source, endpoint="mod_attendance_get_sessions",
                                       field="attendance_log.statusid")
-                out.add(log.studentid, Fact(
+                presences.setdefault(log.studentid, []).append(Fact(
                     source=source, external_id=str(log.studentid), kind=FactKind.presence,
                     course=course, item=str(s.id), value=1.0 if acronym in present else 0.0,
                     status=acronym, occurred_at=utc(s.sessdate), attrs=dict(attrs)))
+
+    def settle(userid: int, facts: list[Fact]) -> None:
+        digest = _digest(facts)
+        if digest:
+            out.digests[userid] = digest
+        if facts and (keep is None or keep(userid, digest)):
+            out.facts[userid] = facts
+
+    graded: set[int] = set()
+    if grades:
+        def start() -> Callable[[UserGrades], None]:
+            graded.clear()  # a retried report is read afresh
+            out.digests.clear()
+            out.facts.clear()
+            return learner
+
+        def learner(ug: UserGrades) -> None:
+            if ug.userid in graded:
+                return  # listed twice: the same learner's same grades
+            graded.add(ug.userid)
+            facts = []
+            for g in ug.gradeitems:
+                if g.graderaw is None or g.grademax <= g.grademin or g.itemtype not in ("course", "mod"):
+                    continue
+                item = "" if g.itemtype == "course" else str(g.cmid or "")
+                value = round((g.graderaw - g.grademin) / (g.grademax - g.grademin), 6)
+                facts.append(Fact(source=source, external_id=str(ug.userid), kind=FactKind.grade,
+                                  course=course, item=item, value=value, status="graded",
+                                  occurred_at=utc(g.gradedategraded)))
+            settle(ug.userid, facts + presences.get(ug.userid, []))
+
+        client.each("gradereport_user_get_grade_items", "usergrades", UserGrades, start,
+                    courseid=course, userid=0)
+        out.users |= graded
+    for userid, facts in presences.items():  # present at a session, in no grade report row
+        if userid not in graded:
+            out.users.add(userid)
+            settle(userid, facts)
     return out
 
 

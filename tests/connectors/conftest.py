@@ -52,6 +52,9 @@ class FakeState:
     def known_identities(self) -> dict[str, Identity]:
         return self.known
 
+    def identities_of(self, external_ids: Any) -> dict[str, Identity]:
+        return {e: self.known[e] for e in external_ids if e in self.known}
+
     def report(self, error: SourceError) -> None:
         self.errors.append(error)
 
