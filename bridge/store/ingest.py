@@ -41,6 +41,7 @@ class IngestResult:
     touched: set[int] = field(default_factory=set)  # learners whose facts changed: to evaluate
     # learners with a new or changed presence, or a new identity: their presences may be pushed
     to_push: set[int] = field(default_factory=set)
+    created: set[int] = field(default_factory=set)  # learners new in this batch: no facts yet
 
     def merge(self, other: IngestResult) -> None:
         self.new_facts += other.new_facts
@@ -116,6 +117,7 @@ def _resolve_identities(conn: Connection, batch_ids: list[Identity], now: dateti
             [dict(email=i.email, fullname=i.fullname, lang=i.lang, created_at=now) for i in unique],
         ).scalars().all()
         result.new_learners += len(unique)
+        result.created.update(ids)
         result.unresolved += sum(1 for i in unique if not i.email)
         for ident, lid in zip(unique, ids, strict=True):
             if ident.email:
@@ -230,10 +232,11 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
         wanted = set(keys)
         # By learner (indexed), then matched here: a row-value IN over the natural key is not
         # served by the index on SQLite and would scan the whole table for every batch.
-        existing = {
+        stored = sorted({lid for lid, _ in chunk} - result.created)
+        existing = {} if not stored else {
             key: r
             for r in conn.execute(select(facts).where(
-                facts.c.learner_id.in_(sorted({lid for lid, _ in chunk})),
+                facts.c.learner_id.in_(stored),
                 facts.c.source.in_(sorted({f.source for _, f in chunk})),
                 # only the kinds and courses of the batch: a learner's other facts (other
                 # courses, other kinds) are neither read nor decoded

@@ -21,7 +21,7 @@ from connectors.moodle import needs
 
 __all__ = ["MoodleClient", "MoodleError", "InvalidToken", "NotInService", "FunctionAbsent",
            "MissingCapability", "InvalidParameter", "NotFound", "NotEnrolled", "NoCriteria",
-           "encode_params"]
+           "RowError", "encode_params"]
 
 T = TypeVar("T")
 # A body longer than this is parsed as it arrives (a 10k-learner grade report is ~20 MB).
@@ -33,6 +33,14 @@ def _adapter(model: Any) -> TypeAdapter[Any]:
     """One validator per payload type, built once per process (building one costs more than
     validating a page with it)."""
     return TypeAdapter(model)
+
+
+class RowError(ValueError):
+    """A row of a streamed list is not what Moodle sends (`field`: where)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class _Body:
@@ -151,15 +159,16 @@ class MoodleClient:
         return self.http.request_json("POST", self.endpoint_url, endpoint=function, data=data,
                                       validate=validate, retries=retries)
 
-    def each(self, function: str, key: str, model: type[T], add: Callable[[], Callable[[T], None]],
-             **params: Any) -> None:
+    def each(self, function: str, key: str, parse: type[T] | Callable[[Any], T],
+             add: Callable[[], Callable[[T], None]], **params: Any) -> None:
         """A read whose answer is a large list under `key` (e.g. the grade report's
         `usergrades`): each row is validated and handed to the callable `add()` returned, as
         the body arrives, so the body is never held whole. A retried request calls `add()`
-        again: the caller starts its accumulation afresh there."""
+        again: the caller starts its accumulation afresh there. `parse` is a payload model, or
+        a function checking a row that raises RowError (cheaper than a model for a hot path)."""
         data = {"wstoken": self.token, "wsfunction": function, "moodlewsrestformat": "json",
                 **encode_params(params)}
-        adapter = _adapter(model)
+        check = _adapter(parse).validate_python if isinstance(parse, type) else parse
         source = self.http.source_id
 
         def bad(message: str, field: str = "(body)") -> PayloadError:
@@ -188,10 +197,12 @@ class MoodleClient:
             n = 0
             try:
                 for n, row in enumerate(rows):  # noqa: B007 - n names the faulty row
-                    sink(adapter.validate_python(row))
+                    sink(check(row))
             except ValidationError as exc:
                 err = exc.errors(include_url=False, include_input=False)[0]
                 raise bad(err["msg"], ".".join([key, str(n), *map(str, err["loc"])])) from None
+            except RowError as exc:
+                raise bad(str(exc), f"{key}.{n}.{exc.field}") from None
             except ijson.JSONError:
                 raise bad("response is not valid JSON (truncated?)") from None
 

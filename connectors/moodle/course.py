@@ -29,6 +29,8 @@ __all__ = ["Reads", "read_learner", "CoursePull"]
 
 USERFIELDS = "id,username,fullname,email,lastcourseaccess,roles"
 ROSTER = "core_enrol_get_enrolled_users"
+# Learners per stored batch: a roster page is stored in slices as their reads end.
+STEP = 200
 STATES = {0: "incomplete", 1: "complete", 2: "complete-pass", 3: "complete-fail"}
 
 Report = Callable[[SourceError], None]
@@ -163,14 +165,14 @@ class CoursePull:
                 # Pipelined: this page's reads start in the pool while the previous page's
                 # batch is built and stored by the caller.
                 started = self._start(learners, pool) if learners else None
-                if pending is not None and (batch := self._finish(pending)) is not None:
-                    yield batch
+                if pending is not None:
+                    yield from self._finish(pending)
                 pending = started
                 if len(page) < size:
                     break
                 offset += size
-            if pending is not None and (batch := self._finish(pending)) is not None:
-                yield batch
+            if pending is not None:
+                yield from self._finish(pending)
         self._silent_gaps()
         yield Batch(watermarks=[Watermark(source=self.source, course=self.course, stream="pulled",
                                           value=str(self.now))])
@@ -206,18 +208,25 @@ class CoursePull:
         marks = {u.id: Mark.parse(self.marks.get(f"access:{u.id}")) for u in users}
         return _Page(users, signal, marks, self._read_all(*self._to_read(users, signal, marks), pool))
 
-    def _finish(self, page: _Page) -> Batch | None:
-        """The page's batch: learners read, or whose signal or roster row changed. A learner
-        with nothing new is left out whole (identity, enrolment, mark): a no-change run
-        stores nothing. None when nobody on the page changed."""
-        results = {uid: future.result() for uid, future in page.reads.items()}
+    def _finish(self, page: _Page) -> Iterator[Batch]:
+        """The page's batches, STEP learners at a time as their reads end (the caller stores
+        one while the pool reads on): learners read, or whose signal or roster row changed.
+        A learner with nothing new is left out whole (identity, enrolment, mark): a no-change
+        run stores nothing."""
+        for i in range(0, len(page.users), STEP):
+            batch = self._batch(page, page.users[i:i + STEP])
+            if batch is not None:
+                yield batch
+
+    def _batch(self, page: _Page, users: list[EnrolledUser]) -> Batch | None:
+        results = {u.id: page.reads[u.id].result() for u in users if u.id in page.reads}
         changed: list[tuple[EnrolledUser, str]] = []
-        for u in page.users:
+        for u in users:
             old, row = page.marks[u.id], _row_digest(u)
             if (self.full or u.id in results or old is None or old.signal != page.signal[u.id]
                     or old.row != row):
                 changed.append((u, row))
-        self.skipped += len(page.users) - len(changed)
+        self.skipped += len(users) - len(changed)
         if not changed:
             return None
         known = self.state.identities_of([str(u.id) for u, _ in changed])
