@@ -66,7 +66,7 @@ def minimal_pull(url: str, token: str, courses: list[str], parallel: int, page: 
             call("core_user_get_users_by_field", field="id",
                  **{f"values[{n}]": str(v) for n, v in enumerate(learners[i:i + 100])})
 
-        def read(uid: int) -> None:
+        def read(uid: int, course: str = course) -> None:
             call("core_completion_get_course_completion_status", courseid=course, userid=uid)
             call("core_completion_get_activities_completion_status", courseid=course, userid=uid)
         with ThreadPoolExecutor(parallel) as pool:

@@ -97,14 +97,15 @@ class HttpClient:
     def _env_settings(self, url: str) -> dict[str, Any]:
         """Proxies and CA bundle from the environment, as requests would merge them, once per
         scheme and host."""
-        origin = tuple(urlsplit(url)[:2])
-        settings = self._env.get(origin)  # type: ignore[call-overload]
+        parts = urlsplit(url)
+        origin = (parts.scheme, parts.netloc)
+        settings = self._env.get(origin)
         if settings is None:
             probe = requests.Session()  # trust_env on: the environment's settings, read once
             merged = probe.merge_environment_settings(url, {}, None, None, None)
             probe.close()
             settings = {"proxies": merged["proxies"], "verify": merged["verify"]}
-            self._env[origin] = settings  # type: ignore[index]
+            self._env[origin] = settings
         return settings
 
     def _count(self, endpoint: str) -> None:

@@ -10,8 +10,8 @@ everyone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
 import hashlib
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 

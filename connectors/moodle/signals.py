@@ -10,9 +10,9 @@ import hashlib
 import html
 import re
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bridge.errors import SourceError
 from bridge.model import Fact, FactKind, SessionInfo, utc
