@@ -21,6 +21,7 @@ class RemoteSandbox:
                  seed: int = 7, latency: float = 0.0) -> None:
         self.args = dict(dialect=dialect, learners=learners, courses=courses, seed=seed,
                          latency=latency)
+        self.learners = learners
         self.proc: subprocess.Popen[str] | None = None
         self.info: dict[str, Any] = {}
 

@@ -27,8 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from platform_proc import RemoteSandbox  # noqa: E402
 
 
-def minimal_pull(url: str, token: str, courses: list[str], parallel: int, page: int) -> int:
-    """The same calls as a first pull, by hand; returns the number of requests."""
+def minimal_pull(url: str, token: str, courses: list[str], parallel: int, page: int,
+                 read_only: int | None = None, languages: bool = True) -> int:
+    """The same calls as a first pull, by hand; returns the number of requests. `read_only`:
+    read that many learners (a resync's re-check), `languages`: look their languages up."""
     session = requests.Session()
     endpoint = url + "/webservice/rest/server.php"
     count = 0
@@ -62,7 +64,9 @@ def minimal_pull(url: str, token: str, courses: list[str], parallel: int, page: 
             if len(users) < page:
                 break
             offset += page
-        for i in range(0, len(learners), 100):
+        if read_only is not None:
+            learners = learners[:read_only]
+        for i in range(0, len(learners) if languages else 0, 100):
             call("core_user_get_users_by_field", field="id",
                  **{f"values[{n}]": str(v) for n, v in enumerate(learners[i:i + 100])})
 

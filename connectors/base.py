@@ -31,6 +31,8 @@ class SourceState(Protocol):
 
     full: bool
     """Read every learner again whatever the signals say (`sync --full`)."""
+    courses: list[str] | None
+    """Pull only these courses (one shard of a sync spread over workers); None: every one."""
 
     def watermark(self, course: str, stream: str) -> str | None:
         """The value a previous run left for (course, stream), or None."""

@@ -6,7 +6,7 @@ One broken source never stops the others: its error is recorded on the run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from bridge.config import Config
@@ -24,8 +24,10 @@ log = logging.getLogger("badge_bridge.pull")
 class StoreState:
     """The store as one source's connector sees it (the SourceState protocol)."""
 
-    def __init__(self, store: Store, source: str, run_id: int, full: bool = False) -> None:
+    def __init__(self, store: Store, source: str, run_id: int, full: bool = False,
+                 courses: Sequence[str] | None = None) -> None:
         self.store, self.source, self.run_id, self.full = store, source, run_id, full
+        self.courses = list(courses) if courses else None
         self.errors: list[SourceError] = []
         self.warnings: list[str] = []
 
@@ -76,15 +78,15 @@ class SourceStats:
 
 def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | None = None,
                  connectors: dict[str, Connector] | None = None,
-                 full: bool = False) -> dict[str, SourceStats]:
+                 full: bool = False, courses: Sequence[str] | None = None) -> dict[str, SourceStats]:
     """Pull every enabled source (or `only` these); returns per-source stats. `full`: the
-    connectors read every learner again, whatever their signals say."""
+    connectors read every learner again, whatever their signals say. `courses`: only these."""
     stats: dict[str, SourceStats] = {}
     for source_id, source_cfg in config.sources.items():
         if (only and source_id not in only) or (not only and not source_cfg.enabled):
             continue
         connector = (connectors or {}).get(source_id) or REGISTRY.make(source_id, source_cfg)
-        state = StoreState(store, source_id, run_id, full)
+        state = StoreState(store, source_id, run_id, full, courses)
         total = IngestResult()
         batches = 0
         try:

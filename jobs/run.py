@@ -79,9 +79,10 @@ def load_ruleset(config: Config) -> RuleSet:
 def run_sync(config: Config, store: Store, *, ruleset: RuleSet | None = None,
              sources: Sequence[str] | None = None, steps: Sequence[str] = STEPS,
              connectors: dict[str, Connector] | None = None, trigger: str = "cli",
-             full: bool = False) -> RunReport:
+             full: bool = False, courses: Sequence[str] | None = None) -> RunReport:
     """Run the given steps once. Rules are loaded (and so validated) before anything is written.
-    `full`: the pull reads every learner again, whatever their signals say."""
+    `full`: the pull reads every learner again, whatever their signals say. `courses`: only
+    these courses of the sources that can pull a part of their courses (a worker's shard)."""
     ruleset = ruleset if ruleset is not None else load_ruleset(config)
     run_id = store.runs.begin(list(sources or config.sources), trigger)
     report = RunReport(run_id)
@@ -97,7 +98,7 @@ def run_sync(config: Config, store: Store, *, ruleset: RuleSet | None = None,
     try:
         if "pull" in steps:
             report.sources = pull_sources(config, store, run_id, list(sources) if sources else None,
-                                          connectors, full)
+                                          connectors, full, courses)
             report.sessions = refresh_sessions(config, store, run_id=run_id, connectors=connectors)
             lap("pull")
         if "evaluate" in steps:

@@ -144,7 +144,10 @@ class MoodleConnector:
             report(self._not_in_service([name], use))
         completed = self._report_completions(report, missing)
         now = int(self.clock())
+        shard = getattr(state, "courses", None)
         for course in self.course_ids():
+            if shard and course not in shard:
+                continue
             try:
                 marks = state.watermarks(course, "access:")
                 pull = CoursePull(self.client, self.config, course, state, report,

@@ -252,7 +252,7 @@ class CoursePull:
                                                 stream=f"{REREAD}{u.id}", value=""))
             else:
                 mark = Mark(signal, old.read_at if old else self.now, bool(old and old.partial), row)
-            facts.extend(self.signals.facts.get(u.id, []))
+            facts.extend(self.signals.facts_of(u.id))
             watermarks.append(Watermark(source=self.source, course=self.course,
                                         stream=f"access:{u.id}", value=mark.dump()))
         return Batch(identities=identities, facts=facts, watermarks=watermarks)

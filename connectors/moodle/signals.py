@@ -29,28 +29,55 @@ _PLACE = re.compile(r"(?:lieu|place|location|salle)\s*:\s*([^\n]+)", re.IGNORECA
 _TAG = re.compile(r"(?<![\w&])#([\w-]+)")
 
 
+Grades = list[tuple[str, float, int | None]]  # (item, value in 0..1, date graded)
+
+
 @dataclass
 class CourseSignals:
-    """A digest of each user's grade and presence facts (no entry: no signal), and the facts
-    themselves of the users whose digest the caller kept (`keep` of read_signals): a course's
-    grade report is summed up as it arrives, not held. `users`: every learner the grade
-    report and the sessions list, whatever their facts."""
+    """A digest of each user's grade and presence facts (no entry: no signal), and, for the
+    users whose digest the caller kept (`keep` of read_signals), what their facts are made of,
+    packed: a course's grade report is summed up as it arrives, and its facts are made only
+    when a batch takes them (`facts_of`). `users`: every learner the grade report and the
+    sessions list, whatever their facts."""
 
-    facts: dict[int, list[Fact]] = field(default_factory=dict)
+    source: str = ""
+    course: str = ""
     users: set[int] = field(default_factory=set)
     digests: dict[int, str] = field(default_factory=dict)
-
-    def add(self, userid: int, fact: Fact) -> None:
-        self.facts.setdefault(userid, []).append(fact)
-        self.digests[userid] = _digest(self.facts[userid])
+    grades: dict[int, str] = field(default_factory=dict)  # kept users' grades, packed
+    kept: set[int] = field(default_factory=set)
+    presences: dict[int, list[Fact]] = field(default_factory=dict)  # every attendee's
 
     def digest(self, userid: int) -> str:
         return self.digests.get(userid, "")
 
+    def facts_of(self, userid: int) -> list[Fact]:
+        """A kept user's grade and presence facts (none for a user not kept)."""
+        if userid not in self.kept:
+            return []
+        ext = str(userid)
+        return [Fact(source=self.source, external_id=ext, kind=FactKind.grade, course=self.course,
+                     item=item, value=value, status="graded", occurred_at=utc(date))
+                for item, value, date in _unpack(self.grades.get(userid, ""))] \
+            + self.presences.get(userid, [])
 
-def _digest(facts: list[Fact]) -> str:
-    rows = sorted(f"{f.kind}|{f.item}|{f.value}|{f.status}" for f in facts)
-    return hashlib.sha1("\n".join(rows).encode()).hexdigest()[:12] if rows else ""
+
+def _pack(grades: Grades) -> str:
+    return "\x1e".join(f"{item}\x1f{value!r}\x1f{'' if date is None else date}"
+                       for item, value, date in grades)
+
+
+def _unpack(packed: str) -> Grades:
+    out: Grades = []
+    for row in packed.split("\x1e") if packed else ():
+        item, value, date = row.split("\x1f")
+        out.append((item, float(value), int(date) if date else None))
+    return out
+
+
+def _digest(lines: list[str]) -> str:
+    """Of a user's signal facts, as `kind|item|value|status` lines."""
+    return hashlib.sha1("\n".join(sorted(lines)).encode()).hexdigest()[:12] if lines else ""
 
 
 def _text(description: str) -> str:
@@ -84,8 +111,8 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
     """One sessions call per attendance instance, then the course's grade report, streamed.
     `keep(userid, digest)` says whose facts to hold (None: everyone's); the others are only
     digested, so that a course's signals cost memory in proportion to what changed."""
-    out = CourseSignals()
-    presences: dict[int, list[Fact]] = {}
+    out = CourseSignals(source, course)
+    presences = out.presences
     for instance in attendance:
         for s in client.call("mod_attendance_get_sessions", list[AttendanceSession],
                              attendanceid=instance):
@@ -103,53 +130,48 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
                     course=course, item=str(s.id), value=1.0 if acronym in present else 0.0,
                     status=acronym, occurred_at=utc(s.sessdate), attrs=dict(attrs)))
 
-    def settle(userid: int, facts: list[Fact]) -> None:
-        digest = _digest(facts)
+    def settle(userid: int, grades: Grades) -> None:
+        lines = [f"grade|{item}|{value}|graded" for item, value, _ in grades] + [
+            f"{f.kind}|{f.item}|{f.value}|{f.status}" for f in presences.get(userid, ())]
+        digest = _digest(lines)
         if digest:
             out.digests[userid] = digest
-        if facts and (keep is None or keep(userid, digest)):
-            out.facts[userid] = facts
+        if lines and (keep is None or keep(userid, digest)):
+            out.kept.add(userid)
+            if grades:
+                out.grades[userid] = _pack(grades)
 
     graded: set[int] = set()
     if grades:
-        def start() -> Callable[[tuple[int, list[tuple[str, float, int | None]]]], None]:
+        def start() -> Callable[[tuple[int, Grades]], None]:
             graded.clear()  # a retried report is read afresh
             out.digests.clear()
-            out.facts.clear()
+            out.grades.clear()
+            out.kept.clear()
             return learner
 
-        def learner(row: tuple[int, list[tuple[str, float, int | None]]]) -> None:
+        def learner(row: tuple[int, Grades]) -> None:
             userid, items = row
-            if userid in graded:
-                return  # listed twice: the same learner's same grades
-            graded.add(userid)
-            extra = presences.get(userid, [])
-            # the digest of _digest(), from the rows: Facts are made only for whom is kept
-            lines = sorted([f"grade|{item}|{value}|graded" for item, value, _ in items]
-                           + [f"{f.kind}|{f.item}|{f.value}|{f.status}" for f in extra])
-            digest = hashlib.sha1("\n".join(lines).encode()).hexdigest()[:12] if lines else ""
-            if digest:
-                out.digests[userid] = digest
-            if lines and (keep is None or keep(userid, digest)):
-                ext = str(userid)
-                out.facts[userid] = [Fact(source=source, external_id=ext, kind=FactKind.grade,
-                                          course=course, item=item, value=value, status="graded",
-                                          occurred_at=utc(date)) for item, value, date in items] + extra
+            if userid not in graded:  # a learner listed twice has the same grades twice
+                graded.add(userid)
+                settle(userid, items)
 
         client.each("gradereport_user_get_grade_items", "usergrades", grade_row, start,
                     courseid=course, userid=0)
         out.users |= graded
-    for userid, facts in presences.items():  # present at a session, in no grade report row
+    for userid in presences:  # present at a session, in no grade report row
         if userid not in graded:
             out.users.add(userid)
-            settle(userid, facts)
+            settle(userid, [])
+    for userid in [u for u in presences if u not in out.kept]:
+        del presences[userid]  # their presences are stored as they are
     return out
 
 
 _NUMBER = (int, float)
 
 
-def grade_row(row: Any) -> tuple[int, list[tuple[str, float, int | None]]]:
+def grade_row(row: Any) -> tuple[int, Grades]:
     """A row of the grade report (the fields `UserGrades` declares, checked the same way) as
     (userid, [(item, value in 0..1, date graded)]): the course total (item "") and the
     activities' graded items. Written out rather than validated by the model: a 10k-learner
@@ -161,7 +183,7 @@ def grade_row(row: Any) -> tuple[int, list[tuple[str, float, int | None]]]:
         raise RowError("expected an integer", "userid")
     if not isinstance(items, list):
         raise RowError("expected a list", "gradeitems")
-    out = []
+    out: Grades = []
     for n, g in enumerate(items):
         if not isinstance(g, dict):
             raise RowError("expected an object", f"gradeitems.{n}")

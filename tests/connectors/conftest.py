@@ -29,6 +29,7 @@ class FakeState:
 
     def __init__(self, full: bool = False) -> None:
         self.full = full
+        self.courses: list[str] | None = None
         self.marks: dict[tuple[str, str], str] = {}
         self.complete: dict[tuple[str, str], set[str]] = {}
         self.errors: list[SourceError] = []
