@@ -9,7 +9,8 @@ from typing import Any
 
 
 def write_config(folder: Path, sb: Any, *, parallel: int = 4, smtp_port: int = 0,
-                 database_url: str | None = None) -> Path:
+                 database_url: str | None = None, timeout: float = 300) -> Path:
+    """`timeout`: the sandbox builds a 100k-learner grade report (~200 MB) before answering."""
     (folder / "rules").mkdir(parents=True, exist_ok=True)
     for n, course in enumerate(sb.course_ids):
         (folder / "rules" / f"course-{n}.toml").write_text(f'''[badge]
@@ -36,5 +37,6 @@ url = "{sb.base_url}"
 token = "{sb.token}"
 courses = {json.dumps(sb.course_ids)}
 parallel = {parallel}
+timeout = {timeout}
 ''', encoding="utf-8")
     return path

@@ -93,16 +93,26 @@ def tree_peak_mb(pid: int) -> float:
 
 def single(config: Path) -> dict[str, Any]:
     """The pull in one process of its own (the child measures its own peak)."""
-    code = ("import json,resource,sys,time;sys.path.insert(0,%r);"
-            "from bridge.store import Store;from connectors.registry import load;"
-            "from jobs.pull import pull_sources;c=load(%r);s=Store(c.bridge.db_url);"
-            "r=s.runs.begin(['sandbox'],'bench');t=time.perf_counter();"
-            "st=pull_sources(c,s,r)['sandbox'];"
-            "print(json.dumps({'wall_s':time.perf_counter()-t,'requests':st.requests,"
-            "'errors':st.errors,'peak_mb':resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024}))"
-            ) % (str(Path(__file__).resolve().parents[1]), str(config))
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, __file__, "--child", str(config)], check=True,
+                         capture_output=True, text=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def child(config_path: str) -> None:
+    import resource
+
+    from bridge.store import Store
+    from connectors.registry import load as load_config
+    from jobs.pull import pull_sources
+
+    config = load_config(Path(config_path))
+    store = Store(config.bridge.db_url)
+    run_id = store.runs.begin(["sandbox"], "bench")
+    started = time.perf_counter()
+    stats = pull_sources(config, store, run_id)["sandbox"]
+    print(json.dumps({"wall_s": time.perf_counter() - started, "requests": stats.requests,
+                      "errors": stats.errors,
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def with_workers(config: Path, courses: list[str], workers: int, broker: str) -> dict[str, Any]:
@@ -143,7 +153,11 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=4, help="per-learner reads at once, per process")
     ap.add_argument("--broker", default=None, help="default: a Redis started on loopback")
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        child(args.child)
+        return
     out: dict[str, Any] = {"bench": "scale", "learners": args.learners, "courses": args.courses,
                            "latency_ms": args.latency_ms, "parallel": args.parallel}
     with RemoteSandbox(learners=args.learners, courses=args.courses,

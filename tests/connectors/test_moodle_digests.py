@@ -109,3 +109,18 @@ def test_a_grade_row_of_the_wrong_shape_names_its_field() -> None:
     with pytest.raises(RowError) as bad:
         grade_row({"userid": "abc", "gradeitems": []})
     assert bad.value.field == "userid"
+
+
+def test_a_shard_pulls_only_its_courses(tmp_path: Path) -> None:
+    """A worker's task names its courses: the others are neither asked nor stored."""
+    with SandboxPlatform("moodle", learners=60, courses=2, profile="scale", seed=7, now=T0) as sb:
+        store = Store(f"sqlite:///{tmp_path / 'bridge.db'}")
+        config = MoodleConfig(url=sb.base_url, token=sb.token, courses=["42", "43"])
+        conn = Recorder("m", config, http=HttpClient("m", retries=2, sleep=lambda s: None),
+                        clock=lambda: T0)
+        run = store.runs.begin(["m"])
+        pull_sources(Config(file=Path("b.toml"), sources={"m": config}), store, run,
+                     connectors={"m": conn}, courses=["43"])
+        courses = {f.course for b in conn.batches for f in b.facts}
+        assert courses == {"43"}
+        assert store.facts.watermark("m", "43", "pulled") and not store.facts.watermark("m", "42", "pulled")
