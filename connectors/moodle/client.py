@@ -162,7 +162,7 @@ class MoodleClient:
     def each(self, function: str, key: str, parse: type[T] | Callable[[Any], T],
              add: Callable[[], Callable[[T], None]], **params: Any) -> None:
         """A read whose answer is a large list under `key` (e.g. the grade report's
-        `usergrades`): each row is validated and handed to the callable `add()` returned, as
+        `usergrades`; "": the answer is the list): each row is validated and handed to the callable `add()` returned, as
         the body arrives, so the body is never held whole. A retried request calls `add()`
         again: the caller starts its accumulation afresh there. `parse` is a payload model, or
         a function checking a row that raises RowError (cheaper than a model for a hot path)."""
@@ -189,20 +189,22 @@ class MoodleClient:
                     raise bad("response is not valid JSON (truncated?)") from None
                 if isinstance(payload, dict) and "exception" in payload and "errorcode" in payload:
                     raise self.error(function, payload)
-                rows = payload.get(key) if isinstance(payload, dict) else None
+                rows = payload if not key else payload.get(key) if isinstance(payload, dict) else None
                 if not isinstance(rows, list):
-                    raise bad(f"expected a list under {key!r}", key)
+                    raise bad(f"expected a list under {key!r}" if key else "expected a list", key)
             else:
-                rows = ijson.items(_Body(first, chunks), f"{key}.item", use_float=True)
+                rows = ijson.items(_Body(first, chunks), f"{key}.item" if key else "item",
+                                   use_float=True)
             n = 0
             try:
                 for n, row in enumerate(rows):  # noqa: B007 - n names the faulty row
                     sink(check(row))
             except ValidationError as exc:
                 err = exc.errors(include_url=False, include_input=False)[0]
-                raise bad(err["msg"], ".".join([key, str(n), *map(str, err["loc"])])) from None
+                raise bad(err["msg"], ".".join([*([key] if key else []), str(n),
+                                                *map(str, err["loc"])])) from None
             except RowError as exc:
-                raise bad(str(exc), f"{key}.{n}.{exc.field}") from None
+                raise bad(str(exc), ".".join([*([key] if key else []), str(n), exc.field])) from None
             except ijson.JSONError:
                 raise bad("response is not valid JSON (truncated?)") from None
 

@@ -46,7 +46,9 @@ class CourseSignals:
     digests: dict[int, str] = field(default_factory=dict)
     grades: dict[int, str] = field(default_factory=dict)  # kept users' grades, packed
     kept: set[int] = field(default_factory=set)
-    presences: dict[int, list[Fact]] = field(default_factory=dict)  # every attendee's
+    presences: dict[int, str] = field(default_factory=dict)  # (session, acronym)s, packed
+    sessions: dict[int, tuple[int, dict[str, str | list[str]]]] = field(default_factory=dict)
+    present: frozenset[str] = frozenset()
 
     def digest(self, userid: int) -> str:
         return self.digests.get(userid, "")
@@ -56,10 +58,26 @@ class CourseSignals:
         if userid not in self.kept:
             return []
         ext = str(userid)
-        return [Fact(source=self.source, external_id=ext, kind=FactKind.grade, course=self.course,
-                     item=item, value=value, status="graded", occurred_at=utc(date))
-                for item, value, date in _unpack(self.grades.get(userid, ""))] \
-            + self.presences.get(userid, [])
+        out = [Fact(source=self.source, external_id=ext, kind=FactKind.grade, course=self.course,
+                    item=item, value=value, status="graded", occurred_at=utc(date))
+               for item, value, date in _unpack(self.grades.get(userid, ""))]
+        for session, acronym in _marks(self.presences.get(userid, "")):
+            date, attrs = self.sessions[session]
+            out.append(Fact(source=self.source, external_id=ext, kind=FactKind.presence,
+                            course=self.course, item=str(session),
+                            value=1.0 if acronym in self.present else 0.0, status=acronym,
+                            occurred_at=utc(date), attrs=dict(attrs)))
+        return out
+
+    def lines(self, userid: int) -> list[str]:
+        """The digest's lines of a user's presences."""
+        return [f"presence|{session}|{1.0 if acronym in self.present else 0.0}|{acronym}"
+                for session, acronym in _marks(self.presences.get(userid, ""))]
+
+
+def _marks(packed: str) -> list[tuple[int, str]]:
+    return [(int(session), acronym) for session, acronym in
+            (row.split("\x1f", 1) for row in packed.split("\x1e"))] if packed else []
 
 
 def _pack(grades: Grades) -> str:
@@ -111,28 +129,36 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
     """One sessions call per attendance instance, then the course's grade report, streamed.
     `keep(userid, digest)` says whose facts to hold (None: everyone's); the others are only
     digested, so that a course's signals cost memory in proportion to what changed."""
-    out = CourseSignals(source, course)
+    out = CourseSignals(source, course, present=frozenset(present))
     presences = out.presences
-    for instance in attendance:
-        for s in client.call("mod_attendance_get_sessions", list[AttendanceSession],
-                             attendanceid=instance):
-            out.users.update(u.id for u in s.users)
-            acronyms = {st.id: st.acronym for st in s.statuses}
-            attrs = session_attrs(s, tags)
-            for log in s.attendance_log:
-                acronym = acronyms.get(log.statusid)
-                if acronym is None:
-                    raise SourceError(f"session {s.id}: status {log.statusid} is not among its statuses",
-                                      source=source, endpoint="mod_attendance_get_sessions",
-                                      field="attendance_log.statusid")
-                presences.setdefault(log.studentid, []).append(Fact(
-                    source=source, external_id=str(log.studentid), kind=FactKind.presence,
-                    course=course, item=str(s.id), value=1.0 if acronym in present else 0.0,
-                    status=acronym, occurred_at=utc(s.sessdate), attrs=dict(attrs)))
+
+    def start_sessions() -> Callable[[AttendanceSession], None]:
+        return session  # a retried list is read again: the same sessions, added again alike
+
+    def session(s: AttendanceSession) -> None:
+        out.users.update(u.id for u in s.users)
+        acronyms = {st.id: st.acronym for st in s.statuses}
+        if s.attendance_log:
+            out.sessions[s.id] = (s.sessdate, session_attrs(s, tags))
+        for log in s.attendance_log:
+            acronym = acronyms.get(log.statusid)
+            if acronym is None:
+                raise SourceError(f"session {s.id}: status {log.statusid} is not among its statuses",
+                                  source=source, endpoint="mod_attendance_get_sessions",
+                                  field="attendance_log.statusid")
+            mark = f"{s.id}\x1f{acronym}"
+            known = presences.get(log.studentid)
+            if known is None:
+                presences[log.studentid] = mark
+            elif mark not in known.split("\x1e"):
+                presences[log.studentid] = f"{known}\x1e{mark}"
+
+    for instance in attendance:  # sessions list every enrolled user: streamed, one at a time
+        client.each("mod_attendance_get_sessions", "", AttendanceSession, start_sessions,
+                    attendanceid=instance)
 
     def settle(userid: int, grades: Grades) -> None:
-        lines = [f"grade|{item}|{value}|graded" for item, value, _ in grades] + [
-            f"{f.kind}|{f.item}|{f.value}|{f.status}" for f in presences.get(userid, ())]
+        lines = [f"grade|{item}|{value}|graded" for item, value, _ in grades] + out.lines(userid)
         digest = _digest(lines)
         if digest:
             out.digests[userid] = digest
