@@ -186,11 +186,28 @@ class HttpClient:
                                    endpoint=endpoint, status=resp.status_code) from None
             return validate(payload) if validate else payload
 
+        attempts = 1 + (self.retries if retries is None else retries)
+        try:  # the first attempt without the retry machinery: most calls need no other
+            return attempt()
+        except (RetryLater, PayloadError) as exc:
+            if attempts == 1:
+                raise
+            failed: BaseException | None = exc
+
+        def replay() -> Any:
+            """The first attempt's failure as tenacity's attempt 1, then new attempts: the
+            backoff and the counts are those of a loop that made all of them."""
+            nonlocal failed
+            if failed is not None:
+                error, failed = failed, None
+                raise error
+            return attempt()
+
         retrying = Retrying(
-            stop=stop_after_attempt(1 + (self.retries if retries is None else retries)),
+            stop=stop_after_attempt(attempts),
             wait=self._wait, retry=retry_if_exception_type((RetryLater, PayloadError)),
             sleep=self._sleep, before_sleep=self._count_retry, reraise=True)
-        return retrying(attempt)
+        return retrying(replay)
 
 
 def _json_or_none(resp: requests.Response) -> Any:
