@@ -75,6 +75,7 @@ def main() -> None:
             peak, report = measured(config, args.steps)
         peaks.append(peak)
         out[str(n)] = {"peak_mb": peak, "baseline_mb": base, **report}
+        print(json.dumps({n: out[str(n)]}), file=sys.stderr, flush=True)  # progress
     out["growth"] = round(peaks[-1] / peaks[0] - 1, 3)
     print(json.dumps(out))
 
