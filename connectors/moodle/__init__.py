@@ -20,16 +20,16 @@ from typing import ClassVar
 
 from bridge.config import SourceConfig
 from bridge.errors import PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, PushResult, SessionInfo
+from bridge.model import Attestation, Batch, FactKind, PushResult, SessionInfo
 from connectors.base import SourceState
 from connectors.http import HttpClient
 from connectors.moodle import needs
 from connectors.moodle.client import MissingCapability, MoodleClient, NotInService
 from connectors.moodle.config import MoodleConfig
-from connectors.moodle.course import CoursePull, Reads, read_learner
+from connectors.moodle.course import STATES, CoursePull, Read, Reads, read_learner
 from connectors.moodle.detect import report_completions
 from connectors.moodle.payloads import Course, SiteInfo
-from connectors.moodle.push import push_attendance, push_completion
+from connectors.moodle.push import activity_state, push_attendance, push_completion
 from connectors.moodle.signals import (
     CourseSignals,
     attendance_instances,
@@ -41,6 +41,7 @@ from connectors.requirements import Requirement
 __all__ = ["MoodleConnector", "MoodleConfig"]
 
 # Without these a pull cannot start; without the others a part of the data is missing.
+STATE_OF = {name: state for state, name in STATES.items()}
 REQUIRED = ("core_enrol_get_enrolled_users", "core_user_get_users_by_field",
             "core_completion_get_course_completion_status")
 
@@ -203,12 +204,26 @@ class MoodleConnector:
         if missing:  # said before anything is asked: the push is kept until they are added
             raise self._not_in_service(missing, needs.FUNCTIONS[missing[0]].use)
         if kind == "completion" and target.isdigit():
-            result = push_completion(self.client, self.source_id, attestation, int(target))
-            # The override may have completed the course: read the learner back once.
+            # The override may have completed the course: the learner is read back once, and
+            # that read says whether the override holds (no separate read of the activity).
             # A part Moodle refuses is left out here; the pull reports it and reads again later.
-            read = read_learner(self.client, self.config, attestation.course,
-                                int(attestation.external_id), Reads(), lambda refused: None)
-            return result if isinstance(read, SourceError) else dataclasses.replace(result, facts=read.facts)
+            reads: list[Read | SourceError] = []
+
+            def read_back() -> int | None:
+                read = read_learner(self.client, self.config, attestation.course,
+                                    int(attestation.external_id), Reads(), lambda refused: None)
+                reads.append(read)
+                states = {} if isinstance(read, SourceError) else {
+                    f.item: STATE_OF[f.status] for f in read.facts
+                    if f.kind is FactKind.activity_completion}
+                if target in states:
+                    return states[target]
+                return activity_state(self.client, attestation.course, attestation.external_id,
+                                      int(target))  # activities not read, or the read failed
+            result = push_completion(self.client, self.source_id, attestation, int(target), read_back)
+            read = reads[0] if reads else None
+            return result if read is None or isinstance(read, SourceError) \
+                else dataclasses.replace(result, facts=read.facts)
         if kind == "attendance" and target.isdigit():
             taker = self.config.taker_id or self.site_info().userid
             return push_attendance(self.client, self.source_id, attestation, int(target), taker)
