@@ -154,6 +154,11 @@ class WebSettings(_Model):
     host: str = "127.0.0.1"
     port: int = 8000
     admin_token: SecretStr | None = None
+    # /metrics answers the admin token, or this one (a scraper need not hold the admin's).
+    metrics_token: SecretStr | None = None
+    ready_max_age: int = Field(
+        1800, ge=60, description="seconds: /readyz fails when a source's last finished run is "
+        "older (a few times the daemon's --every)")
 
 
 class SourceConfig(BaseModel):

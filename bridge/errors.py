@@ -105,9 +105,15 @@ class FixableSourceError(SourceError):
 
 
 class DeliveryError(BridgeError):
-    """An email or a push-back could not be delivered this time; it will be retried."""
+    """An email or a push-back could not be delivered this time; it will be retried.
+    `reason` is the kind of failure, as a run's summary groups them: smtp_unreachable,
+    smtp_auth, recipient_deferred, recipient_refused, server_deferred, server_refused…"""
 
     retryable = True
+
+    def __init__(self, message: str, *, reason: str = "delivery_failed") -> None:
+        self.reason, self.detail = reason, message
+        super().__init__(message)
 
 
 class PermanentDeliveryError(DeliveryError):

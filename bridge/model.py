@@ -8,6 +8,7 @@ construction only normalises (UTC datetimes, lower-cased emails, the fact kind).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -23,10 +24,19 @@ __all__ = [
     "Attestation",
     "PushResult",
     "SessionInfo",
+    "Finding",
+    "FindingStatus",
+    "Probe",
+    "InPerson",
+    "CourseSeen",
     "NAME_ATTRS",
     "normalise_email",
     "utc",
     "PUSH_TARGET",
+    "Run",
+    "RunError",
+    "RUN_STATUSES",
+    "ERROR_STEPS",
 ]
 
 # What a push can set on a platform: an activity's completion, an attendance session's status,
@@ -192,3 +202,128 @@ class SessionInfo:
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", utc(self.start))
         object.__setattr__(self, "end", utc(self.end))
+
+
+class FindingStatus(StrEnum):
+    """What a setup probe saw: what is needed is there (ok), missing (fail), or worth knowing
+    without stopping anything (warn: an optional part, or what only a write could prove)."""
+
+    ok = "ok"
+    fail = "fail"
+    warn = "warn"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One line of `badge-bridge doctor`: what was probed, what was seen, and, when something is
+    missing, exactly what to do. Texts are in the language in force when the probe ran.
+
+    `subject`: what was probed (a capability, a function, the store…); `feature`: the configured
+    feature that needs it; `source`: the source id, "" for the bridge's own setup."""
+
+    status: FindingStatus
+    subject: str
+    detail: str = ""
+    fix: str = ""
+    feature: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if type(self.status) is not FindingStatus:
+            object.__setattr__(self, "status", FindingStatus(self.status))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"status": self.status.value, "source": self.source, "subject": self.subject,
+                "detail": self.detail, "fix": self.fix, "feature": self.feature}
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """A check that changes nothing anywhere: `run()` yields its findings. A connector declares
+    its own (`probes`), next to what it needs of its platform."""
+
+    name: str
+    run: Callable[[], Iterable[Finding]]
+
+
+@dataclass(frozen=True, slots=True)
+class InPerson:
+    """An activity that looks like an in-person session, where a presence could be pushed:
+    `target` as a push route writes it (attendance:<id>, completion:<cmid>, block:<usage key>);
+    `kind`: "attendance", "manual" (manual-completion activity) or "staff_graded"."""
+
+    target: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class CourseSeen:
+    """A course a source's credential can read, as `badge-bridge init` offers it."""
+
+    id: str
+    name: str
+    completion: bool | None = None  # completion tracking on (None: unknown)
+    in_person: list[InPerson] = field(default_factory=list)
+
+
+# What a run can be: running (its heartbeat is fresh), ok, partial (it finished, but something
+# was not fetched, delivered or pushed), failed (it stopped on an error), interrupted (killed:
+# its process is gone or its heartbeat stopped; the next run takes its work over).
+RUN_STATUSES: tuple[str, ...] = ("running", "ok", "partial", "failed", "interrupted")
+# Where a run's error happened: pulling a source, evaluating rules, issuing, emailing, pushing.
+ERROR_STEPS: tuple[str, ...] = ("pull", "evaluate", "issue", "email", "push")
+
+
+@dataclass(frozen=True, slots=True)
+class RunError:
+    """A problem met during a run, which carried on. `source` and `endpoint` say where (for an
+    email: "smtp" and the mail server), `step` in which step, `reason` what kind of failure
+    (summaries group by it), `learner` a reference that is not personal data (a learner or an
+    award id), `count` how many alike failures the line stands for."""
+
+    source: str
+    endpoint: str
+    status_code: int | None
+    code: str | None
+    field: str | None
+    message: str
+    step: str = "pull"
+    reason: str | None = None
+    learner: str | None = None
+    count: int = 1
+    at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "endpoint": self.endpoint, "status_code": self.status_code,
+                "code": self.code, "field": self.field, "message": self.message, "step": self.step,
+                "reason": self.reason, "learner": self.learner, "count": self.count,
+                "at": self.at.isoformat() if self.at else None}
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One run as the store keeps it. `stats` is its report (per source: requests by endpoint,
+    facts; evaluated, issued, emails, pushes); `resumed`, the interrupted runs whose work it
+    took over; `host` and `pid`, where it ran; `heartbeat_at`, when it last said it was alive."""
+
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    status: str  # see RUN_STATUSES
+    trigger: str
+    sources: list[str]
+    stats: dict[str, Any]
+    host: str | None = None
+    pid: int | None = None
+    heartbeat_at: datetime | None = None
+    resumed: list[int] = field(default_factory=list)
+    errors: int = 0  # how many error lines it recorded (see Runs.errors for them)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "started_at": self.started_at.isoformat(),
+                "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+                "status": self.status, "trigger": self.trigger, "sources": list(self.sources),
+                "host": self.host, "pid": self.pid,
+                "heartbeat_at": self.heartbeat_at.isoformat() if self.heartbeat_at else None,
+                "resumed": list(self.resumed), "errors": self.errors, "stats": self.stats}

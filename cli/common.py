@@ -65,9 +65,11 @@ def load(config_path: Path | str | None, *, secrets: bool = False) -> Config:
     """The config, each source validated by its connector's model; its default_language is
     spoken from now on if the file sets one and --lang did not choose. The sources' secrets are
     read now only with `secrets` (commands that talk to the platforms), else when first used."""
+    from bridge.logs import register_secrets_of
     from connectors.registry import load as load_with_connectors
 
     config = load_with_connectors(config_path, secrets=secrets)
+    register_secrets_of(config)  # masked in every log line and error printed from now on
     ctx = click.get_current_context(silent=True)
     if ctx is not None and _CHOSEN not in ctx.meta and "default_language" in config.bridge.model_fields_set:
         ctx.with_resource(i18n.language(config.bridge.default_language))
@@ -77,9 +79,11 @@ def load(config_path: Path | str | None, *, secrets: bool = False) -> Config:
 def fail(exc: BaseException) -> None:
     """Print a BridgeError as `error: …` lines (a rule error, one per problem) and exit."""
     problems = ([RuleError.format_one(p) for p in exc.problems] if isinstance(exc, RuleError)
-                else [str(exc)])
+                else list(getattr(exc, "lines", None) or [str(exc)]))
+    from bridge.logs import redact
+
     for problem in problems:
-        click.echo(_("error: {problem}").format(problem=problem), err=True)
+        click.echo(_("error: {problem}").format(problem=redact(problem)), err=True)
     sys.exit(exit_code(exc))
 
 

@@ -6,9 +6,7 @@ Errors become one clear line on stderr and a meaningful exit code (see bridge.er
 from __future__ import annotations
 
 import json
-import logging
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,15 +73,19 @@ def _award(config_path: Path | None, award_id: str) -> tuple[Config, Store, Awar
 
 
 @click.group(cls=Commands)
-@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+@click.option("-v", "--verbose", count=True,
+              help="Log each event to stderr (-vv: debug, and the libraries' own lines).")
+@click.option("--log-json", is_flag=True, help="Log lines as JSON (the default when stderr is "
+              "not a terminal).")
 @lang_option
 @click.version_option(package_name="badge-bridge")
 @click.pass_context
-def main(ctx: click.Context, verbose: bool) -> None:
+def main(ctx: click.Context, verbose: int, log_json: bool) -> None:
     """badge-bridge: learning-platform activity and presence → verifiable Open Badges."""
+    from bridge import logs
+
     speak_environment_language(ctx)
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(verbose, as_json=True if log_json else None)
 
 
 @main.command()
@@ -144,45 +146,34 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
     from bridge.store import Store
     from jobs.run import load_ruleset, run_sync
 
+    from .progress import terminal_progress
+    from .runs import sync_summary
+
     config = load(config_path, secrets=True)
     ruleset = load_ruleset(config)
-    store = Store(config.bridge.db_url)
     if dry_run:
-        from jobs.evaluate import candidates, decide
+        from jobs.dryrun import dry_run as run_dry
 
-        decisions = decide(store, ruleset, candidates(store, ruleset, everyone=True)[0])
-        out = {"would_award": [{"email": d.email, "badge": d.badge_id, "period": d.period}
-                               for d in decisions.to_award],
-               "no_longer_granted": [asdict(r) for r in decisions.no_longer_granted]}
-        click.echo(json.dumps(out, indent=2) if as_json else "\n".join(
-            [_("award  {email}  {badge}").format(**a) for a in out["would_award"]]
+        with terminal_progress(not as_json) as progress:
+            found = run_dry(config, ruleset, sources=list(sources) or None, full=full,
+                            progress=progress)
+        out = found.as_dict()
+        click.echo(json.dumps(out, indent=2, default=str) if as_json else "\n".join(
+            [_("would award  {email}  {badge}").format(**a) for a in out["would_award"]]
             + [_("would no longer grant  {email}  {badge_id}  (award {award_id})").format(**r)
-               for r in out["no_longer_granted"]]) or _("nothing would change"))
+               for r in out["no_longer_granted"]]
+            + [_("error: {problem}").format(problem=e) for e in found.errors])
+            or _("nothing would change"))
         return
-    report = run_sync(config, store, ruleset=ruleset, sources=list(sources) or None, full=full)
+    store = Store(config.bridge.db_url)
+    with terminal_progress(not as_json) as progress:
+        report = run_sync(config, store, ruleset=ruleset, sources=list(sources) or None, full=full,
+                          progress=progress)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))
     else:
-        for sid, st in report.sources.items():
-            counts = {k: i18n.format_decimal(getattr(st, k)) for k in (
-                "new_facts", "changed_facts", "errors", "requests", "learners_without_email")}
-            click.echo(_("source {source}: {new_facts} new facts, {changed_facts} changed, "
-                         "{errors} errors, {requests} requests, {learners_without_email} learners "
-                         "without email").format(source=sid, **counts))
-            for warning in st.warnings:
-                click.echo("  " + _("warning: {problem}").format(problem=warning), err=True)
-        click.echo(_("run {run}: {status}; {awarded} awards issued; emails sent {sent}, to retry "
-                     "{retry}, failed {failed}").format(
-            run=report.run_id, status=report.status, awarded=report.awarded,
-            sent=report.emails.sent, retry=report.emails.retry, failed=report.emails.failed))
-        pushes = report.pushes
-        if pushes.sent or pushes.retried or pushes.refused or pushes.failed:
-            click.echo(_("presences pushed back {sent}, to retry {retry}, kept until fixed {refused}, "
-                         "failed {failed}").format(sent=pushes.sent, retry=pushes.retried,
-                                                   refused=pushes.refused, failed=pushes.failed))
-        for e in report.errors:
-            click.echo("  " + _("error: {problem}").format(
-                problem=f"source {e.source} {e.endpoint}: {e.message}"), err=True)
+        for line, to_err in sync_summary(report):
+            click.echo(line, err=to_err)
     if report.exit_code():
         sys.exit(report.exit_code())
 
@@ -198,10 +189,13 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     from bridge.web.server import serve as run_server
     from jobs.meetups import refresh_sessions
 
+    from .admin import console_setup
+
     config = load(config_path)
     store = Store(config.bridge.db_url)
     refresh_sessions(config, store)  # the config's meetup sessions are open before any run
-    run_server(config, store, host or config.web.host, port or config.web.port)
+    run_server(config, store, host or config.web.host, port or config.web.port,
+               console=console_setup(config, store))
 
 
 @main.command()
@@ -255,14 +249,19 @@ def awards() -> None:
 @click.option("--badge", default=None, help="Only this badge.")
 @handle_errors
 def awards_list(config_path: Path | None, as_json: bool, badge: str | None) -> None:
-    """One line (or JSON object) per award: id, learner email, badge, issued at, status."""
+    """One line (or JSON object) per award: id, learner email, badge, issued at, status
+    (valid, expired, revoked), and its email's delivery (sent, queued, failed, cancelled, none)."""
     from bridge.store import Store
 
     config = load(config_path)
-    for listed in Store(config.bridge.db_url).awards.listing(badge_id=badge):
-        row = listed.summary()
+    store = Store(config.bridge.db_url)
+    listed = store.awards.listing(badge_id=badge)
+    delivery = store.outbox.delivery_states([a.award.id for a in listed])
+    for one in listed:
+        row = {**one.summary(), "delivery": delivery.get(one.award.id, "none")}
         click.echo(json.dumps(row) if as_json else
-                   f"{row['id']}  {row['email']}  {row['badge']}  {row['issued_at']}  {row['status']}")
+                   f"{row['id']}  {row['email']}  {row['badge']}  {row['issued_at']}  {row['status']}"
+                   f"  {row['delivery']}")
 
 
 @awards.command("revoke")
@@ -328,22 +327,19 @@ def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
     """Erase a learner on request (GDPR art. 17): facts and identities deleted, awards revoked
     and stripped of name and email, and the platforms' next syncs will not bring them back."""
     from bridge.store import Store
+    from jobs.console import erase_learner
 
     config = load(config_path)
     store = Store(config.bridge.db_url)
     if not yes:
         click.confirm(_("Erase {email} and revoke all their badges? This cannot be undone").format(
             email=email), abort=True)
-    # The reason shows on the badges' pages: in the issuer's language, not the command's.
-    with i18n.language(config.bridge.default_language):
-        reason = _("erased at the learner's request (GDPR)")
-    counts = store.erasure.erase(email, reason)
-    if counts is None:
+    erased = erase_learner(config, store, email)
+    if erased is None:
         raise NotFound(_("no learner with email {email}").format(email=email))
-    # What was read from files still on disk (FUN's kept reports) goes too.
-    rows = _forget_in_files(config, email)
-    facts, idents, cancelled, revoked = (counts[k] for k in (
-        "facts", "identities", "deliveries_cancelled", "awards_revoked"))
+    facts, idents, cancelled, revoked, rows = (erased.facts, erased.identities,
+                                               erased.deliveries_cancelled, erased.awards_revoked,
+                                               erased.report_rows)
     click.echo(_("erased: {counts}").format(counts=", ".join([
         ngettext("{count} fact", "{count} facts", facts).format(count=facts),
         ngettext("{count} identity", "{count} identities", idents).format(count=idents),
@@ -351,21 +347,6 @@ def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
             count=cancelled),
         ngettext("{count} award revoked", "{count} awards revoked", revoked).format(count=revoked),
         ngettext("{count} report row", "{count} report rows", rows).format(count=rows)])))
-
-
-def _forget_in_files(config: Config, email: str) -> int:
-    """Rows carrying `email` removed from the files the sources keep (see `forget`)."""
-    from connectors.registry import REGISTRY
-
-    removed = 0
-    for sid, source in config.sources.items():
-        connector = REGISTRY.make(sid, source)
-        try:
-            forget = getattr(connector, "forget", None)
-            removed += forget(email) if forget else 0
-        finally:
-            connector.close()
-    return removed
 
 
 @main.group("config")
@@ -377,11 +358,18 @@ def config_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @handle_errors
 def config_check(file: Path | None) -> None:
-    """Validate FILE (default: $BADGE_BRIDGE_CONFIG) and print a summary without secrets."""
-    config = load(file, secrets=True)
+    """Validate FILE (default: $BADGE_BRIDGE_CONFIG) and what it refers to (push targets,
+    rules and their courses), print every problem at once, else a summary without secrets."""
+    from bridge.config import load_config
+    from bridge.logs import mask_url
+    from connectors.registry import REGISTRY
+    from jobs.checks import cross_check
+
+    config = load_config(file, REGISTRY, secrets=True)  # the push routes: with the rest, below
+    cross_check(config)
     click.echo(_("{file}: ok").format(file=config.file))
     click.echo(f"  public_url  {config.bridge.public_url}")
-    click.echo(f"  database    {config.bridge.db_url.split('@')[-1]}")
+    click.echo(f"  database    {mask_url(config.bridge.db_url)}")
     click.echo(f"  rules_dir   {config.bridge.rules_dir}")
     for sid, src in config.sources.items():
         click.echo("  " + (_("source {source}: kind {kind}") if src.enabled else
@@ -406,14 +394,18 @@ def db_upgrade(config_path: Path | None) -> None:
 
 def _register_builtin() -> None:
     """Command groups that live in their own module of this package."""
+    from .admin import admin
+    from .doctor import doctor
+    from .init import init
     from .keys import keys
     from .meetups import meetups
     from .presence import presence
     from .pushes import pushes
     from .reports import reports
     from .rules import rules
+    from .runs import runs
 
-    for group in (rules, keys, presence, pushes, reports, meetups):
+    for group in (rules, keys, presence, pushes, reports, meetups, runs, doctor, init, admin):
         main.add_command(group)
 
 

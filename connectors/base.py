@@ -5,7 +5,11 @@ Optional members, looked up with getattr: `requirements` (what the platform must
 connectors.requirements), `push_target_refusal(target, course)` (a classmethod: why a push
 route's target cannot work, checked when the config loads), `forget(email)` (erase a learner
 from files the source keeps, returning the rows removed) and `meetup_sessions(course)` (the
-sessions a course schedules, as `SessionInfo`, for a meetups source's `platform_sessions`).
+sessions a course schedules, as `SessionInfo`, for a meetups source's `platform_sessions`),
+`probes(pushed)` (the `Probe`s `badge-bridge doctor` runs: what the platform grants, read
+without changing anything; `pushed` lists the (course, target) of the routes pushing to the
+source; without it, `check()` is asked) and `discover(only)` (the courses the credential sees
+and their in-person-looking activities, as `CourseSeen`, for `badge-bridge init`).
 """
 
 from __future__ import annotations

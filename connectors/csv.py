@@ -11,7 +11,7 @@ import hashlib
 import io
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,20 @@ from pydantic import Field
 from bridge.addresses import email_address
 from bridge.config import SourceConfig
 from bridge.errors import InvalidAddress, PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, Fact, FactKind, Identity, PushResult, Watermark
+from bridge.i18n import gettext as _
+from bridge.i18n import ngettext
+from bridge.model import (
+    Attestation,
+    Batch,
+    Fact,
+    FactKind,
+    Finding,
+    FindingStatus,
+    Identity,
+    Probe,
+    PushResult,
+    Watermark,
+)
 from connectors.base import SourceState
 from connectors.push_route import PushRoute
 
@@ -236,6 +249,43 @@ class CsvConnector:
     def check(self) -> list[str]:
         return [] if self.config.path.exists() else [
             f"source {self.source_id}: {self.config.path} does not exist"]
+
+    def probes(self, pushed: Sequence[tuple[str, str]] = ()) -> list[Probe]:
+        """What `badge-bridge doctor` checks: the path exists, each sheet's header is understood."""
+        return [Probe("sheets", self._probe_sheets)]
+
+    def _probe_sheets(self) -> Iterator[Finding]:
+        path, sid = self.config.path, self.source_id
+        if not path.exists():
+            yield Finding(FindingStatus.fail, _("sheets"), _("{path} does not exist").format(path=path),
+                          _("create the folder, or fix sources.{source}.path").format(source=sid),
+                          _("presence"), sid)
+            return
+        files = self.files()
+        if not files:
+            yield Finding(FindingStatus.warn, _("sheets"), _("no .csv file in {path} yet").format(
+                path=path), _("drop the sign-in sheets there as CSV (UTF-8 or Excel's)"),
+                _("presence"), sid)
+        for file in files:
+            sheet, _digest = self.read(file, strict=False)
+            subject = _("sheet {file}").format(file=file.name)
+            header = [text for line, text in sheet.problems if line == 1 and text.startswith("header")]
+            if header:
+                yield Finding(FindingStatus.fail, subject, header[0], _(
+                    "name the columns email, présent (or statut) and séance (or date) in the first "
+                    "row"), _("presence"), sid)
+            elif sheet.problems:
+                line, text = sheet.problems[0]
+                yield Finding(FindingStatus.warn, subject, ngettext(
+                    "header understood; {count} row refused, at line {line}: {reason}",
+                    "header understood; {count} rows refused, first at line {line}: {reason}",
+                    len(sheet.problems)).format(count=len(sheet.problems), line=line, reason=text),
+                    _("correct those rows (sync says each one)"), _("presence"), sid)
+            else:
+                count = len(sheet.batch.facts)
+                yield Finding(FindingStatus.ok, subject, ngettext(
+                    "header understood, {count} presence", "header understood, {count} presences",
+                    count).format(count=count), source=sid)
 
     def read(self, path: Path, strict: bool | None = None) -> tuple[Sheet, str]:
         """The parsed sheet and its content hash; with `strict`, a bad row empties the batch."""

@@ -81,7 +81,10 @@ class HttpClient:
         self._lock = threading.Lock()
         self.requests = 0
         self.by_endpoint: Counter[str] = Counter()
+        self.by_status: Counter[str] = Counter()  # HTTP status, or "error" when none came back
         self.retried = 0
+        # Called after each request with its endpoint (a run's progress counts them).
+        self.on_request: Callable[[str], None] | None = None
         # Headers for each attempt; called with refresh=True once after a 401 (expired token).
         self.auth: Callable[[bool], dict[str, str]] | None = None
 
@@ -112,6 +115,12 @@ class HttpClient:
         with self._lock:
             self.requests += 1
             self.by_endpoint[endpoint] += 1
+        if self.on_request is not None:
+            self.on_request(endpoint)
+
+    def _answered(self, status: int | str) -> None:
+        with self._lock:
+            self.by_status[str(status)] += 1
 
     def _count_retry(self, _: RetryCallState) -> None:
         with self._lock:
@@ -147,11 +156,14 @@ class HttpClient:
                 resp = self.session.request(method, url, timeout=self.timeout, headers=sent,
                                             **env, **kwargs)
             except requests.Timeout:
+                self._answered("error")
                 raise RetryLater(f"no answer within {self.timeout:g} s", source=self.source_id,
                                  endpoint=endpoint) from None
             except requests.ConnectionError as exc:
+                self._answered("error")
                 raise RetryLater(f"connection failed: {type(exc).__name__}", source=self.source_id,
                                  endpoint=endpoint) from None
+            self._answered(resp.status_code)
             if resp.status_code == 401 and self.auth and authenticate and not renewed:
                 renewed = True  # the token expired early (clock skew, revoked): renew, send again
                 self.auth(True)

@@ -61,15 +61,20 @@ def load(path: str | Path | None, *, secrets: bool = True) -> Config:
     return config
 
 
-def check_push_routes(config: Config, registry: Registry) -> None:
-    """Every `[[sources.X.push]]` route names a configured source whose connector can take its
-    target; ConfigError at the route's line otherwise."""
+def push_route_problems(config: Config, registry: Registry) -> list[ConfigError]:
+    """Every `[[sources.X.push]]` route that names no configured source ("did you mean" the
+    closest), or a target its connector cannot take; each at the route's line."""
+    import difflib
+
     lines = None
+    problems: list[ConfigError] = []
     for sid, source in config.sources.items():
         for i, route in enumerate(getattr(source, "push", None) or []):
             problem: str | None
             if route.to not in config.sources:
-                problem, field = (f"no source {route.to!r} to push to; configured sources: "
+                close = difflib.get_close_matches(route.to, list(config.sources), n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problem, field = (f"no source {route.to!r} to push to{hint}; configured sources: "
                                   f"{', '.join(sorted(config.sources))}"), "to"
             else:
                 cls = registry.connector_class(config.sources[route.to].kind)
@@ -79,6 +84,19 @@ def check_push_routes(config: Config, registry: Registry) -> None:
             if problem:
                 if lines is None:
                     lines = load_toml(config.file)[1]
-                raise ConfigError(problem, file=str(config.file),
-                                  key=f"sources.{sid}.push[{i}].{field}",
-                                  line=lines.line(("sources", sid, "push", i, field)))
+                problems.append(ConfigError(problem, file=str(config.file),
+                                            key=f"sources.{sid}.push[{i}].{field}",
+                                            line=lines.line(("sources", sid, "push", i, field))))
+    return problems
+
+
+def check_push_routes(config: Config, registry: Registry) -> None:
+    """Every `[[sources.X.push]]` route names a configured source whose connector can take its
+    target; a ConfigError listing every route that does not (one line each) otherwise."""
+    problems = push_route_problems(config, registry)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        error = ConfigError("; ".join(str(p) for p in problems), file=str(config.file))
+        error.lines = [str(p) for p in problems]  # type: ignore[attr-defined]
+        raise error

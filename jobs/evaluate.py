@@ -16,6 +16,7 @@ from badge_rules import BADGE_SOURCE, BadgeDef, Decision, FactRef, RuleSet
 from bridge import i18n
 from bridge.issuing.images import badge_image
 from bridge.issuing.ob2 import new_salt
+from bridge.progress import Task
 from bridge.store import Award, NewAward, NewOutboxItem, Store
 
 __all__ = ["AwardDecision", "NoLongerGranted", "Decisions", "publish_badges", "candidates",
@@ -167,7 +168,8 @@ def _evidence(ruleset: RuleSet, ref: FactRef) -> dict[str, Any]:
 
 
 def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
-          now: datetime | None = None, public_url: str = "http://localhost") -> int:
+          now: datetime | None = None, public_url: str = "http://localhost",
+          progress: Task | None = None) -> int:
     """Write each award with its email outbox item; returns how many were new.
 
     The email's Message-ID is chosen here, on the public host's domain, and kept with the award."""
@@ -188,6 +190,8 @@ def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
                              payload={"award_id": award_id, "kind": "award"})
         if store.awards.create(award, [item]) is not None:
             issued += 1
+        if progress is not None:
+            progress.advance()
     return issued
 
 

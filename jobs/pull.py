@@ -8,10 +8,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
+from bridge import logs
 from bridge.config import Config
 from bridge.errors import SourceError
 from bridge.model import FactKind, Identity
+from bridge.progress import NO_PROGRESS, Progress
 from bridge.store import IngestResult, Store
 from connectors.base import Connector
 from connectors.registry import REGISTRY
@@ -25,9 +28,10 @@ class StoreState:
     """The store as one source's connector sees it (the SourceState protocol)."""
 
     def __init__(self, store: Store, source: str, run_id: int, full: bool = False,
-                 courses: Sequence[str] | None = None) -> None:
+                 courses: Sequence[str] | None = None, dry_run: bool = False) -> None:
         self.store, self.source, self.run_id, self.full = store, source, run_id, full
         self.courses = list(courses) if courses else None
+        self.dry_run = dry_run  # the connector must change nothing outside the store (files)
         self.errors: list[SourceError] = []
         self.warnings: list[str] = []
 
@@ -71,41 +75,58 @@ class SourceStats:
     errors: int = 0
     requests: int = 0
     warnings: list[str] = field(default_factory=list)
+    # What was fetched: requests by endpoint, and by HTTP status ("error": no answer).
+    endpoints: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, int | list[str]]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | None = None,
                  connectors: dict[str, Connector] | None = None,
-                 full: bool = False, courses: Sequence[str] | None = None) -> dict[str, SourceStats]:
+                 full: bool = False, progress: Progress = NO_PROGRESS,
+                 dry_run: bool = False, courses: Sequence[str] | None = None) -> dict[str, SourceStats]:
     """Pull every enabled source (or `only` these); returns per-source stats. `full`: the
-    connectors read every learner again, whatever their signals say. `courses`: only these."""
+    connectors read every learner again, whatever their signals say. `progress` counts each
+    source's requests (roster pages, per-learner reads) as they are made. `courses`: only
+    these courses (one shard of a sync spread over workers)."""
     stats: dict[str, SourceStats] = {}
     for source_id, source_cfg in config.sources.items():
         if (only and source_id not in only) or (not only and not source_cfg.enabled):
             continue
         connector = (connectors or {}).get(source_id) or REGISTRY.make(source_id, source_cfg)
-        state = StoreState(store, source_id, run_id, full, courses)
+        state = StoreState(store, source_id, run_id, full, courses, dry_run)
         total = IngestResult()
         batches = 0
-        try:
-            for batch in connector.pull(state):
-                total.merge(store.facts.ingest(run_id, batch))
-                batches += 1
-        except SourceError as exc:
-            state.report(exc)
-        except Exception as exc:  # a connector bug must not stop the other sources
-            log.exception("source %s failed", source_id)
-            state.report(SourceError(f"unexpected {type(exc).__name__}: {exc}", source=source_id,
-                                     endpoint="pull"))
-        finally:
-            requests = sum(connector.requests.values())
-            if connectors is None or source_id not in connectors:
-                connector.close()
+        http = getattr(connector, "http", None)
+        with logs.context(source=source_id), progress.task(f"pull {source_id}") as task:
+            if http is not None and hasattr(http, "on_request"):
+                http.on_request = lambda _endpoint: task.advance()
+            log.info("pull started")
+            try:
+                for batch in connector.pull(state):
+                    total.merge(store.facts.ingest(run_id, batch))
+                    batches += 1
+            except SourceError as exc:
+                state.report(exc)
+            except Exception as exc:  # a connector bug must not stop the other sources
+                log.exception("source %s failed", source_id)
+                state.report(SourceError(f"unexpected {type(exc).__name__}: {exc}", source=source_id,
+                                         endpoint="pull"))
+            finally:
+                endpoints = dict(connector.requests)
+                statuses = dict(getattr(http, "by_status", {}) or {})
+                if http is not None and hasattr(http, "on_request"):
+                    http.on_request = None
+                if connectors is None or source_id not in connectors:
+                    connector.close()
+            log.info("pull done: %d requests, %d new facts, %d changed, %d errors",
+                     sum(endpoints.values()), total.new_facts, total.changed_facts, len(state.errors))
         stats[source_id] = SourceStats(
             batches=batches, new_facts=total.new_facts, changed_facts=total.changed_facts,
             new_learners=total.new_learners,
             learners_without_email=store.facts.without_email(source_id),
-            errors=len(state.errors), requests=requests, warnings=state.warnings)
+            errors=len(state.errors), requests=sum(endpoints.values()), warnings=state.warnings,
+            endpoints=endpoints, statuses=statuses)
     return stats

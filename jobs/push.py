@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from bridge.config import Config
 from bridge.errors import FixableSourceError, PermanentSourceError, SourceError
 from bridge.model import Attestation, Batch, PushResult, Watermark
+from bridge.progress import Task
 from bridge.store import NewOutboxItem, OutboxItem, Presence, Store
 from connectors.base import REREAD, Connector
 from connectors.push_route import PushRoute, RoutedSource
@@ -129,7 +130,8 @@ Outcome = PushResult | SourceError
 
 
 def deliver_pushes(config: Config, store: Store, *, connectors: dict[str, Connector] | None = None,
-                   now: datetime | None = None, limit: int | None = None, run_id: int = 0) -> PushStats:
+                   now: datetime | None = None, limit: int | None = None, run_id: int = 0,
+                   progress: Task | None = None) -> PushStats:
     """Send every due push item (or at most `limit`), at most PARALLEL at once.
 
     Before anything is written, the learners are queued for a re-read on the receiving source
@@ -169,12 +171,14 @@ def deliver_pushes(config: Config, store: Store, *, connectors: dict[str, Connec
         if isinstance(outcome, SourceError):
             refusals.setdefault(_refusal_key(outcome), []).append(outcome)
         _record(store, item, att, outcome, now, stats, run_id)
+        if progress is not None:
+            progress.advance()
 
     try:
         with ThreadPoolExecutor(PARALLEL, thread_name_prefix="push") as pool:
             while limit is None or limit > 0:
                 items = store.outbox.claim(CHANNEL, limit=BATCH if limit is None else min(limit, BATCH),
-                                           now=now)
+                                           now=now, run_id=run_id)
                 if not items:
                     break
                 if limit is not None:

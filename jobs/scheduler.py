@@ -66,9 +66,12 @@ def run_daemon(config: Config, store: Store, every_seconds: int, *, serve: bool 
                       max_instances=1, coalesce=True, misfire_grace_time=every_seconds, id="sync")
     server = None
     if serve:
+        from bridge.console import ConsoleSetup
         from bridge.web.server import BackgroundServer
+        from jobs.console import Console
 
-        server = BackgroundServer(config, store, config.web.host, config.web.port).start()
+        server = BackgroundServer(config, store, config.web.host, config.web.port,
+                                  ConsoleSetup(Console(config, store))).start()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: scheduler.shutdown(wait=False))
     try:

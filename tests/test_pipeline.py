@@ -225,7 +225,7 @@ def test_awards_list_prints_one_json_object_per_award(config, platform, mailbox)
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(rows) == report.awarded
     assert {r["email"] for r in rows} == expected_emails(platform.world)
-    assert set(rows[0]) == {"id", "email", "badge", "issued_at", "status"}
+    assert set(rows[0]) == {"id", "email", "badge", "issued_at", "status", "delivery"}
     assert {r["status"] for r in rows} == {"valid"}
 
 
@@ -359,7 +359,7 @@ def test_admin_api_needs_the_token_and_lists_runs_awards_and_revokes(tmp_path, c
     run_sync(config, store)
     port = free_port()
     server = BackgroundServer(config, store, "127.0.0.1", port).start()
-    base, auth = f"http://127.0.0.1:{port}/admin", {"Authorization": "Bearer adm1n-s3cret"}
+    base, auth = f"http://127.0.0.1:{port}/api/admin", {"Authorization": "Bearer adm1n-s3cret"}
     try:
         assert requests.get(f"{base}/runs", timeout=5).status_code == 401
         assert requests.get(f"{base}/runs", headers={"Authorization": "Bearer nope"}, timeout=5).status_code == 401
@@ -384,7 +384,7 @@ def test_without_an_admin_token_there_is_no_admin_api(config, platform, mailbox)
     port = free_port()
     server = BackgroundServer(config, store, "127.0.0.1", port).start()
     try:
-        assert requests.get(f"http://127.0.0.1:{port}/admin/runs", timeout=5).status_code == 404
+        assert requests.get(f"http://127.0.0.1:{port}/api/admin/runs", timeout=5).status_code == 404
     finally:
         server.stop()
 

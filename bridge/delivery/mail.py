@@ -156,19 +156,24 @@ class Mailer:
             self._reset()
             codes = [c for c, _ in exc.recipients.values()]
             if all(c >= 500 for c in codes):
-                raise PermanentDeliveryError(f"recipient refused by the mail server ({codes[0]})") from None
-            raise DeliveryError(f"recipient temporarily refused ({codes[0]})") from None
+                raise PermanentDeliveryError(f"recipient refused by the mail server ({codes[0]})",
+                                             reason="recipient_refused") from None
+            raise DeliveryError(f"recipient temporarily refused ({codes[0]})",
+                                reason="recipient_deferred") from None
         except smtplib.SMTPAuthenticationError as exc:
             self.close()
-            raise DeliveryError(f"SMTP authentication failed ({exc.smtp_code})") from None
+            raise DeliveryError(f"SMTP authentication failed ({exc.smtp_code})",
+                                reason="smtp_auth") from None
         except smtplib.SMTPResponseException as exc:
             self._reset()
-            cls = PermanentDeliveryError if 500 <= exc.smtp_code < 600 and exc.smtp_code != 530 else DeliveryError
-            raise cls(f"mail server said {exc.smtp_code}") from None
+            permanent = 500 <= exc.smtp_code < 600 and exc.smtp_code != 530
+            cls = PermanentDeliveryError if permanent else DeliveryError
+            raise cls(f"mail server said {exc.smtp_code}",
+                      reason="server_refused" if permanent else "server_deferred") from None
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise DeliveryError(f"cannot reach the mail server {smtp.host}:{smtp.port}: "
-                                f"{type(exc).__name__}") from None
+                                f"{type(exc).__name__}", reason="smtp_unreachable") from None
 
     def _reset(self) -> None:
         try:

@@ -36,7 +36,8 @@ def environment(override_dir: Path | None = None) -> Environment:
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_callables(  # type: ignore[attr-defined]
         i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext, npgettext=i18n.npgettext)
-    env.filters.update(date=i18n.format_date, time=i18n.format_time, percent=i18n.format_percent)
+    env.filters.update(date=i18n.format_date, time=i18n.format_time, percent=i18n.format_percent,
+                       datetime=i18n.format_datetime)
     return env
 
 

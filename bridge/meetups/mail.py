@@ -23,6 +23,7 @@ from bridge.delivery.templates import render
 from bridge.errors import DeliveryError
 from bridge.meetups.tokens import Tokens, load_key
 from bridge.store import CheckIn, MeetupSession, NewOutboxItem, OutboxItem, Store
+from bridge.store.runs import Failures
 
 __all__ = ["CHANNEL", "MailCounts", "queue_confirmation", "queue_organiser_link",
            "deliver_meetup_mails", "compose"]
@@ -34,6 +35,7 @@ class MailCounts(NamedTuple):
     sent: int = 0
     retry: int = 0
     failed: int = 0
+    cancelled: int = 0  # nothing left to send (the session gone, the link replaced)
 
 
 def queue_confirmation(store: Store, config: Config, checkin: CheckIn, lang: str | None) -> None:
@@ -55,36 +57,45 @@ def queue_organiser_link(store: Store, config: Config, session: MeetupSession) -
                  "lang": config.bridge.default_language})]) == 1
 
 
-def deliver_meetup_mails(config: Config, store: Store, limit: int | None = None) -> MailCounts:
-    """Send the due meetup emails over one SMTP session."""
-    sent = retry = failed = 0
-    items = store.outbox.claim(CHANNEL, limit=limit or 100)
+def deliver_meetup_mails(config: Config, store: Store, limit: int | None = None, *,
+                         run_id: int = 0) -> MailCounts:
+    """Send the due meetup emails over one SMTP session; those not delivered are recorded on
+    run `run_id`, one line per reason."""
+    sent = retry = failed = cancelled = 0
+    items = store.outbox.claim(CHANNEL, limit=limit or 100, run_id=run_id)
     if not items:
         return MailCounts()
+    failures = Failures("email", "smtp", f"smtp://{config.smtp.host}:{config.smtp.port}")
     tokens = Tokens(load_key(config.bridge.keys_path))
     with Mailer(config.smtp) as mailer:
         for item in items:
             session = store.meetups.get(str(item.payload.get("session", "")))
             link = _link(config, tokens, session, item) if session else None
-            if session is None or link is None:
-                store.outbox.failed(item.id, "the meetup session no longer exists" if session is None
-                                    else "the organiser's link was replaced before it was sent")
-                failed += 1
+            if session is None or link is None:  # nothing left to send: not a delivery failure
+                store.outbox.cancelled(item.id, "the meetup session no longer exists"
+                                       if session is None
+                                       else "the organiser's link was replaced before it was sent")
+                cancelled += 1
                 continue
             try:
                 mailer.send(compose(config, session, item, link))
             except DeliveryError as exc:
                 if not exc.retryable or item.attempts >= config.smtp.max_attempts:
-                    store.outbox.failed(item.id, str(exc))
+                    reason = exc.reason if not exc.retryable else "out_of_attempts"
+                    store.outbox.failed(item.id, str(exc), reason=reason)
                     failed += 1
                 else:
+                    reason = exc.reason
                     store.outbox.retry(item.id, str(exc), datetime.now(UTC) + timedelta(
-                        seconds=min(30 * 2 ** (item.attempts - 1), 6 * 3600)))
+                        seconds=min(30 * 2 ** (item.attempts - 1), 6 * 3600)), reason=reason)
                     retry += 1
+                failures.add(reason, str(exc), f"meetup-mail:{item.id}")
                 continue
             store.outbox.done(item.id, {"message_id": _message_id(item)})
             sent += 1
-    return MailCounts(sent, retry, failed)
+    if run_id:
+        failures.record(store.runs, run_id)
+    return MailCounts(sent, retry, failed, cancelled)
 
 
 def _link(config: Config, tokens: Tokens, session: MeetupSession, item: OutboxItem) -> str | None:

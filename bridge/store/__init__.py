@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, func, select
 
 from bridge.store import db, schema
+from bridge.store.admin import Admin
 from bridge.store.awards import STATUS_LIST_BITS, STATUS_LIST_ID, Awards
 from bridge.store.erasure import Erasure
 from bridge.store.facts import Facts, LearnerQueue
@@ -36,7 +37,7 @@ from bridge.store.rows import (
 from bridge.store.runs import Runs
 
 __all__ = [
-    "Store", "Runs", "Facts", "LearnerQueue", "Awards", "Outbox", "Erasure", "IngestResult",
+    "Store", "Admin", "Runs", "Facts", "LearnerQueue", "Awards", "Outbox", "Erasure", "IngestResult",
     "Meetups", "Refreshed", "MeetupSession", "NewSession", "CheckIn", "NewCheckIn", "SessionRoute",
     "Award", "Badge", "Learner", "ListedAward", "NewAward", "NewOutboxItem", "OutboxItem",
     "Presence", "Run", "RunError", "StatusSlot", "Validity", "STATUS_LIST_BITS", "STATUS_LIST_ID",
@@ -47,19 +48,38 @@ class Store:
     """All of badge-bridge's state. `runs`: the record of runs; `facts`: learners, identities,
     facts, watermarks and the queues they feed; `awards`: badges, awards, status-list slots;
     `outbox`: deliveries; `erasure`: forgetting a learner; `meetups`: meetup sessions, their
-    check-ins and the check-in page's rate limits."""
+    check-ins and the check-in page's rate limits; `admin`: the web console's accounts,
+    sessions, audit log and views."""
+
+    url: str
+    engine: Engine
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
-        self.url = url
-        self.engine: Engine = db.open_engine(url)
+        engine = db.open_engine(url)
         if migrate:
-            db.upgrade(self.engine)
+            db.upgrade(engine)
+        self._attach(url, engine)
+
+    @classmethod
+    def read_only_copy(cls, url: str) -> Store:
+        """A store in memory holding a copy of the store at `url`, read without writing to it
+        (see bridge.store.snapshot): what a dry run works on."""
+        from bridge.store.snapshot import memory_copy
+
+        store = cls.__new__(cls)
+        store._attach(f"memory copy of {db.redact(url)}", memory_copy(url))
+        return store
+
+    def _attach(self, url: str, engine: Engine) -> None:
+        self.url = url
+        self.engine = engine
         self.runs = Runs(self.engine)
         self.facts = Facts(self.engine)
         self.awards = Awards(self.engine)
         self.outbox = Outbox(self.engine)
         self.erasure = Erasure(self.engine)
         self.meetups = Meetups(self.engine)
+        self.admin = Admin(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

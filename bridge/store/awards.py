@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bridge.errors import CapacityError, StoreError
 from bridge.store.ingest import chunks, upsert
 from bridge.store.rows import Award, Badge, ListedAward, NewAward, NewOutboxItem, StatusSlot, aware
-from bridge.store.schema import awards, badges, learners, ob3_status, outbox
+from bridge.store.schema import awards, badges, learners, ob3_status, outbox, rule_versions
 
 __all__ = ["Awards", "STATUS_LIST_BITS", "STATUS_LIST_ID"]
 
@@ -78,6 +78,13 @@ class Awards:
         with self.engine.begin() as conn:
             upsert(conn, badges, dict(id=badge_id, version=version, definition=definition, image=image,
                                       image_type=image_type, updated_at=datetime.now(UTC)), ["id"])
+            # Each version once, when first published: the console's history of the rule.
+            known = conn.execute(select(rule_versions.c.version).where(
+                rule_versions.c.badge_id == badge_id, rule_versions.c.version == version)).first()
+            if known is None:
+                upsert(conn, rule_versions, dict(badge_id=badge_id, version=version,
+                                                 first_seen_at=datetime.now(UTC), definition=definition),
+                       ["badge_id", "version"])
 
     def badge(self, badge_id: str) -> Badge | None:
         with self.engine.connect() as conn:

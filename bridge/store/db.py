@@ -17,17 +17,27 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bridge.errors import StoreError
 
-__all__ = ["open_engine", "upgrade", "current_revision", "head_revision"]
+__all__ = ["open_engine", "upgrade", "current_revision", "head_revision", "redact",
+           "schema_state"]
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _UPGRADE_LOCK = threading.Lock()
 _MIGRATION_LOCK = 0x6261646765  # "badge": an arbitrary key shared by every badge-bridge process
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
+    """The URL with its password masked."""
     from sqlalchemy.engine import make_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy parses: mask what looks like a password
+        from bridge.logs import mask_url
+
+        return mask_url(url)
+
+
+_redact = redact
 
 
 def open_engine(url: str) -> Engine:
@@ -87,3 +97,22 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             command.upgrade(cfg, revision)
     except OperationalError as exc:
         raise StoreError(f"cannot migrate {_redact(str(engine.url))}: {exc.orig}") from None
+
+
+def schema_state(url: str) -> tuple[str | None, str, bool]:
+    """(the database's revision, the code's head, whether the code knows the database's),
+    read without migrating anything; StoreError naming the reason when it cannot be reached."""
+    engine = open_engine(url)
+    try:
+        current = current_revision(engine)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreError(reason) from None
+    finally:
+        engine.dispose()
+    script = ScriptDirectory.from_config(_alembic_config())
+    try:
+        known = current is None or script.get_revision(current) is not None
+    except Exception:  # alembic raises several kinds for an unknown id
+        known = False
+    return current, script.get_current_head() or "", known

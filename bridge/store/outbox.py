@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bridge.model import Batch
@@ -63,8 +63,9 @@ class Outbox:
             return sum(self.add([i]) for i in items)  # one at a time: only the duplicates fail
 
     def claim(self, channel: str, limit: int = 100, lease: timedelta = timedelta(minutes=10),
-              now: datetime | None = None) -> list[OutboxItem]:
-        """Lease due items so that two workers never send the same one at once."""
+              now: datetime | None = None, run_id: int | None = None) -> list[OutboxItem]:
+        """Lease due items so that two workers never send the same one at once. The lease
+        names `run_id`: if that run is interrupted, the next run frees its items at once."""
         now = now or datetime.now(UTC)
         claimed: list[OutboxItem] = []
         with self.engine.begin() as conn:
@@ -77,7 +78,8 @@ class Outbox:
                 got = conn.execute(update(outbox).where(
                     outbox.c.id == r.id, outbox.c.status == r.status,
                     outbox.c.attempts == r.attempts).values(
-                    status="sending", lease_until=now + lease, attempts=r.attempts + 1)).rowcount
+                    status="sending", lease_until=now + lease, attempts=r.attempts + 1,
+                    lease_run=run_id or None)).rowcount
                 if got:
                     claimed.append(_item(r, r.attempts + 1))
         return claimed
@@ -90,18 +92,64 @@ class Outbox:
             stored = apply_batch(conn, read_back, run_id) if read_back else IngestResult()
             conn.execute(update(outbox).where(outbox.c.id == item_id).values(
                 status="sent", sent_at=datetime.now(UTC), result=result, last_error=None,
-                lease_until=None))
+                lease_until=None, lease_run=None, failure_reason=None))
         return stored
 
-    def retry(self, item_id: int, error: str, at: datetime) -> None:
+    def retry(self, item_id: int, error: str, at: datetime, reason: str | None = None) -> None:
+        """Back to the queue until `at`; `reason` is the failure's kind (smtp_unreachable…)."""
         with self.engine.begin() as conn:
             conn.execute(update(outbox).where(outbox.c.id == item_id).values(
-                status="pending", next_attempt_at=at, last_error=error, lease_until=None))
+                status="pending", next_attempt_at=at, last_error=error, lease_until=None,
+                lease_run=None, failure_reason=reason))
 
-    def failed(self, item_id: int, error: str, result: dict[str, Any] | None = None) -> None:
+    def failed(self, item_id: int, error: str, result: dict[str, Any] | None = None,
+               reason: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(outbox).where(outbox.c.id == item_id).values(
-                status="failed", last_error=error, result=result, lease_until=None))
+                status="failed", last_error=error, result=result, lease_until=None,
+                lease_run=None, failure_reason=reason))
+
+    def uncount(self, item_id: int) -> None:
+        """Take back the attempt its claim counted (the item was not tried)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == item_id, outbox.c.attempts > 0)
+                         .values(attempts=outbox.c.attempts - 1))
+
+    def cancelled(self, item_id: int, why: str) -> None:
+        """Never to be sent (its award was revoked or its learner erased): not a failure."""
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == item_id).values(
+                status="cancelled", last_error=why, lease_until=None, lease_run=None,
+                failure_reason=None))
+
+    def stats(self, now: datetime | None = None) -> list[tuple[str, str, str | None, int, float]]:
+        """(channel, status, failure reason, count, age in seconds of the oldest) of the
+        items not sent: the outbox's depth, age and failures, for /metrics."""
+        now = now or datetime.now(UTC)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(outbox.c.channel, outbox.c.status, outbox.c.failure_reason,
+                                       func.count(), func.min(outbox.c.created_at))
+                                .where(outbox.c.status.in_(("pending", "sending", "failed")))
+                                .group_by(outbox.c.channel, outbox.c.status,
+                                          outbox.c.failure_reason)).all()
+        return [(ch, st, reason, int(n), max(0.0, (now - aware(oldest)).total_seconds())
+                 if oldest is not None else 0.0) for ch, st, reason, n, oldest in rows]
+
+    def delivery_states(self, award_ids: Sequence[str]) -> dict[str, str]:
+        """Each award's email delivery state: sent, queued (pending, sending: with a retry
+        due), failed, cancelled; none when nothing was queued for it."""
+        states: dict[str, str] = {}
+        rank = {"failed": 4, "queued": 3, "cancelled": 2, "sent": 1}
+        with self.engine.connect() as conn:
+            for chunk in chunks(list(award_ids)):
+                for award_id, status in conn.execute(
+                        select(outbox.c.award_id, outbox.c.status).where(
+                            outbox.c.award_id.in_(chunk), outbox.c.channel == "email",
+                            outbox.c.key.like("email:%"))):
+                    state = "queued" if status in ("pending", "sending") else status
+                    if rank.get(state, 0) > rank.get(states.get(award_id, ""), 0):
+                        states[award_id] = state
+        return states
 
     def items(self, channel: str | None = None, *, award_id: str | None = None,
               award_ids: Sequence[str] | None = None) -> list[OutboxItem]:

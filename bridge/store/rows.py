@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple, overload
 
+from bridge.model import Run, RunError
+
 __all__ = [
     "Learner", "Badge", "StatusSlot", "NewAward", "Award", "ListedAward", "Validity",
     "NewOutboxItem", "OutboxItem", "Run", "RunError", "Presence", "aware",
@@ -159,32 +161,6 @@ class OutboxItem:
     def kind(self) -> str:
         """What an email says: award (the default), revocation, renewal."""
         return str(self.payload.get("kind", "award")) if self.channel == "email" else self.channel
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    id: int
-    started_at: datetime
-    finished_at: datetime | None
-    status: str  # running, ok, partial, failed
-    trigger: str
-    sources: list[str]
-    stats: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class RunError:
-    """A problem a source had during a run; the run carried on."""
-
-    source: str
-    endpoint: str
-    status_code: int | None
-    code: str | None
-    field: str | None
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class Presence(NamedTuple):

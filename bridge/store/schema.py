@@ -93,10 +93,15 @@ runs = Table(
     Column("id", Integer, primary_key=True),
     Column("started_at", TS, nullable=False),
     Column("finished_at", TS),
-    Column("status", String(20), nullable=False),  # running, ok, partial, failed
+    # running, ok, partial, failed, interrupted (killed: its heartbeat stopped)
+    Column("status", String(20), nullable=False, index=True),
     Column("trigger", String(40), nullable=False, default="cli"),
     Column("sources", JSON, nullable=False),
     Column("stats", JSON, nullable=False),
+    Column("host", String(255)),  # where it runs, and as which process: a dead pid on the
+    Column("pid", Integer),  # same host is seen at once, elsewhere the heartbeat tells
+    Column("heartbeat_at", TS),
+    Column("resumed", JSON),  # the interrupted runs whose work this one took over
 )
 
 run_errors = Table(
@@ -110,6 +115,10 @@ run_errors = Table(
     Column("field", String(200)),
     Column("message", Text, nullable=False),
     Column("at", TS, nullable=False),
+    Column("step", String(20), nullable=False, server_default="pull"),  # pull, evaluate, email, push
+    Column("reason", String(100)),  # what kind of failure, as summaries group them
+    Column("learner", String(100)),  # a reference that is not personal data (learner id, award id)
+    Column("count", Integer, nullable=False, server_default="1"),  # alike failures, one row
 )
 
 badges = Table(
@@ -164,6 +173,8 @@ outbox = Table(
     Column("result", JSON),
     Column("created_at", TS, nullable=False),
     Column("sent_at", TS),
+    Column("lease_run", Integer),  # the run holding the lease: an interrupted run's are freed
+    Column("failure_reason", String(100)),  # the last failure's kind (smtp_unreachable, rejected…)
 )
 
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
@@ -254,3 +265,52 @@ meetup_throttle = Table(
     Column("expires_at", TS, nullable=False, index=True),
 )
 __all__ += ["meetup_sessions", "meetup_checkins", "meetup_throttle"]
+
+# The web console: coordinators' accounts (argon2 hashes), their sessions (the cookie's hash and
+# the session's CSRF token), failed logins per account and address, who did what, and each
+# badge's rule versions as runs published them.
+admin_accounts = Table(
+    "admin_accounts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("last_login_at", TS),
+)
+
+admin_sessions = Table(
+    "admin_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie: a leak is no key
+    Column("account_id", Integer, ForeignKey("admin_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False, index=True),
+)
+
+admin_login_failures = Table(
+    "admin_login_failures", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(400), nullable=False),  # account|address, and account alone
+    Column("at", TS, nullable=False),
+    Index("ix_admin_login_failures_key_at", "key", "at"),
+)
+
+admin_audit = Table(
+    "admin_audit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", TS, nullable=False, index=True),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(40), nullable=False),  # revoke, resend, erase, link_checkin, login…
+    Column("target", String(400), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("address", String(64)),
+)
+
+rule_versions = Table(
+    "rule_versions", metadata,
+    Column("badge_id", String(200), primary_key=True),
+    Column("version", String(64), primary_key=True),
+    Column("first_seen_at", TS, nullable=False),
+    Column("definition", JSON, nullable=False),
+)
+__all__ += ["admin_accounts", "admin_sessions", "admin_login_failures", "admin_audit", "rule_versions"]

@@ -6,8 +6,6 @@ Behind `Authorization: Bearer <[web] admin_token>`; without a configured token t
 from __future__ import annotations
 
 import hmac
-from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -36,11 +34,16 @@ def admin_routes(config: Config, store: Store) -> list[Route]:
 
     async def runs(request: Request) -> Response:
         out = []
-        for run in store.runs.last(int(request.query_params.get("limit", 20))):
-            out.append({**{k: (v.isoformat() if isinstance(v, datetime) else v)
-                           for k, v in asdict(run).items()},
-                        "errors": [e.as_dict() for e in store.runs.errors(run.id)]})
+        for run in store.runs.list(int(request.query_params.get("limit", 20)),
+                                   status=request.query_params.get("status")):
+            out.append({**run.as_dict(), "errors": [e.as_dict() for e in store.runs.errors(run.id)]})
         return JSONResponse(out)
+
+    async def one_run(request: Request) -> Response:
+        run = store.runs.get(int(request.path_params["run_id"]))
+        if run is None:
+            return JSONResponse({"error": "no such run"}, status_code=404)
+        return JSONResponse({**run.as_dict(), "errors": [e.as_dict() for e in store.runs.errors(run.id)]})
 
     async def awards(request: Request) -> Response:
         rows = store.awards.listing(badge_id=request.query_params.get("badge"),
@@ -68,8 +71,9 @@ def admin_routes(config: Config, store: Store) -> list[Route]:
         return JSONResponse({"queued": store.outbox.reset(f"email:{award_id}")}, status_code=202)
 
     return [
-        Route("/admin/runs", guarded(runs)),
-        Route("/admin/awards", guarded(awards)),
-        Route("/admin/awards/{award_id}/revoke", guarded(revoke), methods=["POST"]),
-        Route("/admin/awards/{award_id}/resend", guarded(resend), methods=["POST"]),
+        Route("/api/admin/runs", guarded(runs)),
+        Route("/api/admin/runs/{run_id:int}", guarded(one_run)),
+        Route("/api/admin/awards", guarded(awards)),
+        Route("/api/admin/awards/{award_id}/revoke", guarded(revoke), methods=["POST"]),
+        Route("/api/admin/awards/{award_id}/resend", guarded(resend), methods=["POST"]),
     ]

@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from bridge import i18n
 from bridge.config import Config
+from bridge.console import ConsoleSetup
 from bridge.delivery.templates import render
 from bridge.errors import ConfigError, NotFound
 from bridge.issuing import did, ob2
@@ -30,6 +31,8 @@ from bridge.issuing.issuer import Format, Issuer
 from bridge.issuing.share import qr_svg
 from bridge.store import Award, Badge, Store
 from bridge.web.admin import admin_routes
+from bridge.web.console import console_routes
+from bridge.web.health import healthz, readyz_handler, token_guard
 from bridge.web.issuer_pages import badge_context, home_context
 from bridge.web.meetups import meetup_routes
 from bridge.web.metrics import metrics_registry
@@ -58,7 +61,8 @@ def _image(data: bytes, ext: str, name: str) -> Response:
                              "Access-Control-Allow-Origin": "*"})
 
 
-def create_app(config: Config, store: Store) -> Starlette:
+def create_app(config: Config, store: Store, console: ConsoleSetup | None = None) -> Starlette:
+    """The app; with `console`, the coordinators' pages under /admin too."""
     issuer = Issuer(config, store)
     urls = issuer.urls
     templates = config.bridge.templates_dir
@@ -100,10 +104,6 @@ def create_app(config: Config, store: Store) -> Starlette:
             return verify_page(request, award)
         return _json({"@context": ob2.OB2_CONTEXT, "type": "Assertion", "id": urls.assertion(award.id),
                       "revoked": True, "revocationReason": award.revocation_reason or ""}, 410)
-
-    async def healthz(request: Request) -> Response:
-        store.counts()
-        return JSONResponse({"status": "ok"})
 
     registry = metrics_registry(store)
 
@@ -242,7 +242,8 @@ def create_app(config: Config, store: Store) -> Starlette:
         Route("/", home),
         Mount("/static", app=StaticFiles(packages=[("bridge", "static")]), name="static"),
         Route("/healthz", healthz),
-        Route("/metrics", metrics),
+        Route("/readyz", readyz_handler(config, store)),
+        Route("/metrics", token_guard(config, metrics)),
         Route("/.well-known/did.json", did_document),
         Route("/did.json", did_document),
         Route("/ob2/issuer", issuer_profile),
@@ -269,4 +270,5 @@ def create_app(config: Config, store: Store) -> Starlette:
         *admin_routes(config, store),
         *(wallet_routes(issuer, store) if config.bridge.wallet_offers else []),
         *meetup_routes(config, store, html, lang_of),
+        *console_routes(config, store, console, html, lang_of),
     ], exception_handlers={ConfigError: no_key, 404: no_route})

@@ -10,6 +10,7 @@ import time
 import uvicorn
 
 from bridge.config import Config
+from bridge.console import ConsoleSetup
 from bridge.errors import ConfigError
 from bridge.store import Store
 from bridge.web.app import create_app
@@ -23,15 +24,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def serve(config: Config, store: Store, host: str, port: int) -> None:
-    uvicorn.run(create_app(config, store), host=host, port=port, log_level="warning")
+def serve(config: Config, store: Store, host: str, port: int,
+          console: ConsoleSetup | None = None) -> None:
+    uvicorn.run(create_app(config, store, console), host=host, port=port, log_level="warning")
 
 
 class BackgroundServer:
     """uvicorn in a daemon thread; `stop()` shuts it down cleanly."""
 
-    def __init__(self, config: Config, store: Store, host: str, port: int) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(create_app(config, store), host=host, port=port,
+    def __init__(self, config: Config, store: Store, host: str, port: int,
+                 console: ConsoleSetup | None = None) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(create_app(config, store, console), host=host,
+                                                    port=port,
                                                     log_level="warning", lifespan="off"))
         self.thread = threading.Thread(target=self.server.run, daemon=True, name="web")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from bridge.config import SourceConfig
 from bridge.errors import FixableSourceError, PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, Fact, FactKind, PushResult, Watermark
+from bridge.model import Attestation, Batch, Fact, FactKind, Probe, PushResult, Watermark
 from connectors.base import SourceState
 from connectors.edx_common import API_KEY_HEADER, get_json, per_learner
 from connectors.fun.config import FunConfig
@@ -71,6 +71,12 @@ class FunConnector:
             return [f"source {self.source_id}: reports_dir {folder} is not a folder — fix: "
                     f"{NEEDS['reports'].fix}"]
         return []
+
+    def probes(self, pushed: Sequence[tuple[str, str]] = ()) -> list[Probe]:
+        """What `badge-bridge doctor` checks: the API key, the reports folder."""
+        from connectors.fun.doctor import FunProbes
+
+        return FunProbes(self).probes()
 
     # -- reports ------------------------------------------------------------
     def files(self) -> list[Path]:
@@ -126,10 +132,12 @@ class FunConnector:
 
     # -- pull ---------------------------------------------------------------
     def pull(self, state: SourceState) -> Iterator[Batch]:
+        dry = bool(getattr(state, "dry_run", False))  # a dry run neither deletes nor touches files
         for path in self.files():
             course = course_of(path, self.config.courses)
             if course and state.watermark(course, f"file:{path.name}") == digest(path):
-                self.expired(path)  # kept after its import, unchanged since
+                if not dry:
+                    self.expired(path)  # kept after its import, unchanged since
                 continue
             try:
                 report = self.read(path, course)
@@ -142,7 +150,8 @@ class FunConnector:
                 state.report(exc)
                 continue
             yield self.stamped(report, path)
-            self.settle(path)  # reached only once the batch is stored
+            if not dry:
+                self.settle(path)  # reached only once the batch is stored
         if self.config.api_key is not None:
             for course in self.config.courses:
                 yield self._lookups(course, state)

@@ -1,8 +1,9 @@
 """The Moodle connector: roster, completion, grades, attendance; presence pushed back.
 
-Request bound of a run: 1 (site info) + 1 (course list, only when none is configured) +
-ceil(completed participants / `report_page_size`) (only with `completion_report`), then per
-course 1 (grade report) + 1 (contents, for attendance instances) + 1 per attendance instance +
+Request bound of a run: 1 (site info) + 1 (course list, only when none is configured) + 1
+(course names) + ceil(completed participants / `report_page_size`) (only with
+`completion_report`), then per course 1 (module names, when activities or grades are pulled) +
+1 (grade report) + 1 (contents, for attendance instances) + 1 per attendance instance +
 ceil(roster / `page_size`) roster pages + ceil(new learners / 100) language look-ups + 2 per
 learner read (1 when the completion report says they are not complete). Who is read is in
 `connectors.moodle.course`: a no-change run reads only the rolling re-check's share, about
@@ -15,12 +16,21 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import ClassVar
 
+from bridge import logs
 from bridge.config import SourceConfig
 from bridge.errors import PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, FactKind, PushResult, SessionInfo
+from bridge.model import (
+    Attestation,
+    Batch,
+    CourseSeen,
+    FactKind,
+    Probe,
+    PushResult,
+    SessionInfo,
+)
 from connectors.base import SourceState
 from connectors.http import HttpClient
 from connectors.moodle import needs
@@ -28,6 +38,7 @@ from connectors.moodle.client import MissingCapability, MoodleClient, NotInServi
 from connectors.moodle.config import MoodleConfig
 from connectors.moodle.course import STATES, CoursePull, Read, Reads, read_learner
 from connectors.moodle.detect import report_completions
+from connectors.moodle.names import CourseNames, read_names
 from connectors.moodle.payloads import Course, SiteInfo
 from connectors.moodle.push import activity_state, push_attendance, push_completion
 from connectors.moodle.signals import (
@@ -92,6 +103,7 @@ class MoodleConnector:
         self.http = http or HttpClient.for_source(source_id, config)
         self.client = MoodleClient(self.http, config.url, config.token.get_secret_value())
         self._site: SiteInfo | None = None
+        self._names: CourseNames | None = None  # read once a run (connectors.moodle.names)
 
     @property
     def requests(self) -> dict[str, int]:
@@ -126,6 +138,20 @@ class MoodleConnector:
             return [str(exc)]
         return [str(self._not_in_service([f], use)) for f, use in self._missing().items()]
 
+    def probes(self, pushed: Sequence[tuple[str, str]] = ()) -> list[Probe]:
+        """What `badge-bridge doctor` asks the site, without changing anything; `pushed`: the
+        (course, target) of the routes pushing presence to this source."""
+        from connectors.moodle.doctor import MoodleProbes
+
+        return MoodleProbes(self, pushed).probes()
+
+    def discover(self, only: Sequence[str] = ()) -> list[CourseSeen]:
+        """The courses the token sees (or those of `only`) and their in-person-looking
+        activities, for `init`."""
+        from connectors.moodle.doctor import discover
+
+        return discover(self, only)
+
     def course_ids(self) -> list[str]:
         if self.config.courses:
             return list(self.config.courses)
@@ -146,19 +172,32 @@ class MoodleConnector:
         completed = self._report_completions(report, missing)
         now = int(self.clock())
         shard = getattr(state, "courses", None)
-        for course in self.course_ids():
-            if shard and course not in shard:
-                continue
-            try:
-                marks = state.watermarks(course, "access:")
-                pull = CoursePull(self.client, self.config, course, state, report,
-                                  signals=self._signals(course, report, missing,
-                                                        None if state.full else _keep(marks)),
-                                  completed=None if completed is None else completed.get(course, set()),
-                                  marks=marks, now=now)
-                yield from pull.batches()
-            except SourceError as exc:
-                report(exc)
+        courses = [c for c in self.course_ids() if not shard or c in shard]
+        self._names = names = self._read_names(courses)
+        for course in courses:
+            with logs.context(course=course):  # the lines logged for this course say so
+                yield from self._pull_course(course, state, report, missing, completed, now, names)
+
+    def _pull_course(self, course: str, state: SourceState, report: Once,
+                     missing: dict[str, str], completed: dict[str, set[int]] | None,
+                     now: int, names: CourseNames) -> Iterator[Batch]:
+        """One course's batches; its failure is reported, the other courses carry on."""
+        try:
+            marks = state.watermarks(course, "access:")
+            pull = CoursePull(self.client, self.config, course, state, report,
+                              signals=self._signals(course, report, missing,
+                                                    None if state.full else _keep(marks)),
+                              completed=None if completed is None else completed.get(course, set()),
+                              marks=marks, now=now)
+            for batch in pull.batches():
+                yield dataclasses.replace(batch, facts=names.named(batch.facts))
+        except SourceError as exc:
+            report(exc)
+
+    def _read_names(self, courses: list[str]) -> CourseNames:
+        return read_names(self.client, courses, can_list=self._has("core_course_get_courses"),
+                          modules=self.config.activities or self.config.grades,
+                          can_contents=self._has("core_course_get_contents"))
 
     def _report_completions(self, report: Once, missing: dict[str, str]) -> dict[str, set[int]] | None:
         """Completed participants per course from the report, or None (no report, or refused:
@@ -222,8 +261,11 @@ class MoodleConnector:
                                       int(target))  # activities not read, or the read failed
             result = push_completion(self.client, self.source_id, attestation, int(target), read_back)
             read = reads[0] if reads else None
-            return result if read is None or isinstance(read, SourceError) \
-                else dataclasses.replace(result, facts=read.facts)
+            if read is None or isinstance(read, SourceError):
+                return result
+            # named with this run's names when the pull read them; else the next pull names them
+            facts = self._names.named(read.facts) if self._names else read.facts
+            return dataclasses.replace(result, facts=facts)
         if kind == "attendance" and target.isdigit():
             taker = self.config.taker_id or self.site_info().userid
             return push_attendance(self.client, self.source_id, attestation, int(target), taker)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bridge.i18n import N_
 from connectors.moodle.config import MoodleConfig
 from connectors.requirements import Requirement
 
@@ -58,32 +59,31 @@ class Function:
 
 
 CAPABILITIES: dict[str, Capability] = {c.name: c for c in (
-    Capability("webservice/rest:use", "every call", "core_webservice_get_site_info"),
-    Capability("moodle/course:view", "every course the token user is not enrolled in",
+    Capability("webservice/rest:use", N_("every call"), "core_webservice_get_site_info"),
+    Capability("moodle/course:view", N_("every course the token user is not enrolled in"),
                "core_enrol_get_enrolled_users"),
-    Capability("moodle/course:viewhiddencourses", "hidden courses", "core_enrol_get_enrolled_users"),
+    Capability("moodle/course:viewhiddencourses", N_("hidden courses"), "core_enrol_get_enrolled_users"),
     # Either one (or moodle/course:enrolreview) lets the roster through (course/lib.php).
-    Capability("moodle/course:viewparticipants", "the roster", "core_enrol_get_enrolled_users"),
-    Capability("moodle/user:viewdetails", "the roster: learners are left out of it",
+    Capability("moodle/course:viewparticipants", N_("the roster"), "core_enrol_get_enrolled_users"),
+    Capability("moodle/user:viewdetails", N_("the roster: learners are left out of it"),
                "core_enrol_get_enrolled_users", silent=True),
-    Capability("moodle/site:viewuseridentity", "learners' emails (or moodle/course:useremail)",
+    Capability("moodle/site:viewuseridentity", N_("learners' emails"),
                "core_enrol_get_enrolled_users", silent=True),
-    Capability("moodle/user:viewalldetails", "learners' language and username",
+    Capability("moodle/user:viewalldetails", N_("learners' language and username"),
                "core_user_get_users_by_field", silent=True),
-    Capability("moodle/site:accessallgroups", "learners outside the token user's groups "
-               "(courses in separate-groups mode)", "core_enrol_get_enrolled_users", silent=True),
-    Capability("report/completion:view", "course completion",
+    Capability("moodle/site:accessallgroups", N_("learners outside the token user's groups "
+               "(courses in separate-groups mode)"), "core_enrol_get_enrolled_users", silent=True),
+    Capability("report/completion:view", N_("course completion"),
                "core_completion_get_course_completion_status"),
-    Capability("report/progress:view", "activity completion",
+    Capability("report/progress:view", N_("activity completion"),
                "core_completion_get_activities_completion_status"),
-    Capability("gradereport/user:view", "grades", "gradereport_user_get_grade_items"),
-    Capability("moodle/grade:viewall", "grades", "gradereport_user_get_grade_items"),
-    Capability("mod/attendance:view", "attendance", "mod_attendance_get_sessions"),
+    Capability("gradereport/user:view", N_("grades"), "gradereport_user_get_grade_items"),
+    Capability("moodle/grade:viewall", N_("grades"), "gradereport_user_get_grade_items"),
+    Capability("mod/attendance:view", N_("attendance"), "mod_attendance_get_sessions"),
     # Reading sessions needs one of take/change/manage; writing a status needs take itself.
-    Capability("mod/attendance:takeattendances", "attendance sessions and pushing attendance", None),
-    Capability("moodle/course:overridecompletion", "pushing completion", None),
-    Capability("moodle/reportbuilder:view", "the completion report (with the token user in "
-               "its audience, or moodle/reportbuilder:viewall)", "core_reportbuilder_retrieve_report"),
+    Capability("mod/attendance:takeattendances", N_("attendance sessions and pushing attendance"), None),
+    Capability("moodle/course:overridecompletion", N_("pushing completion"), None),
+    Capability("moodle/reportbuilder:view", N_("the completion report"), "core_reportbuilder_retrieve_report"),
 )}
 
 _COURSE = Refusal(("moodle/course:view", "moodle/course:viewhiddencourses"),
@@ -105,50 +105,50 @@ _ATTENDANCE_READ = Refusal(("mod/attendance:takeattendances", "mod/attendance:ch
                            "the token user may not read attendance sessions (any one of these)")
 
 FUNCTIONS: dict[str, Function] = {f.name: f for f in (
-    Function("core_webservice_get_site_info", "checking the token and the service's functions",
+    Function("core_webservice_get_site_info", N_("checking the token and the service's functions"),
              {"accessexception": Refusal(("webservice/rest:use",), "the token user may not use "
                                          "the REST protocol", "and add this function to the service")}),
-    Function("core_enrol_get_enrolled_users", "the roster", {
+    Function("core_enrol_get_enrolled_users", N_("the roster"), {
         "errorcoursecontextnotvalid": _COURSE,
         "nopermissions": Refusal(("moodle/course:viewparticipants",), "the token user may not list "
                                  "participants", "or moodle/course:enrolreview")}),
-    Function("core_user_get_users_by_field", "learners' language"),
-    Function("core_completion_get_course_completion_status", "course completion", {
+    Function("core_user_get_users_by_field", N_("learners' language")),
+    Function("core_completion_get_course_completion_status", N_("course completion"), {
         "requireloginerror": _COURSE,
         "cannotviewreport": Refusal(("report/completion:view",), "the token user cannot view "
                                     "the course completion report"),
         "accessdenied": _GROUPS}),
-    Function("core_completion_get_activities_completion_status", "activity completion", {
+    Function("core_completion_get_activities_completion_status", N_("activity completion"), {
         "requireloginerror": _COURSE,
         "nopermissions": Refusal(("report/progress:view",), "the token user cannot view the "
                                  "activity completion report"),
         "accessdenied": _GROUPS}),
-    Function("gradereport_user_get_grade_items", "grades", {
+    Function("gradereport_user_get_grade_items", N_("grades"), {
         "requireloginerror": _COURSE,
         # The message names the capability: "(View user report)", "(View grades of other users)".
         "nopermissions": Refusal(("gradereport/user:view", "moodle/grade:viewall"),
                                  "the token user cannot view the grades of others"),
         "notingroup": _GROUPS}, "gradereport_user"),
-    Function("core_course_get_contents", "finding the attendance activities",
+    Function("core_course_get_contents", N_("finding the attendance activities"),
              {"errorcoursecontextnotvalid": _COURSE}),
-    Function("core_course_get_courses", "listing courses when none is configured",
+    Function("core_course_get_courses", N_("listing courses when none is configured"),
              {"errorcoursecontextnotvalid": _COURSE}),
-    Function("mod_attendance_get_sessions", "attendance sessions", {
+    Function("mod_attendance_get_sessions", N_("attendance sessions"), {
         "requireloginerror": _ATTENDANCE_SEE, "invalidparameter": _ATTENDANCE_READ},
         "mod_attendance"),
-    Function("core_completion_override_activity_completion_status", "pushing completion", {
+    Function("core_completion_override_activity_completion_status", N_("pushing completion"), {
         "requireloginerror": _ACTIVITY,
         # The message is the bare string key "error/nopermission" on 4.5.0.
         "nopermission": Refusal(("moodle/course:overridecompletion",), "the token user may not "
                                 "override activity completion")}),
-    Function("mod_attendance_get_session", "pushing attendance (reading the session)", {
+    Function("mod_attendance_get_session", N_("pushing attendance (reading the session)"), {
         "requireloginerror": _ATTENDANCE_SEE, "invalidparameter": _ATTENDANCE_READ},
         "mod_attendance"),
-    Function("mod_attendance_update_user_status", "pushing attendance", {
+    Function("mod_attendance_update_user_status", N_("pushing attendance"), {
         "requireloginerror": _ATTENDANCE_SEE,
         "invalidparameter": Refusal(("mod/attendance:takeattendances",), "the token user may not "
                                     "take attendance")}, "mod_attendance"),
-    Function("core_reportbuilder_retrieve_report", "the completion report", {
+    Function("core_reportbuilder_retrieve_report", N_("the completion report"), {
         "errorreportview": Refusal(("moodle/reportbuilder:view",), "the token user cannot view "
                                    "the report", "and add the user (or its role) to the report's "
                                    "audience, or grant moodle/reportbuilder:viewall")}),

@@ -13,15 +13,26 @@ A no-change run costs the paged passes and nothing per learner.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
+from bridge import logs
 from bridge.config import SourceConfig
 from bridge.errors import FixableSourceError, PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, Fact, FactKind, Identity, PushResult, Watermark
+from bridge.model import (
+    Attestation,
+    Batch,
+    CourseSeen,
+    Fact,
+    FactKind,
+    Identity,
+    Probe,
+    PushResult,
+    Watermark,
+)
 from connectors.base import SourceState
 from connectors.edx_common import get_json, per_learner
 from connectors.http import HttpClient, follow_next
@@ -104,12 +115,27 @@ class OpenEdxConnector:
                     f"{NEEDS['global_staff'].fix}"]
         return []
 
+    def probes(self, pushed: Sequence[tuple[str, str]] = ()) -> list[Probe]:
+        """What `badge-bridge doctor` asks the LMS, without changing anything; `pushed`: the
+        (course, target) of the routes pushing presence to this source."""
+        from connectors.openedx.doctor import OpenEdxProbes
+
+        return OpenEdxProbes(self, pushed).probes()
+
+    def discover(self, only: Sequence[str] = ()) -> list[CourseSeen]:
+        """The LMS's courses (or those of `only`) and their staff-graded blocks, for `init`."""
+        from connectors.openedx.doctor import discover
+
+        return discover(self, only)
+
     # -- pull ---------------------------------------------------------------
     def pull(self, state: SourceState) -> Iterator[Batch]:
         known = dict(state.known_identities())
         for course in self.config.courses:
             try:
-                yield self._pull_course(course, state, known)
+                with logs.context(course=course):
+                    batch = self._pull_course(course, state, known)
+                yield batch
             except FixableSourceError as exc:
                 state.report(exc)  # the same setup problem for every course: said once
                 return

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EnrollmentPage", "Grade", "GradePage", "AggregatorPage", "Certificate", "Account",
+__all__ = ["CourseList", "EnrollmentPage", "Grade", "GradePage", "AggregatorPage", "Certificate", "Account",
            "Block", "Blocks", "CourseDetail"]
 
 
@@ -93,3 +93,9 @@ class CourseDetail(_P):
 
     id: str
     name: str = ""
+
+
+class CourseList(_P):
+    """The Course API's list (course_api/views.py CourseListView): one page of the catalogue."""
+
+    results: list[CourseDetail]

@@ -73,6 +73,12 @@ def test_config_check_command_one_line_error_and_exit_code(write_config, monkeyp
     assert proc.stderr.strip().splitlines() == [
         f"error: {path}:9: sources.moodle-nice.token: environment variable TEST_MOODLE_TOKEN is not set"]
     monkeypatch.setenv("TEST_MOODLE_TOKEN", "s3cr3t-token-value")
+    # config check also checks what the file refers to: a rules folder whose rules check
+    (path.parent / "rules").mkdir()
+    (path.parent / "rules" / "done.toml").write_text(
+        '[badge]\nid = "done"\nname = { en = "Done" }\ndescription = { en = "Done." }\n'
+        'criteria = { en = "Complete course 42." }\n\n[condition]\n'
+        'course_completed = { source = "moodle-nice", course = "42" }\n', encoding="utf-8")
     proc = CliRunner().invoke(main, ["config", "check", str(path)])
     assert proc.exit_code == 0, proc.stderr
     assert "source moodle-nice: kind moodle" in proc.stdout

@@ -67,8 +67,10 @@ def test_a_rerun_without_change_reads_no_learner_again(moodle_stub: Any) -> None
     calls.clear()
     again = [f for b in connector().pull(state) for f in b.facts if f.kind != FactKind.enrolment]
     assert again == []
-    # the docstring's bound: site info + per course grades, contents, sessions, one roster page
+    # the docstring's bound: site info + per course module names, grades, contents, sessions,
+    # one roster page (the recorded service has no core_course_get_courses: no course names)
     assert sorted(calls) == sorted(["core_webservice_get_site_info", "gradereport_user_get_grade_items",
+                                    "core_course_get_contents",
                                     "core_course_get_contents", "mod_attendance_get_sessions",
                                     "core_enrol_get_enrolled_users"])
 

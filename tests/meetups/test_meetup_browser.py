@@ -117,7 +117,8 @@ courses = ["{course.id}"]
         assert errors == [], errors
 
         report = run_sync(meetup.config, meetup.store)
-        assert report.status == "ok" and report.awarded == 1, report.errors
+        # No mail server here: the award's email waits (partial for that alone), nothing else.
+        assert [e.step for e in report.errors] == ["email"] and report.awarded == 1, report.errors
         [listed] = meetup.store.awards.listing(badge_id="rencontre-snt")
         assert listed.email == learner.email.lower()
         assert [(p["source"], p["item"]) for p in listed.award.provenance] == [("rencontres", session.id)]

@@ -66,7 +66,8 @@ def test_a_check_in_is_awarded_with_the_meetup_as_evidence_and_pushed_back_once(
     assert phone.outcome(done) == "checked_in"
     meetup.store.meetups.close(session.id)
     first = run_sync(meetup.config, meetup.store)
-    assert first.status == "ok", first.errors
+    # No mail server here: the award's email waits (the run is partial for it), nothing else.
+    assert [e.step for e in first.errors] == ["email"] and first.exit_code() == 5, first.errors
     assert first.awarded == 1
     [listed] = meetup.store.awards.listing(badge_id="rencontre-snt")
     assert listed.email == learner.email.lower()

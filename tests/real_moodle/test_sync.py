@@ -23,6 +23,11 @@ def test_a_first_sync_stores_roster_completion_and_attendance_and_awards_the_com
     present = b.facts(FactKind.presence, str(hybrid["sessionid"]))
     assert present == {u: 1.0 for u in groups["complete"]}
     idents = b.store.facts.identities("campus")
+    # the names the evidence is written with, as Moodle 4.5.0 gives them (connectors.moodle.names)
+    facts = [f for fs in b.store.facts.of_learners(b.store.facts.learner_ids()).values() for f in fs]
+    assert {f.attrs.get("course_name") for f in facts} == {f"{hybrid['shortname']} — SNT hybrid course"}
+    assert {f.attrs.get("item_name") for f in facts if f.kind is FactKind.activity_completion
+            and f.item == str(hybrid["cmids"]["meetup"])} == {"Meetup (in person)"}
     assert all((i.email or "").endswith("@example.org") and i.lang in ("fr", "en") for i in idents.values())
 
 
@@ -52,9 +57,11 @@ def test_a_sync_with_nothing_new_costs_the_roster_and_a_constant(hybrid: dict[st
     b.sync()
     again = b.calls()
     assert reads(again) == 0
-    # site info, grade report, contents, one sessions call, ceil(20 learners + teacher / 8) pages
+    # site info, the names (course list, contents), grade report, contents for attendance, one
+    # sessions call, ceil(20 learners + teacher / 8) pages
     assert again == {"core_webservice_get_site_info": 1, "gradereport_user_get_grade_items": 1,
-                     "core_course_get_contents": 1, "mod_attendance_get_sessions": 1,
+                     "core_course_get_courses": 1, "core_course_get_contents": 2,
+                     "mod_attendance_get_sessions": 1,
                      "core_enrol_get_enrolled_users": 3}
 
 

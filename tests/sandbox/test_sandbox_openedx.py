@@ -457,3 +457,30 @@ def test_accounts_answer_404_when_none_of_the_users_exists(lms: SandboxPlatform,
         [(u.username, u.email, u.fullname)]
     assert some.json()[0]["language_proficiencies"] == []
     assert none.status_code == 404 and none.content == b""
+
+
+def test_what_doctor_probes_is_answered_as_the_lms_does(lms: SandboxPlatform,
+                                                       http: requests.Session) -> None:
+    """What `badge-bridge doctor` relies on. enrollments/views.py EnrollmentUserRolesView: any
+    authenticated caller (no restricted-application check), `is_staff` the caller's flag;
+    EnrollmentView with ApiKeyHeaderPermissionIsAuthenticated (openedx/core/lib/api/
+    permissions.py): a wrong key alone is no login (401), the right one reads an enrollment;
+    course_api/views.py CourseDetailView: an unknown course key is DRF's 404; completion/api/v1/
+    views.py: the service user's own empty batch, not enrolled, is "User is not enrolled in
+    course." once the switch is on, and writes nothing."""
+    h, key, base = token(lms, http), lms.course_ids[0], lms.base_url
+    me = lms.world.service_user.username
+    roles = http.get(f"{base}/api/enrollment/v1/roles/", headers=h)
+    assert roles.status_code == 200 and roles.json()["is_staff"] is True
+    wrong = http.get(f"{base}/api/enrollment/v1/enrollment/{me},{key}",
+                     headers={"X-Edx-Api-Key": "not-the-key"})
+    right = http.get(f"{base}/api/enrollment/v1/enrollment/{me},{key}",
+                     headers={"X-Edx-Api-Key": lms.api_key})
+    assert wrong.status_code == 401 and right.status_code == 200
+    unknown = http.get(f"{base}/api/courses/v1/courses/course-v1:FUN+NOPE+2026/", headers=h)
+    assert unknown.status_code == 404 and unknown.json() == {"detail": "Not found."}
+    pushes = list(lms.pushes)
+    own = http.post(f"{base}/api/completion/v1/completion-batch", headers=h,
+                    json={"username": me, "course_key": key, "blocks": {}})
+    assert own.status_code == 400 and own.json() == {"detail": "User is not enrolled in course."}
+    assert lms.pushes == pushes
