@@ -151,7 +151,7 @@ class CoursePull:
         self.listed: set[int] = set()  # everyone the roster showed, whatever their role
 
     def batches(self) -> Iterator[Batch]:
-        offset, size, seen = 0, self.config.page_size, set[int]()
+        offset, size, seen = 0, self.config.page_size, self.listed
         pending: _Page | None = None
         with ThreadPoolExecutor(self.config.parallel, thread_name_prefix=f"moodle-{self.source}") as pool:
             while True:
@@ -159,8 +159,7 @@ class CoursePull:
                     {"name": "userfields", "value": USERFIELDS}, {"name": "limitfrom", "value": offset},
                     {"name": "limitnumber", "value": size}, {"name": "sortby", "value": "id"}])
                 fresh = [u for u in page if u.id not in seen]
-                seen.update(u.id for u in page)
-                self.listed.update(u.id for u in page)
+                seen.update(u.id for u in page)  # self.listed: one set of the roster's ids
                 learners = [u for u in fresh if self._is_learner(u)]
                 # Pipelined: this page's reads start in the pool while the previous page's
                 # batch is built and stored by the caller.
