@@ -33,6 +33,7 @@ lint: $(TESTS)
 	$(BIN)/mypy bridge connectors badge_rules jobs cli sandbox
 	$(BIN)/lint-imports
 
+# Every benchmark (bench/all.py; docs/performance.md): one JSON object each, baseline in the same run.
 bench: $(TESTS)
 	$(BIN)/python bench/all.py $(BENCH_ARGS)
 

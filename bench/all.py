@@ -22,6 +22,10 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("ob2.py", ["--awards", "2000"]),
     ("web.py", ["--seconds", "5", "--workers", "2"]),
     ("sync.py", []),
+    ("pull_cpu.py", ["--learners", "1000"]),
+    ("resync.py", ["--learners", "3000"]),
+    ("memory.py", ["--sizes", "1000,10000"]),
+    ("scale.py", ["--learners", "1200", "--courses", "6", "--workers", "1,2,4"]),
 ]
 
 

@@ -14,7 +14,7 @@ and their in-person-looking activities, as `CourseSeen`, for `badge-bridge init`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Protocol
 
 from bridge.config import SourceConfig
@@ -35,6 +35,8 @@ class SourceState(Protocol):
 
     full: bool
     """Read every learner again whatever the signals say (`sync --full`)."""
+    courses: list[str] | None
+    """Pull only these courses (one shard of a sync spread over workers); None: every one."""
 
     def watermark(self, course: str, stream: str) -> str | None:
         """The value a previous run left for (course, stream), or None."""
@@ -47,6 +49,9 @@ class SourceState(Protocol):
 
     def known_identities(self) -> Mapping[str, Identity]:
         """External id -> the identity already stored (email, username, lang...)."""
+
+    def identities_of(self, external_ids: Iterable[str]) -> Mapping[str, Identity]:
+        """The stored identities of these external ids (those known), as known_identities."""
 
     def report(self, error: SourceError) -> None:
         """Record a problem on the run and carry on with the rest of the source."""

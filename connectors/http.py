@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -68,6 +69,11 @@ class HttpClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = user_agent
+        # requests reads the proxy variables and ~/.netrc again on every call when trust_env is
+        # on (a few % of a pull's CPU): they are read once per origin here instead (_env).
+        # A token API needs no netrc credentials, so those are not looked up at all.
+        self.session.trust_env = False
+        self._env: dict[tuple[str, str], dict[str, Any]] = {}
         # Full jitter keeps parallel retries apart; a Retry-After is honoured up to max_backoff.
         self._wait = _RetryAfterOr(wait_random_exponential(multiplier=backoff, max=max_backoff),
                                    max_backoff)
@@ -91,6 +97,20 @@ class HttpClient:
     def close(self) -> None:
         self.session.close()
 
+    def _env_settings(self, url: str) -> dict[str, Any]:
+        """Proxies and CA bundle from the environment, as requests would merge them, once per
+        scheme and host."""
+        parts = urlsplit(url)
+        origin = (parts.scheme, parts.netloc)
+        settings = self._env.get(origin)
+        if settings is None:
+            probe = requests.Session()  # trust_env on: the environment's settings, read once
+            merged = probe.merge_environment_settings(url, {}, None, None, None)
+            probe.close()
+            settings = {"proxies": merged["proxies"], "verify": merged["verify"]}
+            self._env[origin] = settings
+        return settings
+
     def _count(self, endpoint: str) -> None:
         with self._lock:
             self.requests += 1
@@ -109,7 +129,8 @@ class HttpClient:
     def request_json(self, method: str, url: str, *, endpoint: str,
                      validate: Callable[[Any], Any] | None = None,
                      ok_statuses: frozenset[int] = frozenset({200}),
-                     retries: int | None = None, authenticate: bool = True, **kwargs: Any) -> Any:
+                     retries: int | None = None, authenticate: bool = True,
+                     consume: Callable[[requests.Response], Any] | None = None, **kwargs: Any) -> Any:
         """Send, retry what is transient, parse JSON and validate; raise SourceError at the end.
 
         `validate(payload)` returns the value to hand back; it raises PayloadError for a
@@ -117,17 +138,23 @@ class HttpClient:
         A non-retryable HTTP status outside `ok_statuses` is a PermanentSourceError carrying
         the JSON body in `.body`. A write that must not be repeated blindly passes `retries=0`
         and lets its caller read the platform before trying again. `authenticate=False` sends
-        the request without the auth hook's headers (the token request itself).
+        the request without the auth hook's headers (the token request itself). `consume(resp)`
+        replaces JSON parsing and `validate`: the body is streamed to it (a large report is read
+        as it arrives, never held whole); it raises PayloadError to have the request retried.
         """
         headers = kwargs.pop("headers", None) or {}
         renewed = False  # the token is renewed once per call, not once per attempt
+        env = self._env_settings(url)
+        if consume is not None:
+            kwargs["stream"] = True
 
         def send() -> requests.Response:
             nonlocal renewed
             self._count(endpoint)
             sent = {**headers, **(self.auth(False) if self.auth and authenticate else {})}
             try:
-                resp = self.session.request(method, url, timeout=self.timeout, headers=sent, **kwargs)
+                resp = self.session.request(method, url, timeout=self.timeout, headers=sent,
+                                            **env, **kwargs)
             except requests.Timeout:
                 self._answered("error")
                 raise RetryLater(f"no answer within {self.timeout:g} s", source=self.source_id,
@@ -145,6 +172,8 @@ class HttpClient:
 
         def attempt() -> Any:
             resp = send()
+            if consume is not None and resp.status_code not in ok_statuses:
+                resp.content  # noqa: B018 - read a refusal's (small) body, release the connection
             if resp.status_code in RETRY_STATUSES:
                 raise RetryLater("temporary failure" if resp.status_code != 429 else "throttled",
                                  retry_after=_seconds(resp.headers.get("Retry-After")),
@@ -154,6 +183,14 @@ class HttpClient:
                                            endpoint=endpoint, status=resp.status_code)
                 err.body = _json_or_none(resp)  # type: ignore[attr-defined]
                 raise err
+            if consume is not None:
+                try:
+                    return consume(resp)
+                except requests.RequestException:  # cut, timed out or undecodable mid-body
+                    raise RetryLater("connection lost while reading the body", source=self.source_id,
+                                     endpoint=endpoint, status=resp.status_code) from None
+                finally:
+                    resp.close()
             try:
                 payload = resp.json() if resp.content else None
             except (ValueError, json.JSONDecodeError):
@@ -161,11 +198,28 @@ class HttpClient:
                                    endpoint=endpoint, status=resp.status_code) from None
             return validate(payload) if validate else payload
 
+        attempts = 1 + (self.retries if retries is None else retries)
+        try:  # the first attempt without the retry machinery: most calls need no other
+            return attempt()
+        except (RetryLater, PayloadError) as exc:
+            if attempts == 1:
+                raise
+            failed: BaseException | None = exc
+
+        def replay() -> Any:
+            """The first attempt's failure as tenacity's attempt 1, then new attempts: the
+            backoff and the counts are those of a loop that made all of them."""
+            nonlocal failed
+            if failed is not None:
+                error, failed = failed, None
+                raise error
+            return attempt()
+
         retrying = Retrying(
-            stop=stop_after_attempt(1 + (self.retries if retries is None else retries)),
+            stop=stop_after_attempt(attempts),
             wait=self._wait, retry=retry_if_exception_type((RetryLater, PayloadError)),
             sleep=self._sleep, before_sleep=self._count_retry, reraise=True)
-        return retrying(attempt)
+        return retrying(replay)
 
 
 def _json_or_none(resp: requests.Response) -> Any:

@@ -6,6 +6,7 @@ One broken source never stops the others: its error is recorded on the run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,8 +28,9 @@ class StoreState:
     """The store as one source's connector sees it (the SourceState protocol)."""
 
     def __init__(self, store: Store, source: str, run_id: int, full: bool = False,
-                 dry_run: bool = False) -> None:
+                 courses: Sequence[str] | None = None, dry_run: bool = False) -> None:
         self.store, self.source, self.run_id, self.full = store, source, run_id, full
+        self.courses = list(courses) if courses else None
         self.dry_run = dry_run  # the connector must change nothing outside the store (files)
         self.errors: list[SourceError] = []
         self.warnings: list[str] = []
@@ -44,6 +46,9 @@ class StoreState:
 
     def known_identities(self) -> dict[str, Identity]:
         return self.store.facts.identities(self.source)
+
+    def identities_of(self, external_ids: Iterable[str]) -> dict[str, Identity]:
+        return self.store.facts.identities_by_external(self.source, external_ids)
 
     def report(self, error: SourceError) -> None:
         log.warning("%s", error)
@@ -81,16 +86,17 @@ class SourceStats:
 def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | None = None,
                  connectors: dict[str, Connector] | None = None,
                  full: bool = False, progress: Progress = NO_PROGRESS,
-                 dry_run: bool = False) -> dict[str, SourceStats]:
+                 dry_run: bool = False, courses: Sequence[str] | None = None) -> dict[str, SourceStats]:
     """Pull every enabled source (or `only` these); returns per-source stats. `full`: the
     connectors read every learner again, whatever their signals say. `progress` counts each
-    source's requests (roster pages, per-learner reads) as they are made."""
+    source's requests (roster pages, per-learner reads) as they are made. `courses`: only
+    these courses (one shard of a sync spread over workers)."""
     stats: dict[str, SourceStats] = {}
     for source_id, source_cfg in config.sources.items():
         if (only and source_id not in only) or (not only and not source_cfg.enabled):
             continue
         connector = (connectors or {}).get(source_id) or REGISTRY.make(source_id, source_cfg)
-        state = StoreState(store, source_id, run_id, full, dry_run)
+        state = StoreState(store, source_id, run_id, full, courses, dry_run)
         total = IngestResult()
         batches = 0
         http = getattr(connector, "http", None)
@@ -129,8 +135,7 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
         stats[source_id] = SourceStats(
             batches=batches, new_facts=total.new_facts, changed_facts=total.changed_facts,
             new_learners=total.new_learners,
-            learners_without_email=sum(1 for i in store.facts.identities(source_id).values()
-                                       if not i.email),
+            learners_without_email=store.facts.without_email(source_id),
             errors=len(state.errors), requests=sum(endpoints.values()), warnings=state.warnings,
             endpoints=endpoints, statuses=statuses)
     return stats

@@ -121,11 +121,13 @@ def _heartbeat(store: Store, run_id: int) -> Iterator[None]:
 def run_sync(config: Config, store: Store, *, ruleset: RuleSet | None = None,
              sources: Sequence[str] | None = None, steps: Sequence[str] = STEPS,
              connectors: dict[str, Connector] | None = None, trigger: str = "cli",
-             full: bool = False, progress: Progress = NO_PROGRESS) -> RunReport:
+             full: bool = False, progress: Progress = NO_PROGRESS,
+             courses: Sequence[str] | None = None) -> RunReport:
     """Run the given steps once. Rules are loaded (and so validated) before anything is written.
     `full`: the pull reads every learner again, whatever their signals say. The runs found
     interrupted when this one begins are named in `report.resumed`: this run does their work
-    (every step is idempotent) and takes over the outbox items they had leased."""
+    (every step is idempotent) and takes over the outbox items they had leased. `courses`:
+    only these courses of the sources that can pull a part of theirs (a worker's shard)."""
     ruleset = ruleset if ruleset is not None else load_ruleset(config)
     run_id = store.runs.begin(list(sources or config.sources), trigger)
     report = RunReport(run_id)
@@ -149,7 +151,7 @@ def run_sync(config: Config, store: Store, *, ruleset: RuleSet | None = None,
             if "pull" in steps:
                 report.sources = pull_sources(config, store, run_id,
                                               list(sources) if sources else None, connectors, full,
-                                              progress=progress)
+                                              progress=progress, courses=courses)
                 report.sessions = refresh_sessions(config, store, run_id=run_id, connectors=connectors)
                 lap("pull")
             if "evaluate" in steps:

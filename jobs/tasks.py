@@ -55,12 +55,13 @@ def _store(url: str, keys_dir: Path | None = None) -> Store:
 
 @app.task(name="badge_bridge.sync")
 def sync_task(config_path: str, sources: list[str] | None = None,
-              steps: list[str] | None = None) -> dict[str, Any]:
+              steps: list[str] | None = None, courses: list[str] | None = None) -> dict[str, Any]:
+    """A run; `sources` and `courses` make it one shard of a sync spread over workers."""
     from jobs.run import STEPS, run_sync
 
     config = load_config(config_path)
     report = run_sync(config, _store(config.bridge.db_url, config.bridge.keys_path), sources=sources,
-                      steps=tuple(steps or STEPS), trigger="celery")
+                      steps=tuple(steps or STEPS), trigger="celery", courses=courses)
     return report.as_dict()
 
 

@@ -11,7 +11,8 @@ Usage::
 Options beyond the common ones: ``missing_functions`` (Moodle functions the token may not
 call: accessexception), ``missing_capabilities`` (capabilities the service user's role lacks:
 Moodle's refusals and silent omissions, sandbox/moodle_caps.py), ``retry_after`` (the 429 header, seconds), ``slow_delay`` (seconds),
-``token_ttl`` (Open edX JWT lifetime), ``now`` (fix the clock the seed is relative to).
+``token_ttl`` (Open edX JWT lifetime), ``now`` (fix the clock the seed is relative to),
+``latency`` (seconds each answer waits: a real platform's round trip).
 Open edX: ``global_staff`` (the service user's staff flag), ``restricted`` (a restricted OAuth2
 application), ``completion_tracking`` (the waffle switch), ``aggregator`` (the plugin is
 installed), ``auto_certificates`` and ``certificate_delay`` (world seconds from passing to the

@@ -50,15 +50,18 @@ def snippet(sb: SandboxPlatform, source_id: str,
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--profile", type=click.Choice(["demo", "scale"]), default="demo",
               show_default=True, help="demo: one hybrid course; scale: N learners, M courses.")
+@click.option("--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Milliseconds each answer waits, as a real platform's round trip (~13.5).")
 @click.option("--reports-dir", type=click.Path(file_okay=False, path_type=Path),
               help="fun: write the instructor dashboard's CSV reports (grades, profiles) here.")
 def sandbox(dialect: str, learners: int, courses: int, fault_rate: float, seed: int,
-            port: int, host: str, profile: str, reports_dir: Path | None) -> None:
+            port: int, host: str, profile: str, latency_ms: float, reports_dir: Path | None) -> None:
     """Run the built-in sandbox platform (simulated Moodle / Open edX / FUN)."""
     from .server import SandboxPlatform
 
     sb = SandboxPlatform(dialect, learners=learners, courses=courses, seed=seed,
-                         fault_rate=fault_rate, port=port, host=host, profile=profile).start()
+                         fault_rate=fault_rate, port=port, host=host, profile=profile,
+                         latency=latency_ms / 1000).start()
     source_id = f"sandbox_{dialect}"
     toml, exports = snippet(sb, source_id, reports_dir)
     c = sb.world.courses[0]

@@ -36,7 +36,8 @@ class SandboxPlatform:
                  now: int | None = None, global_staff: bool = True, restricted: bool = False,
                  completion_tracking: bool = True, aggregator: bool = True,
                  auto_certificates: bool = True, certificate_delay: int = 1800,
-                 throttle: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+                 throttle: bool = True, clock: Callable[[], float] = time.monotonic,
+                 latency: float = 0.0) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"dialect must be one of {DIALECTS}, not {dialect!r}")
         if profile not in ("demo", "scale"):
@@ -70,6 +71,9 @@ class SandboxPlatform:
         self.missing_functions: set[str] = set(missing_functions or ())
         self.missing_capabilities: set[str] = set(missing_capabilities or ())
         self.faults = Faults(fault_rate, seed, retry_after, slow_delay)
+        # Seconds every answer takes besides its work: a real platform's round trip (a Moodle
+        # 4.5 answers a per-learner completion call in ~13.5 ms, docs/performance.md).
+        self.latency = latency
         self.pushes: list[dict[str, Any]] = []
         self.request_count = 0
         self.requests_by_function: Counter[str] = Counter()
@@ -235,6 +239,8 @@ def _make_handler(p: SandboxPlatform) -> type[BaseHTTPRequestHandler]:
                 p.requests_by_function[endpoint] += 1
             # Decided BEFORE dispatch: a faulted push (500/429 only) was never applied.
             kind = p.faults.decide(f"{self.command} {self.path} {body!r}", push=push)
+            if p.latency:
+                time.sleep(p.latency)
             if kind == "slow":
                 time.sleep(p.faults.slow_delay)
             if kind in ("500", "429"):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, Table, and_, delete, select
+from sqlalchemy import ColumnElement, Engine, Select, Table, and_, delete, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bridge.errors import StoreError
@@ -109,6 +109,23 @@ class Facts:
     def identities(self, source: str) -> dict[str, Identity]:
         """External id -> the identity stored for one source."""
         return {i.external_id: i for i in self._identities(source).values()}
+
+    def identities_by_external(self, source: str, external_ids: Iterable[str]) -> dict[str, Identity]:
+        """External id -> identity, for those of these ids the source has stored."""
+        out: dict[str, Identity] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunks(sorted(set(external_ids))):
+                for r in conn.execute(select(identities).where(
+                        identities.c.source == source, identities.c.external_id.in_(chunk))):
+                    out[r.external_id] = Identity(r.source, r.external_id, r.username, r.email,
+                                                  r.fullname, r.lang)
+        return out
+
+    def without_email(self, source: str) -> int:
+        """How many of a source's identities have no email (cannot be matched or awarded)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(identities).where(
+                identities.c.source == source, identities.c.email.is_(None))).scalar_one())
 
     def identities_of(self, source: str, learner_ids: Iterable[int]) -> dict[int, Identity]:
         """Learner id -> their identity on one source, for those who have one."""

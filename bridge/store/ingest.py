@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from bridge.errors import SourceError
 from bridge.model import Batch, Fact, FactKind, Identity
@@ -43,6 +43,7 @@ class IngestResult:
     touched: set[int] = field(default_factory=set)  # learners whose facts changed: to evaluate
     # learners with a new or changed presence, or a new identity: their presences may be pushed
     to_push: set[int] = field(default_factory=set)
+    created: set[int] = field(default_factory=set)  # learners new in this batch: no facts yet
 
     def merge(self, other: IngestResult) -> None:
         self.new_facts += other.new_facts
@@ -119,6 +120,7 @@ def _resolve_identities(conn: Connection, batch_ids: list[Identity], now: dateti
             [dict(email=i.email, fullname=i.fullname, lang=i.lang, created_at=now) for i in unique],
         ).scalars().all()
         result.new_learners += len(unique)
+        result.created.update(ids)
         result.unresolved += sum(1 for i in unique if not i.email)
         for ident, lid in zip(unique, ids, strict=True):
             if ident.email:
@@ -241,15 +243,21 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
             continue
         rows.append((lid, fact))
     for chunk in chunks(rows):
-        keys = [(lid, f.source, f.kind.value, f.course, f.item) for lid, f in chunk]
+        kinds = [f.kind.value for _, f in chunk]  # an enum member's value costs a descriptor call
+        keys = [(lid, f.source, kind, f.course, f.item) for (lid, f), kind in zip(chunk, kinds, strict=True)]
         wanted = set(keys)
         # By learner (indexed), then matched here: a row-value IN over the natural key is not
         # served by the index on SQLite and would scan the whole table for every batch.
-        existing = {
+        stored = sorted({lid for lid, _ in chunk} - result.created)
+        existing = {} if not stored else {
             key: r
             for r in conn.execute(select(facts).where(
-                facts.c.learner_id.in_(sorted({lid for lid, _ in chunk})),
-                facts.c.source.in_(sorted({f.source for _, f in chunk}))))
+                facts.c.learner_id.in_(stored),
+                facts.c.source.in_(sorted({f.source for _, f in chunk})),
+                # only the kinds and courses of the batch: a learner's other facts (other
+                # courses, other kinds) are neither read nor decoded
+                facts.c.kind.in_(sorted(set(kinds))),
+                facts.c.course.in_(sorted({f.course for _, f in chunk}))))
             if (key := (r.learner_id, r.source, r.kind, r.course, r.item)) in wanted
         }
         new_rows = []
@@ -259,7 +267,7 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
                 continue
             row = existing.get(key)
             if row is None:
-                new_rows.append(dict(learner_id=lid, source=fact.source, kind=fact.kind.value,
+                new_rows.append(dict(learner_id=lid, source=fact.source, kind=key[2],
                                      course=fact.course, item=fact.item, value=fact.value,
                                      status=fact.status, occurred_at=fact.occurred_at,
                                      attrs=fact.attrs, first_run=run_id, changed_run=run_id))
@@ -287,12 +295,22 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
 
 def _upsert_watermarks(conn: Connection, batch: Batch, now: datetime) -> None:
     latest = {(w.source, w.course, w.stream): w.value for w in batch.watermarks}
-    items = list(latest.items())
+    by_course: dict[tuple[str, str], list[tuple[tuple[str, str, str], str]]] = {}
+    for key, value in latest.items():
+        by_course.setdefault(key[:2], []).append((key, value))
+    for (source, course), items in by_course.items():
+        _upsert_course_watermarks(conn, source, course, items, now)
+
+
+def _upsert_course_watermarks(conn: Connection, source: str, course: str,
+                              items: list[tuple[tuple[str, str, str], str]], now: datetime) -> None:
+    """One course's streams: looked up by (source, course) and stream names, which the
+    primary key serves, rather than by a row-value IN over the three columns."""
     for chunk in chunks(items):
-        keys = [k for k, _ in chunk]
-        stored = {(r.source, r.course, r.stream): r.value for r in conn.execute(
-            select(watermarks).where(tuple_(watermarks.c.source, watermarks.c.course,
-                                            watermarks.c.stream).in_(keys)))}
+        stored = {(source, course, r.stream): r.value for r in conn.execute(
+            select(watermarks.c.stream, watermarks.c.value).where(
+                watermarks.c.source == source, watermarks.c.course == course,
+                watermarks.c.stream.in_([k[2] for k, _ in chunk])))}
         changed = [dict(s_=k[0], c_=k[1], t_=k[2], value=v, updated_at=now)
                    for k, v in chunk if k in stored and stored[k] != v]
         if changed:

@@ -16,23 +16,31 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import ClassVar
 
 from bridge import logs
 from bridge.config import SourceConfig
 from bridge.errors import PermanentSourceError, SourceError
-from bridge.model import Attestation, Batch, CourseSeen, Probe, PushResult, SessionInfo
+from bridge.model import (
+    Attestation,
+    Batch,
+    CourseSeen,
+    FactKind,
+    Probe,
+    PushResult,
+    SessionInfo,
+)
 from connectors.base import SourceState
 from connectors.http import HttpClient
 from connectors.moodle import needs
 from connectors.moodle.client import MissingCapability, MoodleClient, NotInService
 from connectors.moodle.config import MoodleConfig
-from connectors.moodle.course import CoursePull, Reads, read_learner
+from connectors.moodle.course import STATES, CoursePull, Read, Reads, read_learner
 from connectors.moodle.detect import report_completions
 from connectors.moodle.names import CourseNames, read_names
 from connectors.moodle.payloads import Course, SiteInfo
-from connectors.moodle.push import push_attendance, push_completion
+from connectors.moodle.push import activity_state, push_attendance, push_completion
 from connectors.moodle.signals import (
     CourseSignals,
     attendance_instances,
@@ -44,8 +52,18 @@ from connectors.requirements import Requirement
 __all__ = ["MoodleConnector", "MoodleConfig"]
 
 # Without these a pull cannot start; without the others a part of the data is missing.
+STATE_OF = {name: state for state, name in STATES.items()}
 REQUIRED = ("core_enrol_get_enrolled_users", "core_user_get_users_by_field",
             "core_completion_get_course_completion_status")
+
+
+def _keep(marks: Mapping[str, str]) -> Callable[[int, str], bool]:
+    """Whose grade and presence facts a pull holds: those whose digest differs from their mark's
+    (the others' facts are stored as they are)."""
+    def keep(userid: int, digest: str) -> bool:
+        mark = marks.get(f"access:{userid}")
+        return mark is None or mark.split("|", 2)[1:2] != [digest]
+    return keep
 
 
 class Once:
@@ -152,23 +170,25 @@ class MoodleConnector:
         for name, use in missing.items():  # reported once a run, then carry on without it
             report(self._not_in_service([name], use))
         completed = self._report_completions(report, missing)
-        known, now = state.known_identities(), int(self.clock())
-        courses = self.course_ids()
+        now = int(self.clock())
+        shard = getattr(state, "courses", None)
+        courses = [c for c in self.course_ids() if not shard or c in shard]
         self._names = names = self._read_names(courses)
         for course in courses:
             with logs.context(course=course):  # the lines logged for this course say so
-                yield from self._pull_course(course, state, report, missing, completed, known,
-                                             now, names)
+                yield from self._pull_course(course, state, report, missing, completed, now, names)
 
     def _pull_course(self, course: str, state: SourceState, report: Once,
                      missing: dict[str, str], completed: dict[str, set[int]] | None,
-                     known: Any, now: int, names: CourseNames) -> Iterator[Batch]:
+                     now: int, names: CourseNames) -> Iterator[Batch]:
         """One course's batches; its failure is reported, the other courses carry on."""
         try:
+            marks = state.watermarks(course, "access:")
             pull = CoursePull(self.client, self.config, course, state, report,
-                              signals=self._signals(course, report, missing),
+                              signals=self._signals(course, report, missing,
+                                                    None if state.full else _keep(marks)),
                               completed=None if completed is None else completed.get(course, set()),
-                              known=known, now=now)
+                              marks=marks, now=now)
             for batch in pull.batches():
                 yield dataclasses.replace(batch, facts=names.named(batch.facts))
         except SourceError as exc:
@@ -191,7 +211,8 @@ class MoodleConnector:
             report(exc)
             return None
 
-    def _signals(self, course: str, report: Once, missing: dict[str, str]) -> CourseSignals:
+    def _signals(self, course: str, report: Once, missing: dict[str, str],
+                 keep: Callable[[int, str], bool] | None = None) -> CourseSignals:
         """Grades and attendance of the whole course; a failure is reported, not fatal."""
         grades = self.config.grades and "gradereport_user_get_grade_items" not in missing
         instances: list[int] = []
@@ -201,7 +222,7 @@ class MoodleConnector:
                 instances = attendance_instances(self.client, course)
             signals = read_signals(self.client, self.source_id, course, grades=grades,
                                    attendance=instances, present=set(self.config.present_statuses),
-                                   tags=self.config.session_tags)
+                                   tags=self.config.session_tags, keep=keep)
             for refused in signals.refused:  # records left out, each alone
                 report(refused)
             return signals
@@ -225,12 +246,25 @@ class MoodleConnector:
         if missing:  # said before anything is asked: the push is kept until they are added
             raise self._not_in_service(missing, needs.FUNCTIONS[missing[0]].use)
         if kind == "completion" and target.isdigit():
-            result = push_completion(self.client, self.source_id, attestation, int(target))
-            # The override may have completed the course: read the learner back once.
+            # The override may have completed the course: the learner is read back once, and
+            # that read says whether the override holds (no separate read of the activity).
             # A part Moodle refuses is left out here; the pull reports it and reads again later.
-            read = read_learner(self.client, self.config, attestation.course,
-                                int(attestation.external_id), Reads(), lambda refused: None)
-            if isinstance(read, SourceError):
+            reads: list[Read | SourceError] = []
+
+            def read_back() -> int | None:
+                read = read_learner(self.client, self.config, attestation.course,
+                                    int(attestation.external_id), Reads(), lambda refused: None)
+                reads.append(read)
+                states = {} if isinstance(read, SourceError) else {
+                    f.item: STATE_OF[f.status] for f in read.facts
+                    if f.kind is FactKind.activity_completion}
+                if target in states:
+                    return states[target]
+                return activity_state(self.client, attestation.course, attestation.external_id,
+                                      int(target))  # activities not read, or the read failed
+            result = push_completion(self.client, self.source_id, attestation, int(target), read_back)
+            read = reads[0] if reads else None
+            if read is None or isinstance(read, SourceError):
                 return result
             # named with this run's names when the pull read them; else the next pull names them
             facts = self._names.named(read.facts) if self._names else read.facts

@@ -6,9 +6,13 @@ Moodle answers errors with HTTP 200 and a body holding `exception`, `errorcode` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import json
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
+import ijson  # type: ignore[import-untyped]
+import requests
 from pydantic import TypeAdapter, ValidationError
 
 from bridge.errors import FixableSourceError, PermanentSourceError, SourceError
@@ -17,9 +21,41 @@ from connectors.moodle import needs
 
 __all__ = ["MoodleClient", "MoodleError", "InvalidToken", "NotInService", "FunctionAbsent",
            "MissingCapability", "InvalidParameter", "NotFound", "NotEnrolled", "NoCriteria",
-           "encode_params"]
+           "RowError", "encode_params"]
 
 T = TypeVar("T")
+# A body longer than this is parsed as it arrives (a 10k-learner grade report is ~20 MB).
+STREAM_AFTER = 1 << 16
+
+
+@functools.lru_cache(maxsize=64)
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    """One validator per payload type, built once per process (building one costs more than
+    validating a page with it)."""
+    return TypeAdapter(model)
+
+
+class RowError(ValueError):
+    """A row of a streamed list is not what Moodle sends (`field`: where)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class _Body:
+    """A streamed body as a file for ijson: the first chunk, already read, then the rest."""
+
+    def __init__(self, first: bytes, rest: Iterator[bytes]) -> None:
+        self.first, self.rest = first, rest
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson asks for nothing first, to tell bytes from text
+            return b""
+        if self.first:
+            out, self.first = self.first, b""
+            return out
+        return next(self.rest, b"")
 
 
 class MoodleError(SourceError):
@@ -105,7 +141,7 @@ class MoodleClient:
     def _call(self, function: str, model: Any, retries: int | None, params: dict[str, Any]) -> Any:
         data = {"wstoken": self.token, "wsfunction": function, "moodlewsrestformat": "json",
                 **encode_params(params)}
-        adapter = TypeAdapter(model) if model is not None else None
+        adapter = _adapter(model) if model is not None else None
 
         def validate(payload: Any) -> Any:
             if isinstance(payload, dict) and "exception" in payload and "errorcode" in payload:
@@ -122,6 +158,58 @@ class MoodleClient:
 
         return self.http.request_json("POST", self.endpoint_url, endpoint=function, data=data,
                                       validate=validate, retries=retries)
+
+    def each(self, function: str, key: str, parse: type[T] | Callable[[Any], T],
+             add: Callable[[], Callable[[T], None]], **params: Any) -> None:
+        """A read whose answer is a large list under `key` (e.g. the grade report's
+        `usergrades`; "": the answer is the list): each row is validated and handed to the callable `add()` returned, as
+        the body arrives, so the body is never held whole. A retried request calls `add()`
+        again: the caller starts its accumulation afresh there. `parse` is a payload model, or
+        a function checking a row that raises RowError (cheaper than a model for a hot path)."""
+        data = {"wstoken": self.token, "wsfunction": function, "moodlewsrestformat": "json",
+                **encode_params(params)}
+        check = _adapter(parse).validate_python if isinstance(parse, type) else parse
+        source = self.http.source_id
+
+        def bad(message: str, field: str = "(body)") -> PayloadError:
+            return PayloadError(message, source=source, endpoint=function, field=field)
+
+        def consume(resp: requests.Response) -> None:
+            sink = add()
+            chunks = resp.iter_content(STREAM_AFTER)
+            first = b""
+            for chunk in chunks:  # a read may bring less than asked
+                first += chunk
+                if len(first) >= STREAM_AFTER:
+                    break
+            if len(first) < STREAM_AFTER:  # the whole body: an error, or a small list
+                try:
+                    payload = json.loads(first)
+                except ValueError:
+                    raise bad("response is not valid JSON (truncated?)") from None
+                if isinstance(payload, dict) and "exception" in payload and "errorcode" in payload:
+                    raise self.error(function, payload)
+                rows = payload if not key else payload.get(key) if isinstance(payload, dict) else None
+                if not isinstance(rows, list):
+                    raise bad(f"expected a list under {key!r}" if key else "expected a list", key)
+            else:
+                rows = ijson.items(_Body(first, chunks), f"{key}.item" if key else "item",
+                                   use_float=True)
+            n = 0
+            try:
+                for n, row in enumerate(rows):  # noqa: B007 - n names the faulty row
+                    sink(check(row))
+            except ValidationError as exc:
+                err = exc.errors(include_url=False, include_input=False)[0]
+                raise bad(err["msg"], ".".join([*([key] if key else []), str(n),
+                                                *map(str, err["loc"])])) from None
+            except RowError as exc:
+                raise bad(str(exc), ".".join([*([key] if key else []), str(n), exc.field])) from None
+            except ijson.JSONError:
+                raise bad("response is not valid JSON (truncated?)") from None
+
+        self.http.request_json("POST", self.endpoint_url, endpoint=function, data=data,
+                               consume=consume)
 
     def error(self, function: str, body: Mapping[str, Any]) -> MoodleError:
         """Moodle's error body as the error an administrator can act on."""

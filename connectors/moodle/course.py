@@ -10,8 +10,9 @@ everyone.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,6 +30,8 @@ __all__ = ["Reads", "read_learner", "CoursePull"]
 
 USERFIELDS = "id,username,fullname,email,lastcourseaccess,roles"
 ROSTER = "core_enrol_get_enrolled_users"
+# Learners per stored batch: a roster page is stored in slices as their reads end.
+STEP = 200
 STATES = {0: "incomplete", 1: "complete", 2: "complete-pass", 3: "complete-fail"}
 
 Report = Callable[[SourceError], None]
@@ -123,43 +126,66 @@ def _activity_facts(source: str, course: str, ext: str, acts: ActivitiesStatus) 
             for a in acts.statuses]
 
 
+@dataclass
+class _Page:
+    """A roster page on its way: its learners, their signals and marks, their reads."""
+
+    users: list[EnrolledUser]
+    signal: dict[int, str]
+    marks: dict[int, Mark | None]
+    reads: dict[int, Future[Read | SourceError]]
+
+
+def _row_digest(u: EnrolledUser) -> str:
+    """What the stored identity and enrolment are made of in a roster row."""
+    row = "\x1f".join([u.username or "", u.fullname or "", u.email or "",
+                        str("email" in u.model_fields_set), *sorted(r.shortname for r in u.roles)])
+    return hashlib.blake2b(row.encode(), digest_size=6).hexdigest()
+
+
 class CoursePull:
     """Batches of one course: a batch per roster page, then the course's own watermark."""
 
     def __init__(self, client: MoodleClient, config: MoodleConfig, course: str, state: SourceState,
                  report: Report, *, signals: CourseSignals, completed: set[int] | None,
-                 known: Mapping[str, Identity], now: int) -> None:
+                 marks: Mapping[str, str], now: int) -> None:
         self.client, self.config, self.course, self.report = client, config, course, report
-        self.warn = state.warn
+        self.state, self.warn = state, state.warn
         self.source = client.http.source_id
-        self.signals, self.known, self.now = signals, known, now
+        self.signals, self.now = signals, now
         self.full = state.full
         self.complete = state.holding(course, FactKind.course_completion)
-        self.marks = state.watermarks(course, "access:")
+        self.marks = marks  # the `access:<id>` watermarks of the course (marks_of)
         self.requeued = {int(s.removeprefix(REREAD)) for s, v in state.watermarks(course, REREAD).items()
                          if v == "1" and s.removeprefix(REREAD).isdigit()}
         last = state.watermark(course, "pulled")
         self.elapsed = now - int(last) if last and last.isdigit() else 0
         self.reads = Reads(completed=completed)
-        self.learners = self.without_email = self.without_lang = 0
+        self.learners = self.without_email = self.without_lang = self.skipped = 0
         self.listed: set[int] = set()  # everyone the roster showed, whatever their role
 
     def batches(self) -> Iterator[Batch]:
-        offset, size, seen = 0, self.config.page_size, set[int]()
+        offset, size, seen = 0, self.config.page_size, self.listed
+        pending: _Page | None = None
         with ThreadPoolExecutor(self.config.parallel, thread_name_prefix=f"moodle-{self.source}") as pool:
             while True:
                 page = self.client.call(ROSTER, list[EnrolledUser], courseid=self.course, options=[
                     {"name": "userfields", "value": USERFIELDS}, {"name": "limitfrom", "value": offset},
                     {"name": "limitnumber", "value": size}, {"name": "sortby", "value": "id"}])
                 fresh = [u for u in page if u.id not in seen]
-                seen.update(u.id for u in page)
-                self.listed.update(u.id for u in page)
+                seen.update(u.id for u in page)  # self.listed: one set of the roster's ids
                 learners = [u for u in fresh if self._is_learner(u)]
-                if learners:
-                    yield self._page(learners, pool)
+                # Pipelined: this page's reads start in the pool while the previous page's
+                # batch is built and stored by the caller.
+                started = self._start(learners, pool) if learners else None
+                if pending is not None:
+                    yield from self._finish(pending)
+                pending = started
                 if len(page) < size:
                     break
                 offset += size
+            if pending is not None:
+                yield from self._finish(pending)
         self._silent_gaps()
         yield Batch(watermarks=[Watermark(source=self.source, course=self.course, stream="pulled",
                                           value=str(self.now))])
@@ -187,39 +213,59 @@ class CoursePull:
                 "language; their emails use the default language", "core_user_get_users_by_field",
                 warning=True)
 
-    def _page(self, users: list[EnrolledUser], pool: ThreadPoolExecutor) -> Batch:
+    def _start(self, users: list[EnrolledUser], pool: ThreadPoolExecutor) -> _Page:
+        """Who on this roster page is read; their reads are handed to the pool."""
         self.learners += len(users)
         self.without_email += sum("email" not in u.model_fields_set for u in users)
-        langs = self._languages([u.id for u in users if str(u.id) not in self.known])
-        identities, facts = [], []
+        signal = {u.id: f"{u.lastcourseaccess or 0}|{self.signals.digest(u.id)}" for u in users}
+        marks = {u.id: Mark.parse(self.marks.get(f"access:{u.id}")) for u in users}
+        return _Page(users, signal, marks, self._read_all(*self._to_read(users, signal, marks), pool))
+
+    def _finish(self, page: _Page) -> Iterator[Batch]:
+        """The page's batches, STEP learners at a time as their reads end (the caller stores
+        one while the pool reads on): learners read, or whose signal or roster row changed.
+        A learner with nothing new is left out whole (identity, enrolment, mark): a no-change
+        run stores nothing."""
+        for i in range(0, len(page.users), STEP):
+            batch = self._batch(page, page.users[i:i + STEP])
+            if batch is not None:
+                yield batch
+
+    def _batch(self, page: _Page, users: list[EnrolledUser]) -> Batch | None:
+        results = {u.id: page.reads[u.id].result() for u in users if u.id in page.reads}
+        changed: list[tuple[EnrolledUser, str]] = []
         for u in users:
+            old, row = page.marks[u.id], _row_digest(u)
+            if (self.full or u.id in results or old is None or old.signal != page.signal[u.id]
+                    or old.row != row):
+                changed.append((u, row))
+        self.skipped += len(users) - len(changed)
+        if not changed:
+            return None
+        known = self.state.identities_of([str(u.id) for u, _ in changed])
+        langs = self._languages([u.id for u, _ in changed if str(u.id) not in known])
+        identities, facts, watermarks = [], [], []
+        for u, row in changed:
             ext = str(u.id)
-            lang = langs.get(u.id) or (self.known[ext].lang if ext in self.known else None)
+            lang = langs.get(u.id) or (known[ext].lang if ext in known else None)
             identities.append(Identity(source=self.source, external_id=ext, username=u.username,
                                        email=u.email, fullname=u.fullname,
                                        lang=str(lang) if lang else None))
             facts.append(Fact(source=self.source, external_id=ext, kind=FactKind.enrolment,
                               course=self.course, value=1.0, status="enrolled"))
-        signal = {u.id: f"{u.lastcourseaccess or 0}|{self.signals.digest(u.id)}" for u in users}
-        marks = {u.id: Mark.parse(self.marks.get(f"access:{u.id}")) for u in users}
-        results = self._read_all(*self._to_read(users, signal, marks), pool)
-        watermarks: list[Watermark] = []
-        for u in users:
-            old, result = marks[u.id], results.get(u.id)
+            old, result, signal = page.marks[u.id], results.get(u.id), page.signal[u.id]
             if isinstance(result, SourceError):
                 self.report(result)
                 continue
             if result is not None:
-                mark = Mark(signal[u.id], self.now, result.partial)
+                mark = Mark(signal, self.now, result.partial, row)
                 facts.extend(result.facts)
                 if u.id in self.requeued:  # read again after a push: no longer queued
                     watermarks.append(Watermark(source=self.source, course=self.course,
                                                 stream=f"{REREAD}{u.id}", value=""))
-            elif old is None or old.signal != signal[u.id]:
-                mark = Mark(signal[u.id], old.read_at if old else self.now, bool(old and old.partial))
             else:
-                continue
-            facts.extend(self.signals.facts.get(u.id, []))
+                mark = Mark(signal, old.read_at if old else self.now, bool(old and old.partial), row)
+            facts.extend(self.signals.facts_of(u.id))
             watermarks.append(Watermark(source=self.source, course=self.course,
                                         stream=f"access:{u.id}", value=mark.dump()))
         return Batch(identities=identities, facts=facts, watermarks=watermarks)
@@ -245,17 +291,20 @@ class CoursePull:
                                       recheck=int(self.config.recheck.total_seconds())), partial
 
     def _read_all(self, must: list[int], partial: list[int],
-                  pool: ThreadPoolExecutor) -> dict[int, Read | SourceError]:
-        """Reads in the pool; the course's first read goes alone, so that a part Moodle refuses
-        is asked once, and learners waiting only for that part are not read for nothing."""
+                  pool: ThreadPoolExecutor) -> dict[int, Future[Read | SourceError]]:
+        """Reads handed to the pool; the course's first read goes alone, so that a part Moodle
+        refuses is asked once, and learners waiting only for that part are not read for nothing."""
         def read(uid: int) -> Read | SourceError:
             return read_learner(self.client, self.config, self.course, uid, self.reads, self.report)
-        results: dict[int, Read | SourceError] = {}
+        results: dict[int, Future[Read | SourceError]] = {}
         first = (must + partial)[:1]
         if first and (self.reads.course is None or self.reads.activities is None):
-            results[first[0]] = read(first[0])
-        rest = [uid for uid in must + ([] if self.reads.refused else partial) if uid not in results]
-        results.update(zip(rest, pool.map(read, rest), strict=True))
+            done: Future[Read | SourceError] = Future()
+            done.set_result(read(first[0]))
+            results[first[0]] = done
+        for uid in must + ([] if self.reads.refused else partial):
+            if uid not in results:
+                results[uid] = pool.submit(read, uid)
         return results
 
     def _languages(self, user_ids: list[int]) -> dict[int, str]:

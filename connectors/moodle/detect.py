@@ -30,23 +30,26 @@ _SETUP = ("a custom report on the 'Course participants' source with the columns 
 
 @dataclass(frozen=True)
 class Mark:
-    """What a learner's watermark remembers: their signal, when they were last read, and
-    whether that read missed a part Moodle refused (read again once it no longer does)."""
+    """What a learner's watermark remembers: their signal, when they were last read, whether
+    that read missed a part Moodle refused (read again once it no longer does), and a digest
+    of their roster row (`row`: an unchanged row with nothing to read is skipped whole)."""
 
     signal: str
     read_at: int = 0
     partial: bool = False
+    row: str = ""
 
     @classmethod
     def parse(cls, value: str | None) -> Mark | None:
         if value is None:
             return None
-        access, digest, *rest = [*value.split("|"), ""][:4]
+        access, digest, *rest = [*value.split("|"), "", "", ""][:5]
         read_at = int(rest[0]) if rest and rest[0].isdigit() else 0  # older marks: never read
-        return cls(f"{access}|{digest}", read_at, len(rest) > 1 and rest[1] == "partial")
+        return cls(f"{access}|{digest}", read_at, rest[1] == "partial", rest[2])
 
     def dump(self) -> str:
-        return f"{self.signal}|{self.read_at}" + ("|partial" if self.partial else "")
+        return f"{self.signal}|{self.read_at}" + ("|partial" if self.partial else "|" if self.row else "") \
+            + (f"|{self.row}" if self.row else "")
 
 
 def report_completions(client: MoodleClient, report_id: int, page_size: int) -> dict[str, set[int]]:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "SiteInfo", "Course", "EnrolledUser", "UserDetails", "CourseCompletion", "ActivitiesStatus",
-    "GradeItems", "Section", "AttendanceSession", "ReportPage",
+    "GradeItems", "UserGrades", "Section", "AttendanceSession", "ReportPage",
 ]
 
 
@@ -96,13 +96,13 @@ class _GradeItem(_P):
     gradedategraded: int | None = None
 
 
-class _UserGrades(_P):
+class UserGrades(_P):
     userid: int
     gradeitems: list[_GradeItem]
 
 
 class GradeItems(_P):
-    usergrades: list[_UserGrades]
+    usergrades: list[UserGrades]
 
 
 class _Module(_P):

@@ -6,15 +6,17 @@ twice), writes, then reads back what Moodle now says.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bridge.errors import FixableSourceError, SourceError
 from bridge.model import Attestation, PushResult
 from connectors.moodle.client import MoodleClient, MoodleError, NotEnrolled, NotFound
 from connectors.moodle.payloads import ActivitiesStatus, AttendanceSession, Section
 
-__all__ = ["push_completion", "push_attendance", "statusset"]
+__all__ = ["push_completion", "push_attendance", "statusset", "activity_state"]
 
 
-def _activity_state(client: MoodleClient, course: str, userid: str, cmid: int) -> int | None:
+def activity_state(client: MoodleClient, course: str, userid: str, cmid: int) -> int | None:
     """The learner's state for one activity; raises NotEnrolled for a non-tracked user."""
     endpoint = "core_completion_get_activities_completion_status"
     status = client.call(endpoint, ActivitiesStatus, courseid=course, userid=userid)
@@ -42,9 +44,12 @@ def _untracked(client: MoodleClient, course: str, cmid: int) -> SourceError:
                               f"course {course}")
 
 
-def push_completion(client: MoodleClient, source: str, att: Attestation, cmid: int) -> PushResult:
-    """Override the in-person activity complete; Moodle does not check enrolment, we do."""
-    before = _activity_state(client, att.course, att.external_id, cmid)
+def push_completion(client: MoodleClient, source: str, att: Attestation, cmid: int,
+                    read_after: Callable[[], int | None] | None = None) -> PushResult:
+    """Override the in-person activity complete; Moodle does not check enrolment, we do.
+    `read_after()`: the activity's state read back by the caller's own read of the learner
+    (one read instead of two); None: read here."""
+    before = activity_state(client, att.course, att.external_id, cmid)
     if before is None:
         raise _untracked(client, att.course, cmid)
     if before in (1, 2):
@@ -58,7 +63,7 @@ def push_completion(client: MoodleClient, source: str, att: Attestation, cmid: i
         raise FixableSourceError(f"override not applied (state {state})", source=source,
                                  endpoint="core_completion_override_activity_completion_status",
                                  fix=f"turn on completion tracking for activity {cmid}")
-    after = _activity_state(client, att.course, att.external_id, cmid)
+    after = (read_after or (lambda: activity_state(client, att.course, att.external_id, cmid)))()
     return PushResult(accepted=True, reflected=after in (1, 2), message="completion overridden",
                       response={"state": after, "overrideby": body.get("overrideby")})
 

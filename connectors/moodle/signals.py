@@ -9,17 +9,21 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bridge.errors import SourceError
 from bridge.model import Fact, FactKind, OutOfRange, SessionInfo, utc
-from connectors.moodle.client import MoodleClient
-from connectors.moodle.payloads import AttendanceSession, GradeItems, Section
+from connectors.moodle.client import MoodleClient, RowError
+from connectors.moodle.payloads import AttendanceSession, Section
 
 __all__ = ["CourseSignals", "read_signals", "attendance_instances", "session_attrs",
            "course_sessions"]
 
+# The last second a datetime holds (9999-12-31T23:59:59Z): a later timestamp is a corrupt value.
+MAX_TIMESTAMP = 253_402_300_799
 # A session recorded without a duration (mod_attendance allows 0) is taken to last this long.
 DEFAULT_DURATION = timedelta(hours=2)
 
@@ -27,21 +31,74 @@ _PLACE = re.compile(r"(?:lieu|place|location|salle)\s*:\s*([^\n]+)", re.IGNORECA
 _TAG = re.compile(r"(?<![\w&])#([\w-]+)")
 
 
+Grades = list[tuple[str, float, int | None]]  # (item, value in 0..1, date graded)
+
+
 @dataclass
 class CourseSignals:
-    """Facts per Moodle user id, and a digest of them per user (empty digest: no signal).
-    `users`: every learner the grade report and the sessions list, whatever their facts."""
+    """A digest of each user's grade and presence facts (no entry: no signal), and, for the
+    users whose digest the caller kept (`keep` of read_signals), what their facts are made of,
+    packed: a course's grade report is summed up as it arrives, and its facts are made only
+    when a batch takes them (`facts_of`). `users`: every learner the grade report and the
+    sessions list, whatever their facts."""
 
-    facts: dict[int, list[Fact]] = field(default_factory=dict)
+    source: str = ""
+    course: str = ""
     users: set[int] = field(default_factory=set)
+    digests: dict[int, str] = field(default_factory=dict)
+    grades: dict[int, str] = field(default_factory=dict)  # kept users' grades, packed
+    kept: set[int] = field(default_factory=set)
+    presences: dict[int, str] = field(default_factory=dict)  # (session, acronym)s, packed
+    sessions: dict[int, tuple[int, dict[str, str | list[str]]]] = field(default_factory=dict)
+    present: frozenset[str] = frozenset()
     refused: list[SourceError] = field(default_factory=list)  # records left out, each alone
 
-    def add(self, userid: int, fact: Fact) -> None:
-        self.facts.setdefault(userid, []).append(fact)
-
     def digest(self, userid: int) -> str:
-        rows = sorted(f"{f.kind}|{f.item}|{f.value}|{f.status}" for f in self.facts.get(userid, []))
-        return hashlib.sha1("\n".join(rows).encode()).hexdigest()[:12] if rows else ""
+        return self.digests.get(userid, "")
+
+    def facts_of(self, userid: int) -> list[Fact]:
+        """A kept user's grade and presence facts (none for a user not kept)."""
+        if userid not in self.kept:
+            return []
+        ext = str(userid)
+        out = [Fact(source=self.source, external_id=ext, kind=FactKind.grade, course=self.course,
+                    item=item, value=value, status="graded", occurred_at=utc(date))
+               for item, value, date in _unpack(self.grades.get(userid, ""))]
+        for session, acronym in _marks(self.presences.get(userid, "")):
+            date, attrs = self.sessions[session]
+            out.append(Fact(source=self.source, external_id=ext, kind=FactKind.presence,
+                            course=self.course, item=str(session),
+                            value=1.0 if acronym in self.present else 0.0, status=acronym,
+                            occurred_at=utc(date), attrs=dict(attrs)))
+        return out
+
+    def lines(self, userid: int) -> list[str]:
+        """The digest's lines of a user's presences."""
+        return [f"presence|{session}|{1.0 if acronym in self.present else 0.0}|{acronym}"
+                for session, acronym in _marks(self.presences.get(userid, ""))]
+
+
+def _marks(packed: str) -> list[tuple[int, str]]:
+    return [(int(session), acronym) for session, acronym in
+            (row.split("\x1f", 1) for row in packed.split("\x1e"))] if packed else []
+
+
+def _pack(grades: Grades) -> str:
+    return "\x1e".join(f"{item}\x1f{value!r}\x1f{'' if date is None else date}"
+                       for item, value, date in grades)
+
+
+def _unpack(packed: str) -> Grades:
+    out: Grades = []
+    for row in packed.split("\x1e") if packed else ():
+        item, value, date = row.split("\x1f")
+        out.append((item, float(value), int(date) if date else None))
+    return out
+
+
+def _digest(lines: list[str]) -> str:
+    """Of a user's signal facts, as `kind|item|value|status` lines."""
+    return hashlib.sha1("\n".join(sorted(lines)).encode()).hexdigest()[:12] if lines else ""
 
 
 def _text(description: str) -> str:
@@ -70,53 +127,130 @@ def attendance_instances(client: MoodleClient, course: str) -> list[int]:
 
 
 def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool,
-                 attendance: list[int], present: set[str], tags: list[str]) -> CourseSignals:
-    """One grade-report call for the course, one sessions call per attendance instance."""
-    out = CourseSignals()
-    if grades:
-        report = client.call("gradereport_user_get_grade_items", GradeItems, courseid=course,
-                             userid=0)
-        for ug in report.usergrades:
-            out.users.add(ug.userid)
-            for g in ug.gradeitems:
-                if g.graderaw is None or g.grademax <= g.grademin or g.itemtype not in ("course", "mod"):
-                    continue
-                item = "" if g.itemtype == "course" else str(g.cmid or "")
-                value = round((g.graderaw - g.grademin) / (g.grademax - g.grademin), 6)
-                try:
-                    graded = utc(g.gradedategraded)
-                except OutOfRange as exc:  # this grade alone
-                    out.refused.append(SourceError(
-                        f"learner {ug.userid}, grade item {item or 'course'}: {exc}", source=source,
-                        endpoint="gradereport_user_get_grade_items",
-                        field="usergrades.gradeitems.gradedategraded", code="out_of_range"))
-                    continue
-                out.add(ug.userid, Fact(source=source, external_id=str(ug.userid),
-                                        kind=FactKind.grade, course=course, item=item,
-                                        value=value, status="graded", occurred_at=graded))
-    for instance in attendance:
-        for s in client.call("mod_attendance_get_sessions", list[AttendanceSession],
-                             attendanceid=instance):
-            out.users.update(u.id for u in s.users)
-            acronyms = {st.id: st.acronym for st in s.statuses}
+                 attendance: list[int], present: set[str], tags: list[str],
+                 keep: Callable[[int, str], bool] | None = None) -> CourseSignals:
+    """One sessions call per attendance instance, then the course's grade report, streamed.
+    `keep(userid, digest)` says whose facts to hold (None: everyone's); the others are only
+    digested, so that a course's signals cost memory in proportion to what changed."""
+    out = CourseSignals(source, course, present=frozenset(present))
+    presences = out.presences
+
+    def start_sessions() -> Callable[[AttendanceSession], None]:
+        return session  # a retried list is read again: the same sessions, added again alike
+
+    def session(s: AttendanceSession) -> None:
+        out.users.update(u.id for u in s.users)
+        acronyms = {st.id: st.acronym for st in s.statuses}
+        if s.attendance_log:
             try:
-                attrs = session_attrs(s, tags)
+                out.sessions[s.id] = (s.sessdate, session_attrs(s, tags))
             except OutOfRange as exc:  # this session alone
                 out.refused.append(SourceError(f"session {s.id}: {exc}", source=source,
                                                endpoint="mod_attendance_get_sessions",
                                                field="sessdate", code="out_of_range"))
-                continue
-            for log in s.attendance_log:
-                acronym = acronyms.get(log.statusid)
-                if acronym is None:
-                    raise SourceError(f"session {s.id}: status {log.statusid} is not among its statuses",
-                                      source=source, endpoint="mod_attendance_get_sessions",
-                                      field="attendance_log.statusid")
-                out.add(log.studentid, Fact(
-                    source=source, external_id=str(log.studentid), kind=FactKind.presence,
-                    course=course, item=str(s.id), value=1.0 if acronym in present else 0.0,
-                    status=acronym, occurred_at=utc(s.sessdate), attrs=dict(attrs)))
+                return
+        for log in s.attendance_log:
+            acronym = acronyms.get(log.statusid)
+            if acronym is None:
+                raise SourceError(f"session {s.id}: status {log.statusid} is not among its statuses",
+                                  source=source, endpoint="mod_attendance_get_sessions",
+                                  field="attendance_log.statusid")
+            mark = f"{s.id}\x1f{acronym}"
+            known = presences.get(log.studentid)
+            if known is None:
+                presences[log.studentid] = mark
+            elif mark not in known.split("\x1e"):
+                presences[log.studentid] = f"{known}\x1e{mark}"
+
+    for instance in attendance:  # sessions list every enrolled user: streamed, one at a time
+        client.each("mod_attendance_get_sessions", "", AttendanceSession, start_sessions,
+                    attendanceid=instance)
+
+    def settle(userid: int, grades: Grades) -> None:
+        lines = [f"grade|{item}|{value}|graded" for item, value, _ in grades] + out.lines(userid)
+        digest = _digest(lines)
+        if digest:
+            out.digests[userid] = digest
+        if lines and (keep is None or keep(userid, digest)):
+            out.kept.add(userid)
+            if grades:
+                out.grades[userid] = _pack(grades)
+
+    def _out_of_range(userid: int, grade: tuple[str, float, int | None]) -> bool:
+        item, _, date = grade
+        if date is None or date <= MAX_TIMESTAMP:
+            return False
+        out.refused.append(SourceError(  # this grade alone
+            f"learner {userid}, grade item {item or 'course'}: timestamp {date!r} is out of range",
+            source=source, endpoint=GRADES, field="usergrades.gradeitems.gradedategraded",
+            code="out_of_range"))
+        return True
+
+    graded: set[int] = set()
+    if grades:
+        def start() -> Callable[[tuple[int, Grades]], None]:
+            graded.clear()  # a retried report is read afresh
+            out.digests.clear()
+            out.grades.clear()
+            out.kept.clear()
+            out.refused[:] = [r for r in out.refused if r.endpoint != GRADES]
+            return learner
+
+        def learner(row: tuple[int, Grades]) -> None:
+            userid, items = row
+            if any(date is not None and date > MAX_TIMESTAMP for _, _, date in items):
+                items = [g for g in items if not _out_of_range(userid, g)]
+            if userid not in graded:  # a learner listed twice has the same grades twice
+                graded.add(userid)
+                settle(userid, items)
+
+        client.each(GRADES, "usergrades", grade_row, start,
+                    courseid=course, userid=0)
+        out.users |= graded
+    for userid in presences:  # present at a session, in no grade report row
+        if userid not in graded:
+            out.users.add(userid)
+            settle(userid, [])
+    for userid in [u for u in presences if u not in out.kept]:
+        del presences[userid]  # their presences are stored as they are
     return out
+
+
+_NUMBER = (int, float)
+GRADES = "gradereport_user_get_grade_items"
+
+
+def grade_row(row: Any) -> tuple[int, Grades]:
+    """A row of the grade report (the fields `UserGrades` declares, checked the same way) as
+    (userid, [(item, value in 0..1, date graded)]): the course total (item "") and the
+    activities' graded items. Written out rather than validated by the model: a 10k-learner
+    report is 10k rows of ~30 fields each, and this is the no-change sync's hottest loop."""
+    if not isinstance(row, dict):
+        raise RowError("expected an object", "")
+    userid, items = row.get("userid"), row.get("gradeitems")
+    if type(userid) is not int:
+        raise RowError("expected an integer", "userid")
+    if not isinstance(items, list):
+        raise RowError("expected a list", "gradeitems")
+    out: Grades = []
+    for n, g in enumerate(items):
+        if not isinstance(g, dict):
+            raise RowError("expected an object", f"gradeitems.{n}")
+        kind, cmid, raw = g.get("itemtype"), g.get("cmid"), g.get("graderaw")
+        low, high, date = g.get("grademin", 0.0), g.get("grademax", 0.0), g.get("gradedategraded")
+        for name, value, ok in (("itemtype", kind, isinstance(kind, str)),
+                                ("cmid", cmid, cmid is None or type(cmid) is int),
+                                ("graderaw", raw, raw is None or type(raw) in _NUMBER),
+                                ("grademin", low, type(low) in _NUMBER),
+                                ("grademax", high, type(high) in _NUMBER),
+                                ("gradedategraded", date, date is None or type(date) is int)):
+            if not ok:
+                raise RowError(f"unexpected value {value!r}", f"gradeitems.{n}.{name}")
+        if raw is None or high <= low or kind not in ("course", "mod"):
+            continue
+        out.append(("" if kind == "course" else str(cmid or ""),
+                    round((raw - low) / (high - low), 6), date))
+    return userid, out
 
 
 def course_sessions(client: MoodleClient, source: str, course: str) -> list[SessionInfo]:
@@ -129,12 +263,8 @@ def course_sessions(client: MoodleClient, source: str, course: str) -> list[Sess
     out = []
     for instance in attendance_instances(client, course):
         for s in client.call("mod_attendance_get_sessions", list[AttendanceSession], attendanceid=instance):
-            try:
-                attrs = session_attrs(s, [])
-                start = utc(s.sessdate) or datetime.fromtimestamp(0, UTC)
-                start + timedelta(seconds=max(s.duration, 0))  # out of range: OverflowError
-            except (OutOfRange, OverflowError):
-                continue  # a session no calendar holds cannot be taken check-ins at
+            attrs = session_attrs(s, [])
+            start = datetime.fromtimestamp(s.sessdate, UTC)
             tags = attrs["tags"]
             out.append(SessionInfo(
                 source=source, course=course, id=str(s.id), title=str(attrs["title"]),

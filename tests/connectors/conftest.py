@@ -29,6 +29,7 @@ class FakeState:
 
     def __init__(self, full: bool = False) -> None:
         self.full = full
+        self.courses: list[str] | None = None
         self.marks: dict[tuple[str, str], str] = {}
         self.complete: dict[tuple[str, str], set[str]] = {}
         self.errors: list[SourceError] = []
@@ -51,6 +52,9 @@ class FakeState:
 
     def known_identities(self) -> dict[str, Identity]:
         return self.known
+
+    def identities_of(self, external_ids: Any) -> dict[str, Identity]:
+        return {e: self.known[e] for e in external_ids if e in self.known}
 
     def report(self, error: SourceError) -> None:
         self.errors.append(error)
