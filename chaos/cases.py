@@ -315,17 +315,31 @@ def _payload_run(case: tuple[str, Any], tmp: Path, store: Store) -> Outcome:
             batch = Batch(identities=[Identity("moodle", "7", email="ann@example.org")],
                           facts=[_course_fact("moodle", "42", "7", cc)])
         elif which in ("grades", "sessions"):
-            model = p.GradeItems if which == "grades" else list[p.AttendanceSession]
+            from connectors.moodle.client import RowError
 
             class Client:
-                def call(self, function: str, _model: Any, **params: Any) -> Any:
-                    return _validated(model, payload, function)
+                """The streamed reads as MoodleClient.each checks them: the list under `key`,
+                each row checked by `parse` (a model, or a function raising RowError)."""
+
+                def each(self, function: str, key: str, parse: Any, add: Any, **params: Any) -> None:
+                    rows = payload if not key else payload.get(key) if isinstance(payload, dict) else None
+                    if not isinstance(rows, list):
+                        raise SourceError("expected a list", source="moodle", endpoint=function,
+                                          field=key or "(body)")
+                    sink, n = add(), 0
+                    try:
+                        for n, row in enumerate(rows):  # noqa: B007 - n names the faulty row
+                            sink(_validated(parse, row, function) if isinstance(parse, type)
+                                 else parse(row))
+                    except RowError as exc:
+                        raise SourceError(str(exc), source="moodle", endpoint=function,
+                                          field=".".join([*([key] if key else []), str(n), exc.field])) from None
 
             signals = read_signals(Client(), "moodle", "42", grades=which == "grades",  # type: ignore[arg-type]
                                    attendance=[1] if which == "sessions" else [], present={"P"}, tags=[])
             refusals = signals.refused
-            batch = Batch(identities=[Identity("moodle", str(u)) for u in signals.facts],
-                          facts=[f for fs in signals.facts.values() for f in fs])
+            batch = Batch(identities=[Identity("moodle", str(u)) for u in signals.kept],
+                          facts=[f for u in signals.kept for f in signals.facts_of(u)])
         else:
             users = _validated(list[p.EnrolledUser], payload, "core_enrol_get_enrolled_users")
             batch = Batch(identities=[Identity("moodle", str(u.id), username=u.username, email=u.email,

@@ -17,5 +17,5 @@ def app() -> Starlette:
     from connectors.registry import load
 
     config = load(os.environ.get("BADGE_BRIDGE_CONFIG"), secrets=False)
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     return create_app(config, store, console_setup(config, store))

@@ -63,7 +63,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
                 path.write_text(path.read_text(encoding="utf-8").replace(
                     "[bridge]\n", f'[bridge]\ndatabase_url = "{pg_url}"\n', 1), encoding="utf-8")
             config = load_config(path)
-            store = Store(config.bridge.db_url)
+            store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
             run_sync(config, store)
             result = CliRunner().invoke(main, ["admin", "add", USER, "--config", str(path),
                                                "--password-from-env"], env={PASSWORD_ENV: PASSWORD})

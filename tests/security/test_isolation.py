@@ -105,14 +105,17 @@ def test_an_out_of_range_timestamp_refuses_that_learner_not_the_source() -> None
     assert refused.value.endpoint == "core_completion_get_activities_completion_status"
     assert "learner 8" in str(refused.value)
 
-    class Client:  # the grade report of two learners, one with a corrupt date
-        def call(self, function, model, **params):
-            return model.model_validate({"usergrades": [
-                {"userid": uid, "gradeitems": [{"itemtype": "course", "graderaw": 5, "grademax": 10,
-                                                "gradedategraded": when}]}
-                for uid, when in ((1, 1_700_000_000), (2, -(10**15)), (3, 10**15))]})
+    class Client:  # the grade report of three learners, streamed row by row; one corrupt date
+        def each(self, function, key, parse, add, **params):
+            sink = add()
+            for uid, when in ((1, 1_700_000_000), (2, -(10**15)), (3, 10**15)):
+                sink(parse({"userid": uid, "gradeitems": [
+                    {"itemtype": "course", "graderaw": 5, "grademax": 10, "grademin": 0,
+                     "gradedategraded": when}]}))
 
     signals = read_signals(Client(), "lms", "42", grades=True, attendance=[], present=set(), tags=[])
-    assert sorted(signals.facts) == [1, 2]  # a negative date is "never", as Moodle means it
+    assert sorted(signals.kept) == [1, 2]  # a negative date is "never", as Moodle means it
+    assert [f.occurred_at for f in signals.facts_of(2)] == [None]
+    assert signals.facts_of(1)[0].occurred_at.year == 2023
     [error] = signals.refused
     assert error.field == "usergrades.gradeitems.gradedategraded" and "learner 3" in str(error)
