@@ -43,7 +43,7 @@ def mask_url(url: str) -> str:
                 query = urlencode([(k, MASK if k.lower() in SECRET_PARAMS else v) for k, v in pairs],
                                   safe="*")
         if netloc == parts.netloc and query == parts.query:
-            return url  # nothing to mask: as given (urlunsplit would drop sqlite:////'s slashes)
+            return url  # nothing to hide: as written (urlunsplit would drop sqlite:////'s slashes)
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
         scheme, sep, _ = url.partition("://")

@@ -183,6 +183,8 @@ class _Scanner:
                 self.advance(2 if aot else 1)
                 key = tuple(self.read_key())
                 self.advance(2 if aot else 1)
+                for n in range(1, len(key)):  # [a.b] also places `a`, where nothing else does
+                    self.out.setdefault(key[:n], self.line)
                 if aot:
                     n = self.aot_counts.get(key, 0)
                     self.aot_counts[key] = n + 1

@@ -69,7 +69,8 @@ def admin_routes(config: Config, store: Store) -> list[Route]:
         return JSONResponse(out)
 
     async def one_run(request: Request) -> Response:
-        run = store.runs.get(int(request.path_params["run_id"]))
+        run_id = int(request.path_params["run_id"])
+        run = store.runs.get(run_id) if run_id < 2**63 else None  # what a database integer holds
         if run is None:
             return JSONResponse({"error": "no such run"}, status_code=404)
         return JSONResponse({**run.as_dict(), "errors": [e.as_dict() for e in store.runs.errors(run.id)]})

@@ -94,7 +94,7 @@ def test_a_malformed_admin_request_is_a_400_not_a_500(admin, world, method, path
 def test_every_page_carries_the_security_headers(admin, world) -> None:
     [award] = world.store.awards.listing()
     for path in ("/", "/healthz", "/static/page.css", "/nowhere", f"/v/{award.award.id}",
-                 f"/ob2/assertions/{award.award.id}", "/api/admin/runs", "/ob2/revocations"):
+                 f"/ob2/assertions/{award.award.id}", "/api/admin/runs", "/ob2/revocations", "/admin", "/admin/login"):
         got = requests.get(admin + path, headers={"Accept": "text/html"}, timeout=10)
         csp = got.headers.get("Content-Security-Policy", "")
         assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp, path
@@ -127,17 +127,20 @@ def test_the_smtp_envelope_is_the_parsed_address_only(world, to) -> None:
     assert world.mailbox.recipients == [["learner@example.org"]]
 
 
-def test_config_check_masks_every_secret_in_urls(write_config) -> None:
+def test_config_check_masks_every_secret_in_urls(write_config, tmp_path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "sheets").mkdir()
+    (tmp_path / "rules" / "r.toml").write_text('''[badge]
+id = "atelier"
+name = { fr = "Atelier", en = "Workshop" }
+description = { fr = "A participé.", en = "Attended." }
+
+[condition]
+all = [{ presence = { source = "sheets", course = "c1" } }]
+''', encoding="utf-8")
     path = write_config('[bridge]\ndatabase_url = "postgresql://bb:hunter2@127.0.0.1:1/x?sslmode=disable'
-                        '&password=hunter3"\npublic_url = "https://u:hunter4@badges.example.org"\n'
-                        '[sources.sheets]\nkind = "csv"\npath = "sheets"\ncourse = "87"\n')
-    # config check also checks what the file refers to: a rules folder whose rules check
-    (path.parent / "sheets").mkdir()
-    (path.parent / "rules").mkdir()
-    (path.parent / "rules" / "came.toml").write_text(
-        '[badge]\nid = "came"\nname = { en = "Came" }\ndescription = { en = "Came." }\n'
-        'criteria = { en = "Complete course 87." }\n\n[condition]\n'
-        'course_completed = { source = "sheets", course = "87" }\n', encoding="utf-8")
+                        '&password=hunter3"\npublic_url = "https://u:hunter4@badges.example.org"\n\n'
+                        '[sources.sheets]\nkind = "csv"\npath = "sheets"\ncourse = "c1"\n')
     result = CliRunner().invoke(main, ["config", "check", str(path)])
     assert result.exit_code == 0, result.output
     assert "hunter" not in result.output
@@ -250,3 +253,9 @@ def test_log_lines_carry_no_secret_of_a_url(caplog) -> None:
     db = logging.LogRecord("x", logging.ERROR, __file__, 1, "cannot open postgresql://bb:pw0rd@db/x", None, None)
     handler.filter(db)
     assert "pw0rd" not in db.getMessage() and "bb:***@db" in db.getMessage()
+
+
+def test_a_run_id_no_database_holds_is_a_404_not_a_500(admin) -> None:
+    got = requests.get(f"{admin}/api/admin/runs/99999999999999999999",
+                       headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert got.status_code == 404 and "Traceback" not in got.text

@@ -127,3 +127,9 @@ def test_every_file_error_names_its_line(write_config, tmp_path) -> None:
     with pytest.raises(RuleError) as rule_err:
         load_rules(rules, None)
     assert all(line for _, line, _ in rule_err.value.problems)
+
+
+def test_an_unknown_table_is_placed_at_its_header(write_config) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write_config('[bridge]\npublic_url = "http://127.0.0.1:8000"\n\n[sourcez.m]\nkind = "csv"\n'))
+    assert err.value.line == 4 and err.value.key == "sourcez"
