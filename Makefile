@@ -33,13 +33,9 @@ lint: $(TESTS)
 	$(BIN)/mypy bridge connectors badge_rules jobs cli sandbox
 	$(BIN)/lint-imports
 
-# Pull side (docs/performance.md): each prints one JSON object, baseline measured in the same run.
+# Every benchmark (bench/all.py; docs/performance.md): one JSON object each, baseline in the same run.
 bench: $(TESTS)
-	$(BIN)/python bench/sync.py
-	$(BIN)/python bench/pull_cpu.py --learners 1000
-	$(BIN)/python bench/resync.py --learners 3000
-	$(BIN)/python bench/memory.py --sizes 1000,10000
-	$(BIN)/python bench/scale.py --learners 1200 --courses 6 --workers 1,2,4
+	$(BIN)/python bench/all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .badge-bridge-demo build *.egg-info

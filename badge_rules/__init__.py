@@ -4,6 +4,7 @@ Other packages use only the names below; see docs/rules.md for the language itse
 """
 
 from .badge import Alignment, BadgeDef, Duration
+from .evaluate import FactIndex
 from .explain import BADGE_SOURCE, Decision, ExplainNode, FactRef, describe, render_tree
 from .ruleset import RuleSet, load_rules
 from .testcases import TestResult, run_tests
@@ -15,6 +16,7 @@ __all__ = [
     "Decision",
     "Duration",
     "ExplainNode",
+    "FactIndex",
     "FactRef",
     "RuleSet",
     "TestResult",

@@ -43,12 +43,17 @@ class FactIndex:
     """One learner's facts grouped by (source, kind, course); `since` drops older facts."""
 
     def __init__(self, facts: Iterable[Fact], since: datetime | None = None) -> None:
-        self._by_key: dict[_Key, list[Fact]] = {}
+        by_key: dict[_Key, list[Fact]] = {}
+        if since is not None:  # a renewal period only counts what happened after it began
+            facts = [f for f in facts if f.occurred_at is not None and f.occurred_at >= since]
         for fact in facts:
-            # A renewal period only counts what happened after it began.
-            if since is not None and (fact.occurred_at is None or fact.occurred_at < since):
-                continue
-            self._by_key.setdefault((fact.source, fact.kind, fact.course), []).append(fact)
+            key = (fact.source, fact.kind, fact.course)
+            found = by_key.get(key)
+            if found is None:
+                by_key[key] = [fact]
+            else:
+                found.append(fact)
+        self._by_key = by_key
 
     def get(self, source: str, kind: FactKind, course: str) -> list[Fact]:
         return self._by_key.get((source, kind, course), [])

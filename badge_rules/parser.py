@@ -75,9 +75,10 @@ class TomlFile:
 def read_toml(path: Path) -> TomlFile | Problem:
     """The document, its locator and its text; or the problem that stops reading it."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return (str(path), None, _("expected UTF-8 text"))
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return (str(path), raw[:exc.start].count(b"\n") + 1, _("expected UTF-8 text"))
     try:
         data, locator = loads_toml(text, str(path))
     except TomlError as exc:
@@ -115,7 +116,8 @@ class _Reader:
 
     def fail(self, path: Path_, message: str) -> None:
         prefix = f"{dotted(path)}: " if path else ""
-        self.out.problems.append((self.out.file, self.locator.line(path), prefix + message))
+        # A problem of the whole file (no [badge] table) is placed at its first line.
+        self.out.problems.append((self.out.file, self.locator.line(path) or 1, prefix + message))
 
     # -- generic checks ------------------------------------------------------
     def table(self, value: Any, path: Path_, example: str) -> dict[str, Any] | None:

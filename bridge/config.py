@@ -40,19 +40,33 @@ __all__ = [
 
 
 def resolve_secret(value: Any, base: Path) -> Any:
-    """`{env = NAME}` / `{file = PATH}` -> the secret's text; anything else unchanged."""
+    """`{env = NAME}` / `{file = PATH}` -> the secret's text; anything else unchanged.
+
+    ValueError when the name or path is not text, the variable is unset, the file unreadable,
+    or the secret is empty (an empty secret would open what it guards)."""
     if isinstance(value, dict) and set(value) == {"env"}:
         name = value["env"]
+        if not isinstance(name, str) or not name or "=" in name or "\0" in name:
+            raise ValueError('expected { env = "NAME" }, the name of an environment variable')
         if name not in os.environ:
             raise ValueError(f"environment variable {name} is not set")
+        if not os.environ[name].strip():
+            raise ValueError(f"environment variable {name} is empty; a secret cannot be empty")
         return os.environ[name]
     if isinstance(value, dict) and set(value) == {"file"}:
+        if not isinstance(value["file"], str) or not value["file"] or "\0" in value["file"]:
+            raise ValueError('expected { file = "PATH" }, the path of a file holding the secret')
         path = Path(value["file"])
         path = path if path.is_absolute() else base / path
         try:
-            return path.read_text(encoding="utf-8").strip()
+            text = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"secret file {path} is not UTF-8 text") from None
+        if not text:
+            raise ValueError(f"secret file {path} is empty; a secret cannot be empty")
+        return text
     return value
 
 
@@ -148,11 +162,13 @@ class SmtpSettings(_Model):
     from_name: str = "badge-bridge"
     timeout: float = 30.0
     max_attempts: int = Field(8, ge=1)
+    connections: int = Field(1, ge=1, le=32)  # SMTP sessions sending at once
 
 
 class WebSettings(_Model):
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(1, ge=1, le=64)  # processes serving the app (one core each)
     admin_token: SecretStr | None = None
     # /metrics answers the admin token, or this one (a scraper need not hold the admin's).
     metrics_token: SecretStr | None = None
@@ -248,6 +264,9 @@ def load_config(path: str | Path | None, kinds: SourceKinds, *, secrets: bool = 
         raise ConfigError("file not found", file=file) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=file, line=line) from None
     except TomlError as exc:
         raise ConfigError(exc.detail, file=exc.file, line=exc.line) from None
     base = path.resolve().parent
@@ -257,6 +276,8 @@ def load_config(path: str | Path | None, kinds: SourceKinds, *, secrets: bool = 
         cfg = Config.model_validate({"file": path.resolve(), **data})
     except ValidationError as exc:
         _raise(file, locator, (), exc)
+    for section in ("bridge", "issuer", "smtp", "web"):
+        _refuse_empty_secrets(getattr(cfg, section), (section,), file, locator)
     if not isinstance(sources_raw, dict):
         raise ConfigError("expected a table of sources", file=file, key="sources",
                           line=locator.line(("sources",)))
@@ -282,6 +303,9 @@ def _source(sid: str, raw: Any, file: str, locator: Locator, kinds: SourceKinds)
     key = ("sources", sid)
     if not isinstance(raw, dict) or "kind" not in raw:
         raise ConfigError("field required", file=file, key=f"sources.{sid}.kind", line=locator.line(key))
+    if not isinstance(raw["kind"], str):
+        raise ConfigError('expected the kind as text (kind = "moodle")', file=file,
+                          key=f"sources.{sid}.kind", line=locator.line(key + ("kind",)))
     try:
         config_model = kinds.config_model(raw["kind"])
     except NotFound as exc:
@@ -298,9 +322,22 @@ def _source(sid: str, raw: Any, file: str, locator: Locator, kinds: SourceKinds)
     except ValidationError as exc:
         _raise(file, locator, key, exc)
         raise  # unreachable; keeps type checkers calm
+    _refuse_empty_secrets(model, key, file, locator)
     # Paths in a source (a sign-in sheet folder…) are relative to the config file, like the rest.
     relative = {name: base / value for name, value in model if isinstance(value, Path) and not value.is_absolute()}
     return model.model_copy(update=relative) if relative else model
+
+
+def _refuse_empty_secrets(model: BaseModel, prefix: tuple[str | int, ...], file: str,
+                          locator: Locator) -> None:
+    """An empty secret written in the file (`admin_token = ""`) is refused: it would open what
+    it guards to anyone who sends nothing."""
+    for name, value in model:
+        if isinstance(value, SecretStr) and not isinstance(value, DeferredSecret) \
+                and not value.get_secret_value().strip():
+            raise ConfigError("a secret cannot be empty; remove the key or give it a value",
+                              file=file, key=".".join(map(str, prefix + (name,))),
+                              line=locator.line(prefix + (name,)))
 
 
 def _is_secret(annotation: Any) -> bool:

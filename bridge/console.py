@@ -11,8 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bridge.model import Finding
+
 __all__ = ["WhyNode", "Explanation", "RuleBadge", "DryRun", "WouldAward", "WouldRevoke",
-           "SendOutcome", "Erased", "ConsoleFinding", "ConsoleServices", "Doctor"]
+           "SendOutcome", "Erased", "ConsoleServices", "Doctor"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +93,8 @@ class Erased:
     report_rows: int
 
 
-@dataclass(frozen=True, slots=True)
-class ConsoleFinding:
-    """One thing the health check would flag: how bad, where, what, and the fix."""
-
-    severity: str  # error, warning, info
-    place: str
-    message: str
-    fix: str = ""
-
-
-Doctor = Callable[[], Sequence[ConsoleFinding]]
+# The health check (`badge-bridge doctor`): its findings, in the language in force when called.
+Doctor = Callable[[], Sequence[Finding]]
 
 
 class ConsoleServices(Protocol):

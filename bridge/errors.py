@@ -22,6 +22,7 @@ __all__ = [
     "PayloadError",
     "EXIT_CODES",
     "exit_code",
+    "raised_at",
 ]
 
 
@@ -167,3 +168,15 @@ def exit_code(exc: BaseException) -> int:
         if isinstance(exc, cls):
             return code
     return 1
+
+
+def raised_at(exc: BaseException) -> str:
+    """`package/module.py:line` where `exc` was raised: the place of an unexpected error, told
+    instead of its message (which may quote a learner's name or address)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "?"
+    parts = tb.tb_frame.f_code.co_filename.replace("\\", "/").split("/")
+    return f"{'/'.join(parts[-2:])}:{tb.tb_lineno}"

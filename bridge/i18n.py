@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from gettext import NullTranslations
 from io import BytesIO
 from pathlib import Path
@@ -181,7 +181,15 @@ def _babel_locale(lang: str) -> Locale:
 
 def format_date(value: date | datetime | None, format: str = "medium") -> str:
     """« 29 nov. 2026 », "Nov 29, 2026"; empty for no date."""
-    return dates.format_date(value, format, locale=_locale()) if value else ""
+    if not value:
+        return ""
+    return _format_day(value.date() if isinstance(value, datetime) else value, format, _current.get())
+
+
+@lru_cache(maxsize=4096)
+def _format_day(day: date, format: str, lang: str) -> str:
+    """A few hundred distinct days a run: each formatted once per language."""
+    return dates.format_date(day, format, locale=_babel_locale(lang))
 
 
 def format_datetime(value: datetime | None, format: str = "medium") -> str:

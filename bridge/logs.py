@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+from bridge.redact import mask_urls
 
 __all__ = ["context", "setup", "redact", "register_secret", "register_secrets_of", "mask_url",
            "NOISY"]
@@ -31,14 +32,14 @@ _COURSE: ContextVar[str | None] = ContextVar("badge_bridge_course", default=None
 NOISY = ("alembic", "apscheduler", "urllib3", "requests", "celery", "kombu", "uvicorn.access",
          "aiosmtpd", "mail.log")
 
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?=@)", re.I)
 _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()
 
 
-def mask_url(url: str) -> str:
-    """A URL with its password (if any) replaced by ***."""
-    return _URL_PASSWORD.sub(lambda m: m.group("head") + "***", url)
+def mask_url(text: str) -> str:
+    """`text` with every URL's password and secret query values replaced by *** (one masking
+    for logs, errors and outputs: bridge.redact)."""
+    return mask_urls(text)
 
 
 def register_secret(value: str | None) -> None:

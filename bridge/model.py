@@ -32,6 +32,7 @@ __all__ = [
     "NAME_ATTRS",
     "normalise_email",
     "utc",
+    "OutOfRange",
     "PUSH_TARGET",
     "Run",
     "RunError",
@@ -54,12 +55,22 @@ def normalise_email(value: str | None) -> str | None:
     return value or None
 
 
+class OutOfRange(ValueError):
+    """A Unix timestamp no datetime can hold (a platform's corrupt or sentinel value)."""
+
+
 def utc(value: datetime | int | float | None) -> datetime | None:
-    """A timezone-aware UTC datetime from a datetime or a Unix timestamp (0 means never)."""
+    """A timezone-aware UTC datetime from a datetime or a Unix timestamp (0 means never);
+    OutOfRange for a timestamp past year 9999 (or not a number)."""
     if value is None:
         return None
     if isinstance(value, (int, float)):
-        return None if value <= 0 else datetime.fromtimestamp(value, UTC)
+        if value <= 0:
+            return None
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise OutOfRange(f"timestamp {value!r} is out of range") from None
     if value.tzinfo is UTC:
         return value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -33,10 +33,55 @@ class Locator:
         return None
 
 
+# Arrays and inline tables nested deeper than this are refused before anything recurses over
+# them (tomllib, the locator, the rules parser): no config or rule needs more than a few levels.
+MAX_DEPTH = 32
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where brackets first nest deeper than MAX_DEPTH, outside strings and comments
+    (a cheap scan, so that a document tomllib would recurse on for ever is refused first)."""
+    depth, line, i, n = 0, 1, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif c == "#":
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        elif c in "\"'":
+            quote = text[i:i + 3] if text.startswith(c * 3, i) else c
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                if text[i] == "\\" and c == '"':
+                    i += 1
+                elif text[i] == "\n":
+                    if len(quote) == 1:
+                        break
+                    line += 1
+                i += 1
+            i += len(quote)
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return None
+
+
 def loads_toml(text: str, file: str) -> tuple[dict[str, Any], Locator]:
     """Parse TOML text; a syntax error is a TomlError naming the file and line."""
+    deep = _too_deep(text)
+    if deep is not None:
+        raise TomlError(f"nested more than {MAX_DEPTH} levels deep", file=file, line=deep)
     try:
         data = tomllib.loads(text)
+    except RecursionError:  # only when the scan above misjudged: still one clean error
+        raise TomlError(f"nested more than {MAX_DEPTH} levels deep", file=file, line=None) from None
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message ends with "(at line L, column C)"; keep it in our form.
         msg = str(exc)
@@ -45,6 +90,8 @@ def loads_toml(text: str, file: str) -> tuple[dict[str, Any], Locator]:
             head, _, tail = msg.rpartition(" (at line ")
             line = int(tail.split(",")[0])
             msg = head
+        elif msg.endswith(" (at end of document)"):
+            line, msg = text.count("\n") + (0 if text.endswith("\n") else 1), msg[:-len(" (at end of document)")]
         raise TomlError(f"invalid TOML: {msg}", file=file, line=line) from None
     return data, Locator(text)
 

@@ -1,4 +1,4 @@
-"""`badge-bridge admin add|password|list|audit`: the web console's accounts and its audit log,
+"""`badge-bridge admin add|password|remove|list|audit`: the web console's accounts and its audit log,
 and the console's services as `serve` hands them to the web app.
 """
 
@@ -26,12 +26,13 @@ PASSWORD_ENV = "BADGE_BRIDGE_ADMIN_PASSWORD"
 
 
 def console_setup(config: Config, store: Store) -> ConsoleSetup:
-    """The console's services over this config and store. The health check's findings are
-    listed on the dashboard when a `doctor` callable is given here."""
+    """The console's services over this config and store, and the health check
+    (`badge-bridge doctor`) whose failures and warnings the dashboard lists."""
     from bridge.console import ConsoleSetup
     from jobs.console import Console
+    from jobs.doctor import diagnose
 
-    return ConsoleSetup(Console(config, store), doctor=None)
+    return ConsoleSetup(Console(config, store), doctor=lambda: diagnose(config))
 
 
 def _password(username: str, from_env: bool) -> str:
@@ -58,7 +59,8 @@ def _password(username: str, from_env: bool) -> str:
 def _store(config_path: Path | None) -> Store:
     from bridge.store import Store
 
-    return Store(load(config_path).bridge.db_url)
+    bridge = load(config_path).bridge
+    return Store(bridge.db_url, keys_dir=bridge.keys_path)
 
 
 @click.group()
@@ -104,6 +106,17 @@ def admin_password(config_path: Path | None, username: str, password_from_env: b
         raise NotFound(_("no account named {name}").format(name=username))
     store.admin.set_password(username, hash_password(_password(username, password_from_env)))
     click.echo(_("password of {name} changed").format(name=username))
+
+
+@admin.command("remove")
+@config_option
+@click.argument("username")
+@handle_errors
+def admin_remove(config_path: Path | None, username: str) -> None:
+    """Remove the account USERNAME; its open sessions end at once (the audit log keeps its name)."""
+    if not _store(config_path).admin.remove_account(username):
+        raise NotFound(_("no account named {name}").format(name=username))
+    click.echo(_("account {name} removed").format(name=username))
 
 
 @admin.command("list")

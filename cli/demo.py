@@ -138,7 +138,7 @@ def run_demo(data_dir: Path, *, port: int = 8000, output: Path | None = None,
             write_demo_config(cfg_path, data_dir=data_dir, port=port, sandbox_url=sandbox.base_url,
                               token=sandbox.token, smtp_port=catcher.port)
             config = load(cfg_path)
-            store = Store(config.bridge.db_url)
+            store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
             try:
                 organiser_url, checked_in = _scripted_check_in(config, store, sandbox.world)
                 report = run_sync(config, store, trigger="demo")

@@ -6,6 +6,7 @@ Errors become one clear line on stderr and a meaningful exit code (see bridge.er
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,7 +66,7 @@ def _award(config_path: Path | None, award_id: str) -> tuple[Config, Store, Awar
     from bridge.store import Store
 
     config = load(config_path)
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     award = store.awards.get(award_id)
     if award is None:
         raise NotFound(_("no award {award_id}").format(award_id=award_id))
@@ -128,7 +129,7 @@ def demo(port: int, once: bool, output: Path | None, data_dir: Path, learners: i
     from bridge.web.server import serve
 
     click.echo(_("serving on {url} — Ctrl-C to stop").format(url=f"http://127.0.0.1:{port}/"))
-    serve(result.config, Store(result.config.bridge.db_url), "127.0.0.1", port)
+    serve(result.config, Store(result.config.bridge.db_url, keys_dir=result.config.bridge.keys_path), "127.0.0.1", port)
 
 
 @main.command()
@@ -165,7 +166,7 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
             + [_("error: {problem}").format(problem=e) for e in found.errors])
             or _("nothing would change"))
         return
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     with terminal_progress(not as_json) as progress:
         report = run_sync(config, store, ruleset=ruleset, sources=list(sources) or None, full=full,
                           progress=progress)
@@ -182,8 +183,10 @@ def sync(config_path: Path | None, sources: tuple[str, ...], once: bool, dry_run
 @config_option
 @click.option("--host", default=None, help="Interface (default: [web] host).")
 @click.option("--port", default=None, type=int, help="Port (default: [web] port).")
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="Processes serving the app (default: [web] workers).")
 @handle_errors
-def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
+def serve(config_path: Path | None, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the web app: hosted badges, verification pages, health, metrics."""
     from bridge.store import Store
     from bridge.web.server import serve as run_server
@@ -192,10 +195,13 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     from .admin import console_setup
 
     config = load(config_path)
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     refresh_sessions(config, store)  # the config's meetup sessions are open before any run
+    workers = workers or config.web.workers
+    if workers > 1:  # each process reads the same file (cli.web.app)
+        os.environ["BADGE_BRIDGE_CONFIG"] = str(Path(config.file).resolve())
     run_server(config, store, host or config.web.host, port or config.web.port,
-               console=console_setup(config, store))
+               console=console_setup(config, store), workers=workers, factory="cli.web:app")
 
 
 @main.command()
@@ -216,7 +222,7 @@ def daemon(config_path: Path | None, every: int, serve: bool, max_runs: int | No
 
     config = load(config_path, secrets=True)
     load_ruleset(config)  # refuse to start on broken rules
-    runs = run_daemon(config, Store(config.bridge.db_url), every, serve=serve, max_runs=max_runs,
+    runs = run_daemon(config, Store(config.bridge.db_url, keys_dir=config.bridge.keys_path), every, serve=serve, max_runs=max_runs,
                       broker=broker)
     click.echo(ngettext("stopped after {runs} run", "stopped after {runs} runs", runs).format(runs=runs))
 
@@ -254,7 +260,7 @@ def awards_list(config_path: Path | None, as_json: bool, badge: str | None) -> N
     from bridge.store import Store
 
     config = load(config_path)
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     listed = store.awards.listing(badge_id=badge)
     delivery = store.outbox.delivery_states([a.award.id for a in listed])
     for one in listed:
@@ -330,7 +336,7 @@ def learners_erase(config_path: Path | None, email: str, yes: bool) -> None:
     from jobs.console import erase_learner
 
     config = load(config_path)
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     if not yes:
         click.confirm(_("Erase {email} and revoke all their badges? This cannot be undone").format(
             email=email), abort=True)
@@ -361,14 +367,14 @@ def config_check(file: Path | None) -> None:
     """Validate FILE (default: $BADGE_BRIDGE_CONFIG) and what it refers to (push targets,
     rules and their courses), print every problem at once, else a summary without secrets."""
     from bridge.config import load_config
-    from bridge.logs import mask_url
+    from bridge.redact import mask_url
     from connectors.registry import REGISTRY
     from jobs.checks import cross_check
 
     config = load_config(file, REGISTRY, secrets=True)  # the push routes: with the rest, below
     cross_check(config)
     click.echo(_("{file}: ok").format(file=config.file))
-    click.echo(f"  public_url  {config.bridge.public_url}")
+    click.echo(f"  public_url  {mask_url(config.bridge.public_url)}")
     click.echo(f"  database    {mask_url(config.bridge.db_url)}")
     click.echo(f"  rules_dir   {config.bridge.rules_dir}")
     for sid, src in config.sources.items():
@@ -388,7 +394,8 @@ def db_upgrade(config_path: Path | None) -> None:
     """Apply the migrations (idempotent)."""
     from bridge.store import Store
 
-    store = Store(load(config_path).bridge.db_url)
+    config = load(config_path)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     click.echo(_("schema at revision {revision}").format(revision=store.revision()))
 
 

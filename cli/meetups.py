@@ -35,7 +35,7 @@ def _open(config_path: Path | None) -> tuple[Config, Store, Desk]:
     from jobs.meetups import refresh_sessions
 
     config = load(config_path)
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     refresh_sessions(config, store)
     return config, store, Desk(config, store)
 

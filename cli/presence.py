@@ -60,7 +60,7 @@ def import_(file: Path, strict: bool, source_id: str | None, config_path: Path |
                             "refused: {count} bad rows; nothing imported",
                             len(sheet.problems)).format(count=len(sheet.problems)), err=True)
         sys.exit(1)
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     run_id = store.runs.begin([source_id], "presence-import")
     result = store.facts.ingest(run_id, sheet.batch)
     store.runs.finish(run_id, "partial" if sheet.problems else "ok",
@@ -76,7 +76,7 @@ def _import_checkins(config: Config, source_id: str, file: Path) -> None:
     from bridge.store import Store
     from connectors.csv import CsvConfig, decode, parse_sheet
 
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     sheet = parse_sheet(decode(file.read_bytes()), source_id, CsvConfig(path=file))
     problems = [f"{file}:{line}: {reason}" for line, reason in sheet.problems]
     rows = []

@@ -40,7 +40,7 @@ def retry(config_path: Path | None, sources: tuple[str, ...]) -> None:
     if unknown:
         raise ConfigError(_("no source {source}; configured sources: {known}").format(
             source=unknown[0], known=", ".join(sorted(config.sources))))
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     kept = [i.id for i in store.outbox.items(CHANNEL) if i.status == "pending" and i.last_error
             and (not sources or i.payload.get("source") in sources)]
     due = store.outbox.make_due(kept)

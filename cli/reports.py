@@ -50,7 +50,7 @@ def import_(file: Path, source_id: str, course: str | None, config_path: Path | 
                             "refused: {count} problems; nothing imported",
                             len(exc.problems)).format(count=len(exc.problems)), err=True)
         sys.exit(1)
-    store = Store(config.bridge.db_url)
+    store = Store(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     run_id = store.runs.begin([source_id], "reports-import")
     result = store.facts.ingest(run_id, connector.stamped(report, file))
     store.runs.finish(run_id, "ok", {"file": str(file), "kind": report.kind, "rows": report.rows})

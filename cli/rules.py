@@ -96,7 +96,7 @@ def explain(email: str, badge_id: str, config_path: Path | None, as_json: bool) 
     if badge_id not in ruleset.badges:
         raise NotFound(_("no badge '{badge}' in {folder}; known: {known}").format(
             badge=badge_id, folder=config.bridge.rules_dir, known=", ".join(ruleset.badges)))
-    found = explain_learner(Store(config.bridge.db_url), ruleset, email, badge_id)
+    found = explain_learner(Store(config.bridge.db_url, keys_dir=config.bridge.keys_path), ruleset, email, badge_id)
     if found is None:
         raise NotFound(_("no learner with email {email} (has a sync run?)").format(email=email))
     decision, awards = found

@@ -29,7 +29,8 @@ __all__ = ["runs", "describe"]
 def _store(config_path: Path | None) -> Any:
     from bridge.store import Store
 
-    return Store(load(config_path).bridge.db_url)
+    bridge = load(config_path).bridge
+    return Store(bridge.db_url, keys_dir=bridge.keys_path)
 
 
 def _status(status: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from badge_rules import ExplainNode, RuleSet, describe, load_rules
+from badge_rules import ExplainNode, FactRef, RuleSet, describe, load_rules
 from bridge import i18n
 from bridge.config import Config
 from bridge.console import (
@@ -62,9 +62,15 @@ def erase_learner(config: Config, store: Store, email: str) -> Erased | None:
                   awards_revoked=counts["awards_revoked"], report_rows=rows)
 
 
+def _fact(fact: FactRef) -> str:
+    """The fact as the run keeps it, with the names the platform gave (course, activity)."""
+    names = [text for _attr, text in fact.names]
+    return f"{fact} ({', '.join(names)})" if names else str(fact)
+
+
 def _why(node: ExplainNode, lang: str) -> WhyNode:
     return WhyNode(label=node.label(lang), met=node.value, missing=node.missing(lang),
-                   facts=tuple(str(f) for f in node.facts),
+                   facts=tuple(_fact(f) for f in node.facts),
                    children=tuple(_why(c, lang) for c in node.children))
 
 

@@ -40,7 +40,7 @@ def dry_run(config: Config, ruleset: RuleSet, *, sources: Sequence[str] | None =
             connectors: dict[str, Connector] | None = None, full: bool = False,
             progress: Progress = NO_PROGRESS) -> DryRun:
     """The awards a run would make now, and those an edited rule would no longer grant."""
-    store = Store.read_only_copy(config.bridge.db_url)
+    store = Store.read_only_copy(config.bridge.db_url, keys_dir=config.bridge.keys_path)
     try:
         run_id = store.runs.begin(list(sources or config.sources), "dry-run")
         out = DryRun()

@@ -1,7 +1,7 @@
 """Steps 2-3 of a run: evaluate the rules for the learners whose facts changed, issue awards.
 
-An award, its status-list slot and its email outbox item are written in one transaction, unique
-per (learner, badge, period): evaluating twice never issues twice.
+An award, its status-list slot and its email outbox item are written together (a batch of
+awards a transaction), unique per (learner, badge, period): evaluating twice never issues twice.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from badge_rules import BADGE_SOURCE, BadgeDef, Decision, FactRef, RuleSet
+from badge_rules import BADGE_SOURCE, BadgeDef, Decision, FactIndex, FactRef, RuleSet
 from bridge import i18n
 from bridge.issuing.images import badge_image
 from bridge.issuing.ob2 import new_salt
@@ -124,6 +124,7 @@ def _decide_chunk(store: Store, ruleset: RuleSet, todo: dict[str, set[int]], chu
     existing = store.awards.of_learners(chunk)
     people = store.facts.learners(chunk)
     held = {lid: _held(awards, now) for lid, awards in existing.items()}
+    indexes: dict[int, FactIndex] = {}  # each learner's facts indexed once for all badges
     for badge_id, badge in ruleset.badges.items():  # dependency order: badge_held sees new awards
         for lid in sorted(todo.get(badge_id, set()) & chunk):
             person = people.get(lid)
@@ -133,20 +134,29 @@ def _decide_chunk(store: Store, ruleset: RuleSet, todo: dict[str, set[int]], chu
             latest = mine[-1] if mine else None
             # A renewal is earned again: only facts after the previous award count.
             since = latest.issued_at if latest is not None and badge.renewable else None
-            decision = ruleset.evaluate(badge_id, facts.get(lid, []), held.get(lid, {}), since=since)
+            if since is None:
+                index = indexes.get(lid)
+                if index is None:
+                    index = indexes[lid] = FactIndex(facts.get(lid, []))
+            else:
+                index = FactIndex(facts.get(lid, []), since)
+            # The compiled verdict decides; the explained tree is built only for an award,
+            # whose provenance it gives (the same verdict: a property test checks it).
+            awarded = ruleset.holds(badge_id, index, held.get(lid, {}))
             result.evaluated += 1
             if latest is not None and latest.validity(now) == "valid":
-                if not decision.awarded:
+                if not awarded:
                     result.no_longer_granted.append(NoLongerGranted(latest.id, lid, person.email,
                                                                     badge_id))
                 continue
-            if not decision.awarded:
+            if not awarded:
                 continue
             if latest is not None and (latest.status == "revoked" or not badge.renewable):
                 continue  # a revoked award is re-issued only by an administrator
             if not person.email:
                 result.skipped_no_email += 1
                 continue
+            decision = ruleset.evaluate(badge_id, facts.get(lid, []), held.get(lid, {}), since=since)
             result.to_award.append(AwardDecision(
                 learner_id=lid, badge=badge,
                 period=str(int(latest.period or "1") + 1) if latest else "1",
@@ -175,6 +185,7 @@ def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
     The email's Message-ID is chosen here, on the public host's domain, and kept with the award."""
     domain = urlsplit(public_url).hostname or "localhost"
     issued = 0
+    batch: list[tuple[NewAward, list[NewOutboxItem]]] = []
     for d in decisions.to_award:
         issued_at = now or datetime.now(UTC)
         award_id = str(uuid.uuid4())
@@ -188,11 +199,22 @@ def issue(store: Store, decisions: Decisions, run_id: int, default_lang: str,
             message_id=f"<award-{award_id}@{domain}>")
         item = NewOutboxItem(key=f"email:{award_id}", channel="email",
                              payload={"award_id": award_id, "kind": "award"})
-        if store.awards.create(award, [item]) is not None:
-            issued += 1
-        if progress is not None:
-            progress.advance()
-    return issued
+        batch.append((award, [item]))
+        if len(batch) >= ISSUE_BATCH:
+            issued += _write(store, batch, progress)
+            batch = []
+    return issued + _write(store, batch, progress)
+
+
+ISSUE_BATCH = 500  # awards written in one transaction
+
+
+def _write(store: Store, batch: list[tuple[NewAward, list[NewOutboxItem]]],
+           progress: Task | None) -> int:
+    written = sum(a is not None for a in store.awards.create_many(batch))
+    if progress is not None and batch:
+        progress.advance(len(batch))
+    return written
 
 
 def mark_evaluated(store: Store, ruleset: RuleSet, queue_rows: list[int]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from bridge import logs
 from bridge.config import Config
-from bridge.errors import SourceError
+from bridge.errors import SourceError, StoreError, raised_at
 from bridge.model import FactKind, Identity
 from bridge.progress import NO_PROGRESS, Progress
 from bridge.store import IngestResult, Store
@@ -106,14 +106,23 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
             log.info("pull started")
             try:
                 for batch in connector.pull(state):
-                    total.merge(store.facts.ingest(run_id, batch))
+                    try:
+                        result = store.facts.ingest(run_id, batch)
+                    except StoreError as exc:  # this batch alone (rolled back whole); the next proceed
+                        state.report(SourceError(str(exc), source=source_id, endpoint="ingest",
+                                                 code="store"))
+                        continue
+                    for refusal in result.refused:  # records left out, each alone
+                        state.report(refusal)
+                    total.merge(result)
                     batches += 1
             except SourceError as exc:
                 state.report(exc)
             except Exception as exc:  # a connector bug must not stop the other sources
-                log.exception("source %s failed", source_id)
-                state.report(SourceError(f"unexpected {type(exc).__name__}: {exc}", source=source_id,
-                                         endpoint="pull"))
+                log.error("source %s failed: %s at %s", source_id, type(exc).__name__, raised_at(exc))
+                log.debug("source %s failed", source_id, exc_info=True)
+                state.report(SourceError(f"unexpected {type(exc).__name__} ({raised_at(exc)})",
+                                         source=source_id, endpoint="pull"))
             finally:
                 endpoints = dict(connector.requests)
                 statuses = dict(getattr(http, "by_status", {}) or {})

@@ -69,9 +69,11 @@ def run_daemon(config: Config, store: Store, every_seconds: int, *, serve: bool 
         from bridge.console import ConsoleSetup
         from bridge.web.server import BackgroundServer
         from jobs.console import Console
+        from jobs.doctor import diagnose
 
         server = BackgroundServer(config, store, config.web.host, config.web.port,
-                                  ConsoleSetup(Console(config, store))).start()
+                                  ConsoleSetup(Console(config, store),
+                                               doctor=lambda: diagnose(config))).start()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: scheduler.shutdown(wait=False))
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from bridge.errors import ConfigError
@@ -44,11 +45,11 @@ _stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
 
 
-def _store(url: str) -> Store:
+def _store(url: str, keys_dir: Path | None = None) -> Store:
     """One engine per worker process and database."""
     with _stores_lock:
         if url not in _stores:
-            _stores[url] = Store(url)
+            _stores[url] = Store(url, keys_dir=keys_dir)
         return _stores[url]
 
 
@@ -59,7 +60,7 @@ def sync_task(config_path: str, sources: list[str] | None = None,
     from jobs.run import STEPS, run_sync
 
     config = load_config(config_path)
-    report = run_sync(config, _store(config.bridge.db_url), sources=sources,
+    report = run_sync(config, _store(config.bridge.db_url, config.bridge.keys_path), sources=sources,
                       steps=tuple(steps or STEPS), trigger="celery", courses=courses)
     return report.as_dict()
 
@@ -69,4 +70,4 @@ def deliver_task(config_path: str) -> dict[str, int]:
     from jobs.deliver import deliver_emails
 
     config = load_config(config_path)
-    return deliver_emails(config, _store(config.bridge.db_url)).as_dict()
+    return deliver_emails(config, _store(config.bridge.db_url, config.bridge.keys_path)).as_dict()

@@ -152,18 +152,18 @@ def test_a_crash_in_the_middle_of_delivery_leaves_the_rest_for_the_next_run(conf
 
     store = Store(config.bridge.db_url)
     run_sync(config, store, steps=("pull", "evaluate", "issue"))
-    real_send, calls = Mailer.send, []
+    real_send, calls = Mailer.send_bytes, []
 
-    def send_then_crash(self, msg):
+    def send_then_crash(self, *message):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt  # the process is stopped while sending the third email
-        real_send(self, msg)
+        real_send(self, *message)
 
-    monkeypatch.setattr(Mailer, "send", send_then_crash)
+    monkeypatch.setattr(Mailer, "send_bytes", send_then_crash)
     with pytest.raises(KeyboardInterrupt):
         run_sync(config, store, steps=("deliver",))
-    monkeypatch.setattr(Mailer, "send", real_send)
+    monkeypatch.setattr(Mailer, "send_bytes", real_send)
     assert len(mailbox.raw) == 2
     # The interrupted item is leased; it becomes due again when its lease ends.
     from datetime import UTC, datetime, timedelta

@@ -7,8 +7,10 @@ A refused address is a PermanentDeliveryError (never retried); a connection prob
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from email import policy
@@ -18,13 +20,16 @@ from pathlib import Path
 from typing import Literal
 
 from bridge import i18n
+from bridge.addresses import email_address
 from bridge.config import SmtpSettings
 from bridge.delivery.templates import render
-from bridge.errors import DeliveryError, PermanentDeliveryError
+from bridge.errors import DeliveryError, InvalidAddress, PermanentDeliveryError
 
-__all__ = ["AwardMail", "MailKind", "Mailer", "compose", "send"]
+__all__ = ["AwardMail", "MailKind", "Mailer", "compose", "send", "envelope_recipient",
+           "header_text", "message_id"]
 
 MailKind = Literal["award", "revocation", "renewal"]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,15 @@ class AwardMail:
     renewable: bool = False  # earned again by meeting the criteria anew
 
 
-def _message_id(mail: AwardMail) -> str:
+def header_text(text: str) -> str:
+    """Text as one header line: control characters (CR, LF, NUL…) as spaces. Names are cleaned
+    where they enter (bridge.store.clean); this keeps a name stored before that from stopping
+    an email."""
+    return re.sub(r" {2,}", " ", _CONTROL.sub(" ", text)).strip(" ")
+
+
+def message_id(mail: AwardMail) -> str:
+    """The email's Message-ID: the award's, or one answering it."""
     if mail.kind == "award":
         return mail.message_id
     domain = mail.message_id.rsplit("@", 1)[-1].rstrip(">")
@@ -62,9 +75,10 @@ def _message_id(mail: AwardMail) -> str:
 
 
 def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = None,
-            now: datetime | None = None) -> EmailMessage:
+            now: datetime | None = None, cid: str | None = None) -> EmailMessage:
+    """The email; `cid` is the image's Content-ID (a new one by default)."""
     lang = i18n.negotiate([mail.lang], i18n.SOURCE)
-    cid = make_msgid(domain=mail.message_id.rsplit("@", 1)[-1].rstrip(">"))
+    cid = cid or make_msgid(domain=mail.message_id.rsplit("@", 1)[-1].rstrip(">"))
     ctx = {f.name: getattr(mail, f.name) for f in fields(mail) if f.name not in ("image", "lang")}
     ctx["image_cid"] = cid[1:-1] if mail.image else None
 
@@ -74,13 +88,13 @@ def compose(mail: AwardMail, smtp: SmtpSettings, templates_dir: Path | None = No
     # Folding at 78 columns drops the space between two encoded words of a non-ASCII subject
     # (CPython's header folder): lines up to 998, as RFC 5322 allows, keep it in one piece.
     msg = EmailMessage(policy=policy.default.clone(max_line_length=998))
-    msg["Subject"] = part("subject").strip()
+    msg["Subject"] = header_text(part("subject"))
     msg["From"] = formataddr((smtp.from_name, smtp.from_address))
-    msg["To"] = formataddr((mail.learner_name or "", mail.to_email))
+    msg["To"] = formataddr((header_text(mail.learner_name or ""), mail.to_email))
     msg["Date"] = format_datetime(now or datetime.now(UTC))  # RFC 5322 §3.6 requires it
     # The award's Message-ID is kept with it: a re-send after a crash is the same message, and
     # the revocation and renewal emails are answers to it in the learner's mailbox.
-    msg["Message-ID"] = _message_id(mail)
+    msg["Message-ID"] = message_id(mail)
     if mail.kind != "award":
         msg["In-Reply-To"] = mail.message_id
         msg["References"] = mail.message_id
@@ -139,14 +153,27 @@ class Mailer:
             client.login(smtp.username, smtp.password.get_secret_value() if smtp.password else "")
         return client
 
-    def send(self, msg: EmailMessage) -> None:
+    def send(self, msg: EmailMessage, to: str | None = None) -> None:
+        """Send `msg` to `to` (else the one address of its To header). The envelope is built
+        from the parsed address only, never from header text: what does not parse as one address
+        is a PermanentDeliveryError, and nothing is sent."""
+        recipient = envelope_recipient(msg, to)
+        self._send(lambda client: client.send_message(msg, from_addr=self.smtp.from_address,
+                                                      to_addrs=[recipient]))
+
+    def send_bytes(self, from_addr: str, to_addrs: Sequence[str], data: bytes,
+                   options: Sequence[str] = ()) -> None:
+        """Send a message already flattened (what `send` would send for its EmailMessage)."""
+        self._send(lambda client: client.sendmail(from_addr, list(to_addrs), data, list(options)))
+
+    def _send(self, send: Callable[[smtplib.SMTP], object]) -> None:
         smtp = self.smtp
         try:
             for attempt in (1, 2):
                 if self.client is None:
                     self.client = self._connect()
                 try:
-                    self.client.send_message(msg)
+                    send(self.client)
                     return
                 except smtplib.SMTPServerDisconnected:
                     self.client = None  # an idle session timed out: one new session, then give up
@@ -181,6 +208,23 @@ class Mailer:
                 self.client.rset()
         except (OSError, smtplib.SMTPException):
             self.close()
+
+
+def envelope_recipient(msg: EmailMessage, to: str | None = None) -> str:
+    """The one address an email goes to, parsed by email-validator (bridge.addresses)."""
+    if to is None:
+        try:
+            header = msg["To"]
+            found = [a.addr_spec for a in header.addresses] if header is not None else []
+        except (AttributeError, IndexError, ValueError):
+            found = []
+        if len(found) != 1:
+            raise PermanentDeliveryError("the To header does not hold exactly one address")
+        to = found[0]
+    try:
+        return email_address(to)
+    except InvalidAddress as exc:
+        raise PermanentDeliveryError(f"not one email address: {exc.reason.split(':')[0]}") from None
 
 
 def send(msg: EmailMessage, smtp: SmtpSettings) -> None:

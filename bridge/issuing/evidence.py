@@ -10,7 +10,7 @@ from typing import Any
 
 from bridge.i18n import N_, format_date, format_percent, gettext
 
-__all__ = ["sentence"]
+__all__ = ["moment", "sentence"]
 
 # (kind, the names a sentence needs) -> the sentence; the first one whose names the fact has wins.
 _SENTENCES: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
@@ -61,7 +61,8 @@ def _name(value: Any, lang: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _when(fact: dict[str, Any]) -> datetime | None:
+def moment(fact: dict[str, Any]) -> datetime | None:
+    """When the fact happened: its session's date, else its own moment."""
     for key in ("session_date", "occurred_at"):
         raw = fact.get(key)
         if isinstance(raw, str) and raw:
@@ -84,5 +85,5 @@ def sentence(fact: dict[str, Any], lang: str) -> tuple[str, str]:
     text = next(t for needs, t in choices if all(names[n] for n in needs))
     about = gettext(text).format(value=format_percent(value) if isinstance(value, float) else "",
                                  **names)
-    when = _when(fact)
+    when = moment(fact)
     return about, f"{about} — {format_date(when)}" if when else about

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from bridge.config import Config
@@ -27,13 +28,17 @@ FORMATS: tuple[Format, ...] = ("ob2.png", "ob2.svg", "ob2-signed.png", "ob2-sign
 
 
 class Issuer:
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, *, keep_badges: bool = False) -> None:
+        """`keep_badges`: read each badge once (a run's delivery, where badges do not change)."""
         self.config = config
         self.store = store
+        self._badges: dict[str, Badge] | None = {} if keep_badges else None
         self.urls = Urls(config.bridge.public_url)
         self.lang = config.bridge.default_language
         self._signed = lru_cache(maxsize=1024)(self._sign_credential)
         self._status_list = lru_cache(maxsize=8)(self._sign_status_list)
+        self._achievements: dict[tuple[str, str, datetime, str], dict[str, Any]] = {}
+        self._issuer_profile = lru_cache(maxsize=4)(self._build_issuer_profile)
 
     @cached_property
     def links(self) -> LinkSigner:
@@ -41,11 +46,15 @@ class Issuer:
         return LinkSigner(self.config.bridge.keys_path)
 
     # -- keys and identity -------------------------------------------------
+    @cached_property
+    def _keys_path(self) -> Path:
+        return self.config.bridge.keys_path
+
     def keys(self, kind: Literal["rsa", "ed25519"]) -> list[Key]:
-        return load_keyring(self.config.bridge.keys_path).of(kind)
+        return load_keyring(self._keys_path).of(kind)
 
     def key(self, kind: Literal["rsa", "ed25519"]) -> Key:
-        return load_keyring(self.config.bridge.keys_path).current(kind)
+        return load_keyring(self._keys_path).current(kind)
 
     def did(self) -> str:
         if self.config.bridge.ob3_issuer == "did:key":
@@ -65,9 +74,13 @@ class Issuer:
         return ob2.issuer_profile(self.urls, self.config.issuer, keys[-1] if keys else None)
 
     def badge(self, badge_id: str) -> Badge:
+        if self._badges is not None and badge_id in self._badges:
+            return self._badges[badge_id]
         badge = self.store.awards.badge(badge_id)
         if badge is None:
             raise NotFound(f"no badge {badge_id}")
+        if self._badges is not None:
+            self._badges[badge_id] = badge
         return badge
 
     def ob2_hosted(self, award: Award) -> dict[str, Any]:
@@ -81,14 +94,26 @@ class Issuer:
 
     # -- OB 3.0 --------------------------------------------------------------
     def achievement(self, badge_id: str, lang: str | None = None) -> dict[str, Any]:
-        """In `lang` (default: the issuer's default language)."""
-        return ob3.achievement(self.urls, badge_id, self.badge(badge_id).definition, lang or self.lang)
+        """In `lang` (default: the issuer's default language); built once per badge version
+        and language (what every credential of the badge embeds: not to be modified)."""
+        badge = self.badge(badge_id)
+        key = (badge_id, badge.version, badge.updated_at, lang or self.lang)  # a new publication: anew
+        found = self._achievements.get(key)
+        if found is None:
+            if len(self._achievements) >= 256:
+                self._achievements.clear()
+            found = self._achievements[key] = ob3.achievement(self.urls, badge_id, badge.definition,
+                                                              lang or self.lang)
+        return found
 
     def ob3_unsigned(self, award: Award) -> dict[str, Any]:
         """The badge's texts are in the language the award was issued in."""
-        issuer = ob3.issuer_profile(self.urls, self.config.issuer, self.did())
+        issuer = self._issuer_profile(self.did())
         return ob3.credential(self.urls, issuer, award, self.achievement(award.badge_id, award.lang),
                               award.status_slot)
+
+    def _build_issuer_profile(self, did: str) -> dict[str, Any]:
+        return ob3.issuer_profile(self.urls, self.config.issuer, did)
 
     def ob3_credential(self, award: Award) -> dict[str, Any]:
         """Signed with eddsa-rdfc-2022, `created` = issue time: the same bytes every time."""

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -100,8 +101,18 @@ def _read(path: Path, mtime: float) -> Key:
 
 
 def load_keyring(keys_dir: Path) -> Keyring:
-    """All keys in the folder (parsed once per file), oldest first."""
-    if not keys_dir.is_dir():
+    """All keys in the folder (parsed once per file), oldest first; read again only when the
+    folder changed (a key added or removed changes its modification time)."""
+    try:
+        info = keys_dir.stat()
+    except OSError:
         return Keyring(())
+    if not stat.S_ISDIR(info.st_mode):
+        return Keyring(())
+    return _keyring(keys_dir, info.st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _keyring(keys_dir: Path, stamp: int) -> Keyring:
     paths = sorted(p for p in keys_dir.glob("*.pem") if p.stem.split("-", 1)[0] in KINDS)
     return Keyring(tuple(_read(p, p.stat().st_mtime) for p in paths))

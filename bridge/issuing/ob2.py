@@ -15,8 +15,8 @@ import jwt
 
 from bridge.config import IssuerSettings
 from bridge.errors import NotFound
-from bridge.i18n import SOURCE, language
-from bridge.issuing.evidence import sentence
+from bridge.i18n import SOURCE, format_date, language
+from bridge.issuing.evidence import moment, sentence
 from bridge.issuing.keys import Key
 from bridge.issuing.urls import Urls
 from bridge.store import Award
@@ -149,10 +149,43 @@ def evidence(urls: Urls, award: Award, lang: str | None = None) -> list[dict[str
     out = []
     with language(lang):
         for i, fact in enumerate(award.provenance, 1):
-            name, narrative = sentence(fact, lang)
+            # What the fact is about, once per kind of fact and language; its own date apart.
+            name = _about(fact, lang)
+            when = moment(fact)
+            narrative = f"{name} — {format_date(when)}" if when else name
             out.append({"id": f"{urls.verify_page(award.id)}#evidence-{i}", "name": name,
                         "narrative": narrative})
     return out
+
+
+_MOMENTS = ("session_date", "occurred_at")
+
+
+_ABOUT: dict[tuple[Any, ...], str] = {}
+
+
+def _about(fact: dict[str, Any], lang: str) -> str:
+    """What a fact is about, in `lang` (the language in force): once per fact without its
+    moments, since the awards of a run share a few kinds of fact."""
+    try:
+        key = (lang, *sorted((k, _frozen(v)) for k, v in fact.items() if k not in _MOMENTS))
+        hash(key)
+    except TypeError:
+        return sentence(fact, lang)[0]
+    found = _ABOUT.get(key)
+    if found is None:
+        if len(_ABOUT) >= 4096:
+            _ABOUT.clear()
+        found = _ABOUT[key] = sentence(fact, lang)[0]
+    return found
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return ("dict", *sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("list", *(_frozen(v) for v in value))
+    return value
 
 
 def revocation_list(urls: Urls, revoked: list[Award]) -> dict[str, Any]:

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 from bridge import i18n
 from bridge.config import Config
-from bridge.delivery.mail import Mailer
+from bridge.delivery.mail import Mailer, header_text
 from bridge.delivery.templates import render
-from bridge.errors import DeliveryError
+from bridge.errors import DeliveryError, raised_at
 from bridge.meetups.tokens import Tokens, load_key
 from bridge.store import CheckIn, MeetupSession, NewOutboxItem, OutboxItem, Store
 from bridge.store.runs import Failures
@@ -78,7 +78,14 @@ def deliver_meetup_mails(config: Config, store: Store, limit: int | None = None,
                 cancelled += 1
                 continue
             try:
-                mailer.send(compose(config, session, item, link))
+                msg = compose(config, session, item, link)
+            except Exception as exc:  # this email alone; the others are sent
+                store.outbox.failed(item.id, f"cannot be composed: {type(exc).__name__} at "
+                                    f"{raised_at(exc)}")
+                failed += 1
+                continue
+            try:
+                mailer.send(msg)
             except DeliveryError as exc:
                 if not exc.retryable or item.attempts >= config.smtp.max_attempts:
                     reason = exc.reason if not exc.retryable else "out_of_attempts"
@@ -125,7 +132,7 @@ def compose(config: Config, session: MeetupSession, item: OutboxItem, link: str)
         return render(f"email/meetup_{kind}.{name}.j2", lang, templates, **ctx)
 
     msg = EmailMessage(policy=policy.default.clone(max_line_length=998))
-    msg["Subject"] = " ".join(part("subject").split())
+    msg["Subject"] = header_text(part("subject"))
     msg["From"] = formataddr((config.smtp.from_name, config.smtp.from_address))
     msg["To"] = str(item.payload["to"])
     msg["Date"] = format_datetime(datetime.now(UTC))

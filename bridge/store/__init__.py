@@ -5,9 +5,11 @@ Nothing outside this package reads or writes its tables; what crosses is the row
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine, func, select
 
-from bridge.store import db, schema
+from bridge.store import db, erasure_key, schema
 from bridge.store.admin import Admin
 from bridge.store.awards import STATUS_LIST_BITS, STATUS_LIST_ID, Awards
 from bridge.store.erasure import Erasure
@@ -54,20 +56,28 @@ class Store:
     url: str
     engine: Engine
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, keys_dir: Path | None = None) -> None:
+        """`keys_dir`: the keys folder, where the erasure record's key is (default, for an
+        SQLite file: `keys` next to it, as the config's data_dir lays them out)."""
         engine = db.open_engine(url)
         if migrate:
             db.upgrade(engine)
+        erasure_key.attach(engine, keys_dir or db.default_keys_dir(url))
+        if migrate:
+            erasure_key.rekey(engine)
         self._attach(url, engine)
 
     @classmethod
-    def read_only_copy(cls, url: str) -> Store:
+    def read_only_copy(cls, url: str, keys_dir: Path | None = None) -> Store:
         """A store in memory holding a copy of the store at `url`, read without writing to it
-        (see bridge.store.snapshot): what a dry run works on."""
+        (see bridge.store.snapshot): what a dry run works on. Erasures are checked with the
+        store's key, read only (never created)."""
         from bridge.store.snapshot import memory_copy
 
         store = cls.__new__(cls)
-        store._attach(f"memory copy of {db.redact(url)}", memory_copy(url))
+        engine = memory_copy(url)
+        erasure_key.attach(engine, keys_dir or db.default_keys_dir(url))
+        store._attach(f"memory copy of {db.redact(url)}", engine)
         return store
 
     def _attach(self, url: str, engine: Engine) -> None:

@@ -112,6 +112,17 @@ class Admin:
             conn.execute(delete(admin_sessions).where(admin_sessions.c.account_id == account_id))
         return True
 
+    def remove_account(self, username: str) -> bool:
+        """The account and its sessions gone; the audit log keeps its name."""
+        with self.engine.begin() as conn:
+            account_id = conn.execute(select(admin_accounts.c.id).where(
+                admin_accounts.c.username == username)).scalar_one_or_none()
+            if account_id is None:
+                return False
+            conn.execute(delete(admin_sessions).where(admin_sessions.c.account_id == account_id))
+            conn.execute(delete(admin_accounts).where(admin_accounts.c.id == account_id))
+        return True
+
     def account(self, username: str) -> AdminAccount | None:
         with self.engine.connect() as conn:
             r = conn.execute(select(admin_accounts).where(admin_accounts.c.username == username)).first()

@@ -53,6 +53,27 @@ def _random_slot() -> StatusSlot:
     return StatusSlot(STATUS_LIST_ID, secrets.randbelow(STATUS_LIST_BITS))
 
 
+def _free_slots(conn: Connection, n: int) -> list[StatusSlot]:
+    """`n` distinct random positions known to be free (drawn together, the taken ones asked in
+    one query); CapacityError when too few are."""
+    taken = select(ob3_status.c.list_index).where(ob3_status.c.list_id == STATUS_LIST_ID)
+    chosen: set[int] = set()
+    for _ in range(_DRAWS):
+        if len(chosen) >= n:
+            break
+        drawn = {secrets.randbelow(STATUS_LIST_BITS) for _ in range(n - len(chosen))} - chosen
+        used = {i for chunk in chunks(sorted(drawn))
+                for i in conn.execute(taken.where(ob3_status.c.list_index.in_(chunk))).scalars()}
+        chosen |= drawn - used
+    if len(chosen) < n:
+        chosen |= {_free_slot(conn).list_index for _ in range(n - len(chosen))} - chosen
+    if len(chosen) < n:
+        raise CapacityError(f"the OB 3.0 status list is full ({STATUS_LIST_BITS} awards)")
+    order = list(chosen)[:n]
+    secrets.SystemRandom().shuffle(order)  # a set of ints comes out nearly sorted
+    return [StatusSlot(STATUS_LIST_ID, i) for i in order]
+
+
 def _free_slot(conn: Connection) -> StatusSlot:
     """A random position known to be free; CapacityError when none is."""
     taken = select(ob3_status.c.award_id).where(ob3_status.c.list_id == STATUS_LIST_ID)
@@ -91,6 +112,11 @@ class Awards:
             r = conn.execute(select(badges).where(badges.c.id == badge_id)).first()
         return _badge(r) if r else None
 
+    def badge_published(self, badge_id: str) -> bool:
+        """Whether the badge is published (its row only, not its image)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(badges.c.id).where(badges.c.id == badge_id)).first() is not None
+
     def badges(self) -> list[Badge]:
         """Every published badge, by id."""
         with self.engine.connect() as conn:
@@ -126,6 +152,45 @@ class Awards:
             return Award(**columns, status="issued", status_slot=slot)  # name_hidden: next read
         raise AssertionError("unreachable")
 
+    def create_many(self, batch: Sequence[tuple[NewAward, Sequence[NewOutboxItem]]]
+                    ) -> list[Award | None]:
+        """`create` for many awards in one transaction (a few statements, whatever their number);
+        None for an award the learner already has for its period. If another writer meets this
+        batch (the same award, the same status-list slot), each award is written on its own."""
+        if not batch:
+            return []
+        now = datetime.now(UTC)
+        try:
+            with self.engine.begin() as conn:
+                held = set()
+                for chunk in chunks(sorted({a.learner_id for a, _ in batch})):
+                    held |= {tuple(r) for r in conn.execute(
+                        select(awards.c.learner_id, awards.c.badge_id, awards.c.period)
+                        .where(awards.c.learner_id.in_(chunk)))}
+                fresh: list[tuple[NewAward, Sequence[NewOutboxItem]]] = []
+                for award, items in batch:
+                    key = (award.learner_id, award.badge_id, award.period)
+                    if key not in held:
+                        held.add(key)
+                        fresh.append((award, items))
+                slots = _free_slots(conn, len(fresh))
+                columns = [{f.name: getattr(a, f.name) for f in fields(a)} for a, _ in fresh]
+                if fresh:
+                    conn.execute(insert(awards), [dict(c, status="issued") for c in columns])
+                    conn.execute(insert(ob3_status), [
+                        {"award_id": a.id, "list_id": s.list_id, "list_index": s.list_index}
+                        for (a, _), s in zip(fresh, slots, strict=True)])
+                    rows = [dict(key=i.key, channel=i.channel, award_id=a.id, learner_id=a.learner_id,
+                                 payload=i.payload, status="pending", attempts=0, next_attempt_at=now,
+                                 created_at=now) for a, items in fresh for i in items]
+                    if rows:
+                        conn.execute(insert(outbox), rows)
+        except IntegrityError:
+            return [self.create(a, items) for a, items in batch]
+        made = {a.id: Award(**c, status="issued", status_slot=s)
+                for (a, _), c, s in zip(fresh, columns, slots, strict=True)}
+        return [made.get(a.id) for a, _ in batch]
+
     def _exists(self, award: NewAward) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(select(awards.c.id).where(
@@ -136,6 +201,15 @@ class Awards:
         with self.engine.connect() as conn:
             r = conn.execute(_award_query().where(awards.c.id == award_id)).first()
         return _award(r) if r else None
+
+    def get_many(self, award_ids: Iterable[str]) -> dict[str, Award]:
+        """The awards of these ids that exist, by id (one query a thousand ids)."""
+        out: dict[str, Award] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunks(sorted(set(award_ids))):
+                for r in conn.execute(_award_query().where(awards.c.id.in_(chunk))):
+                    out[r.id] = _award(r)
+        return out
 
     def of_learners(self, learner_ids: Iterable[int]) -> dict[int, list[Award]]:
         """Each learner's awards, oldest first."""

@@ -5,6 +5,7 @@ SQLite gets WAL and foreign keys; PostgreSQL is used as given by its URL.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bridge.errors import StoreError
+from bridge.redact import mask_url, scrub
 
 __all__ = ["open_engine", "upgrade", "current_revision", "head_revision", "redact",
            "schema_state"]
@@ -32,27 +34,58 @@ def redact(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL SQLAlchemy parses: mask what looks like a password
-        from bridge.logs import mask_url
-
         return mask_url(url)
 
 
 _redact = redact
 
 
+def _sqlite_file(url: str) -> Path | None:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        return Path(url[len("sqlite:///"):].split("?", 1)[0])
+    return None
+
+
+def default_keys_dir(url: str) -> Path | None:
+    """The keys folder of a store opened without one: `keys` next to an SQLite file (the
+    config's data_dir layout); none for a server database."""
+    file = _sqlite_file(url)
+    return file.parent / "keys" if file else None
+
+
+def _private_file(file: Path) -> None:
+    """The SQLite file's folder created 0700 and the file 0600 before SQLite opens it (its
+    -wal and -shm files take the file's mode): learners' data is not for other accounts."""
+    folder = file.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(folder, 0o700)
+    if not file.exists():
+        try:
+            os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+    try:
+        if file.stat().st_mode & 0o077:
+            os.chmod(file, 0o600)  # a store created world-readable by an earlier version
+    except OSError:
+        pass  # not ours to change: SQLite says if it cannot be opened
+
+
 def open_engine(url: str) -> Engine:
-    """An engine for `url`; creates the SQLite file's folder."""
+    """An engine for `url`; creates the SQLite file's folder (0700) and the file (0600)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    file = _sqlite_file(url)
+    if file is not None:
+        _private_file(file)
     try:
         engine = create_engine(url, future=True, pool_pre_ping=True)
     except ImportError as exc:
         extra = " (pip install 'badge-bridge[postgres]')" if "psycopg" in str(exc) else ""
         raise StoreError(f"cannot open database {_redact(url)}: {exc}{extra}") from None
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot open database {_redact(url)}: {exc}") from None
+        raise StoreError(f"cannot open database {_redact(url)}: {type(exc).__name__}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -96,7 +129,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except OperationalError as exc:
-        raise StoreError(f"cannot migrate {_redact(str(engine.url))}: {exc.orig}") from None
+        raise StoreError(f"cannot migrate {_redact(engine.url.render_as_string(hide_password=False))}: "
+                         f"{scrub(str(exc.orig))}") from None
 
 
 def schema_state(url: str) -> tuple[str | None, str, bool]:

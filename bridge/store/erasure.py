@@ -1,6 +1,7 @@
 """Erasing a learner on request (GDPR art. 17), across every part of the store at once.
 
-What stays is a hash of the address, so that the platforms' next syncs do not bring them back.
+What stays is a keyed HMAC of the address (bridge.store.erasure_key), so that the platforms'
+next syncs do not bring them back, and the database alone does not tell who was erased.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, delete, select, update
 
-from bridge.store.ingest import erasure_hash, upsert
+from bridge.store import erasure_key
+from bridge.store.ingest import upsert
 from bridge.store.schema import (
     awards,
     erasures,
@@ -57,7 +59,9 @@ class Erasure:
             conn.execute(update(outbox).where(outbox.c.learner_id == lid).values(payload={}, result=None))
             conn.execute(update(learners).where(learners.c.id == lid).values(
                 email=None, fullname=None, lang=None, erased_at=now))
-            upsert(conn, erasures, {"email_hash": erasure_hash(email), "erased_at": now}, ["email_hash"])
+            digest, keyed = erasure_key.record(conn, email)
+            upsert(conn, erasures, {"email_hash": digest, "erased_at": now, "keyed": keyed},
+                   ["email_hash"])
         return counts
 
 

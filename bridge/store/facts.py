@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Select, Table, and_, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bridge.errors import StoreError
 from bridge.model import Batch, Fact, FactKind, Identity
+from bridge.redact import db_error
 from bridge.store.ingest import IngestResult, apply_batch, chunks, upsert_watermark
 from bridge.store.rows import Learner, Presence, aware
 from bridge.store.schema import (
@@ -71,7 +72,9 @@ class Facts:
                     return apply_batch(conn, batch, run_id)
             except IntegrityError as exc:
                 last = exc
-        raise StoreError(f"a batch kept colliding with concurrent writes: {last.orig}")
+            except SQLAlchemyError as exc:  # described without the rows it quotes
+                raise StoreError(f"the batch could not be written: {db_error(exc)}") from None
+        raise StoreError(f"a batch kept colliding with concurrent writes: {db_error(last)}")
 
     def set_watermark(self, source: str, course: str, stream: str, value: str) -> None:
         with self.engine.begin() as conn:

@@ -5,7 +5,6 @@ Facts upsert on their natural key; only new or changed rows are written, counted
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +14,8 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from bridge.errors import SourceError
 from bridge.model import Batch, Fact, FactKind, Identity
+from bridge.store import erasure_key
+from bridge.store.clean import clean_batch, learner_ref
 from bridge.store.schema import (
     erasures,
     facts,
@@ -25,7 +26,7 @@ from bridge.store.schema import (
     watermarks,
 )
 
-__all__ = ["IngestResult", "apply_batch", "upsert", "upsert_watermark", "erasure_hash", "chunks"]
+__all__ = ["IngestResult", "apply_batch", "upsert", "upsert_watermark", "chunks"]
 
 _CHUNK = 500
 T = TypeVar("T")
@@ -38,6 +39,7 @@ class IngestResult:
     new_learners: int = 0
     unresolved: int = 0  # identities without an email
     erased_skipped: int = 0  # identities of erased learners, left out
+    refused: list[SourceError] = field(default_factory=list)  # records left out (store.clean)
     touched: set[int] = field(default_factory=set)  # learners whose facts changed: to evaluate
     # learners with a new or changed presence, or a new identity: their presences may be pushed
     to_push: set[int] = field(default_factory=set)
@@ -49,6 +51,7 @@ class IngestResult:
         self.new_learners += other.new_learners
         self.unresolved += other.unresolved
         self.erased_skipped += other.erased_skipped
+        self.refused += other.refused
         self.touched |= other.touched
         self.to_push |= other.to_push
 
@@ -190,13 +193,21 @@ def _same(row: Any, fact: Fact) -> bool:
             and occurred == fact.occurred_at and (row.attrs or {}) == fact.attrs)
 
 
-def erasure_hash(email: str) -> str:
-    """What is kept of an erased learner: enough to recognise the address, not to read it."""
-    return hashlib.sha256(f"badge-bridge-erasure:{email.strip().lower()}".encode()).hexdigest()
-
-
 def _erased(conn: Connection, idents: list[Identity]) -> set[tuple[str, str]]:
-    by_hash = {erasure_hash(i.email): (i.source, i.external_id) for i in idents if i.email}
+    """The identities of the batch whose address was erased (bridge.store.erasure_key)."""
+    with_email = [i for i in idents if i.email]
+    if not with_email:
+        return set()
+    key = erasure_key.key_of(conn).get()
+    if key is None:  # fails only if keyed rows exist and the key is gone
+        erasure_key.candidates(conn, "")
+    by_hash: dict[str, tuple[str, str]] = {}
+    for i in with_email:
+        assert i.email is not None
+        digest = erasure_key.legacy_digest(i.email)
+        by_hash[digest] = (i.source, i.external_id)
+        if key is not None:
+            by_hash[erasure_key.keyed(digest, key)] = (i.source, i.external_id)
     found: set[tuple[str, str]] = set()
     keys = list(by_hash)
     for chunk in chunks(keys):
@@ -212,6 +223,7 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
     """
     now = now or datetime.now(UTC)
     result = IngestResult()
+    batch, result.refused = clean_batch(batch)
     erased = _erased(conn, list(batch.identities))
     result.erased_skipped = len(erased)
     known = _resolve_identities(conn, [i for i in batch.identities
@@ -222,10 +234,13 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
         if (fact.source, fact.external_id) in erased:
             continue
         lid = known.get((fact.source, fact.external_id))
-        if lid is None:
-            raise SourceError(f"fact for unknown identity {fact.external_id}; a connector must "
-                              "send the identity before or with its facts", source=fact.source,
-                              endpoint="pull")
+        if lid is None:  # its identity was refused, or never sent: this fact alone is left out
+            if not any(r.field in ("source", "external_id") for r in result.refused):
+                result.refused.append(SourceError(
+                    f"fact for unknown identity {learner_ref(fact.external_id)!r}; a connector must send "
+                    "the identity before or with its facts", source=fact.source, endpoint="ingest",
+                    field="external_id", code="unknown_identity"))
+            continue
         rows.append((lid, fact))
     for chunk in chunks(rows):
         kinds = [f.kind.value for _, f in chunk]  # an enum member's value costs a descriptor call

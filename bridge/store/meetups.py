@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bridge.errors import CapacityError, CheckInRefused, NotFound, StoreError
 from bridge.model import Batch
-from bridge.store.ingest import apply_batch, chunks, erasure_hash
+from bridge.store import erasure_key
+from bridge.store.ingest import apply_batch, chunks
 from bridge.store.rows import CheckIn, MeetupSession, NewCheckIn, NewSession, SessionRoute, aware
 from bridge.store.schema import (
     erasures,
@@ -80,6 +81,17 @@ class Meetups:
         keeping what lives here: the organiser link's generation and the closing time. A new
         push target queues the session's attendees for the push step."""
         now = now or datetime.now(UTC)
+        for attempt in range(3):
+            try:
+                return self._refresh(sessions, now)
+            except IntegrityError:
+                # another worker inserted the same session between our read and our insert:
+                # read again, it is an update (or nothing) now
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _refresh(self, sessions: Sequence[NewSession], now: datetime) -> Refreshed:
         out = Refreshed()
         with self.engine.begin() as conn:
             for new in sessions:
@@ -179,7 +191,7 @@ class Meetups:
                 now: datetime) -> bool:
         c = meetup_checkins.c
         if conn.execute(select(erasures.c.email_hash).where(
-                erasures.c.email_hash == erasure_hash(new.email))).first():
+                erasures.c.email_hash.in_(erasure_key.candidates(conn, new.email)))).first():
             raise CheckInRefused("erased", "the address's owner asked to be erased")
         row = conn.execute(select(c.id, c.status).where(c.session_id == new.session_id,
                                                         c.email == new.email)).first()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bridge.model import Batch
@@ -67,22 +67,20 @@ class Outbox:
         """Lease due items so that two workers never send the same one at once. The lease
         names `run_id`: if that run is interrupted, the next run frees its items at once."""
         now = now or datetime.now(UTC)
-        claimed: list[OutboxItem] = []
+        due = and_(outbox.c.channel == channel,
+                   or_(and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
+                       and_(outbox.c.status == "sending", outbox.c.lease_until <= now)))
         with self.engine.begin() as conn:
-            rows = conn.execute(select(outbox).where(
-                outbox.c.channel == channel,
-                or_(and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
-                    and_(outbox.c.status == "sending", outbox.c.lease_until <= now)))
-                .order_by(outbox.c.id).limit(limit)).all()
-            for r in rows:
-                got = conn.execute(update(outbox).where(
-                    outbox.c.id == r.id, outbox.c.status == r.status,
-                    outbox.c.attempts == r.attempts).values(
-                    status="sending", lease_until=now + lease, attempts=r.attempts + 1,
-                    lease_run=run_id or None)).rowcount
-                if got:
-                    claimed.append(_item(r, r.attempts + 1))
-        return claimed
+            ids = list(conn.execute(select(outbox.c.id).where(due).order_by(outbox.c.id)
+                                    .limit(limit)).scalars())
+            if not ids:
+                return []
+            # One statement leases them all; the condition, checked again as each row is
+            # written, leaves out what another worker leased meanwhile.
+            rows = conn.execute(update(outbox).where(outbox.c.id.in_(ids), due).values(
+                status="sending", lease_until=now + lease, attempts=outbox.c.attempts + 1,
+                lease_run=run_id or None).returning(*outbox.c)).all()
+        return sorted((_item(r) for r in rows), key=lambda i: i.id)
 
     def done(self, item_id: int, result: dict[str, Any] | None = None, *,
              read_back: Batch | None = None, run_id: int = 0) -> IngestResult:
@@ -94,6 +92,17 @@ class Outbox:
                 status="sent", sent_at=datetime.now(UTC), result=result, last_error=None,
                 lease_until=None, lease_run=None, failure_reason=None))
         return stored
+
+    def done_many(self, results: Sequence[tuple[int, dict[str, Any] | None]]) -> None:
+        """Mark these items sent, each with its result, in one transaction."""
+        if not results:
+            return
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == bindparam("item_id")).values(
+                status="sent", sent_at=now, result=bindparam("item_result", type_=outbox.c.result.type),
+                last_error=None, lease_until=None, lease_run=None, failure_reason=None),
+                [{"item_id": i, "item_result": r} for i, r in results])
 
     def retry(self, item_id: int, error: str, at: datetime, reason: str | None = None) -> None:
         """Back to the queue until `at`; `reason` is the failure's kind (smtp_unreachable…)."""

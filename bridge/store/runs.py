@@ -26,6 +26,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from bridge.errors import BridgeError, DeliveryError, SourceError
 from bridge.model import Run, RunError
+from bridge.redact import scrub
 from bridge.store.rows import aware
 from bridge.store.schema import outbox, run_errors, runs
 
@@ -115,7 +116,8 @@ class Runs:
 
     def record_error(self, run_id: int, error: BridgeError, *, step: str | None = None,
                      reason: str | None = None, learner: str | None = None, count: int = 1) -> None:
-        """One error line of a run. `error` is a SourceError (its source, endpoint, status,
+        """One error line of a run, scrubbed: secrets in URLs masked, email addresses left out
+        (a run's errors are read by whoever reads the runs, and outlive an erasure). `error` is a SourceError (its source, endpoint, status,
         field, code and fix say where) or a DeliveryError (an email: source "smtp"). `step`
         defaults to the error's own (`error.step`), else email for a DeliveryError, push for
         an endpoint starting with "push", else pull; `reason` to the error's code (or its
@@ -124,11 +126,12 @@ class Runs:
         detail = getattr(error, "detail", None) or str(error)
         with self.engine.begin() as conn:
             conn.execute(insert(run_errors).values(
-                run_id=run_id, source=getattr(error, "source", None) or "smtp",
-                endpoint=(getattr(error, "endpoint", "") or "")[:300],
-                status_code=getattr(error, "status", None), code=getattr(error, "code", None),
-                field=getattr(error, "field", None),
-                message=detail + (f" — fix: {fix}" if fix else ""),
+                run_id=run_id, source=scrub(getattr(error, "source", None) or "smtp")[:100],
+                endpoint=scrub(getattr(error, "endpoint", "") or "")[:300],
+                status_code=getattr(error, "status", None),
+                code=(getattr(error, "code", None) or None) and str(error.code)[:100],  # type: ignore[attr-defined]
+                field=(getattr(error, "field", None) or None) and scrub(error.field)[:200],  # type: ignore[attr-defined]
+                message=scrub(detail + (f" — fix: {fix}" if fix else "")),
                 at=datetime.now(UTC), step=step or _step_of(error),
                 reason=(reason or getattr(error, "reason", None) or getattr(error, "code", None)
                         or type(error).__name__),

@@ -207,12 +207,15 @@ pending_pushes = Table(
     Column("created_at", TS, nullable=False),
 )
 
-# Learners erased on request (GDPR): a salted hash of the email, so that the next sync
-# does not import them again from the platforms, and nothing else about them.
+# Learners erased on request (GDPR): a keyed HMAC of the email (the key is in the keys folder,
+# bridge.store.erasure_key), so that the next sync does not import them again from the
+# platforms, and nothing else about them. `keyed` is false for rows written before the HMAC,
+# until the store rewrites them with its key.
 erasures = Table(
     "erasures", metadata,
     Column("email_hash", String(64), primary_key=True),
     Column("erased_at", TS, nullable=False),
+    Column("keyed", Boolean, nullable=False, server_default=false()),
 )
 __all__ += ["pending_evaluations", "pending_pushes", "erasures"]
 
@@ -290,7 +293,7 @@ admin_sessions = Table(
 admin_login_failures = Table(
     "admin_login_failures", metadata,
     Column("id", Integer, primary_key=True),
-    Column("key", String(400), nullable=False),  # account|address, and account alone
+    Column("key", String(400), nullable=False),  # a hash of account|address, account|*, *|address
     Column("at", TS, nullable=False),
     Index("ix_admin_login_failures_key_at", "key", "at"),
 )

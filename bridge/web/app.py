@@ -10,6 +10,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import (
     HTMLResponse,
@@ -37,6 +38,7 @@ from bridge.web.issuer_pages import badge_context, home_context
 from bridge.web.meetups import meetup_routes
 from bridge.web.metrics import metrics_registry
 from bridge.web.page import page_context
+from bridge.web.security import SecurityHeaders
 from bridge.web.wallet import offer_links, wallet_routes
 
 __all__ = ["create_app"]
@@ -88,10 +90,19 @@ def create_app(config: Config, store: Store, console: ConsoleSetup | None = None
                         issuer_name=config.issuer.name)
         return JSONResponse({"error": "not found"}, status_code=404)
 
-    def with_award(handler: Callable[[Request, Award], Response]) -> Handler:
-        async def endpoint(request: Request) -> Response:
+    published: set[str] = set()  # badges are never unpublished: known once, known for good
+
+    def badge_known(badge_id: str) -> bool:
+        if badge_id not in published and store.awards.badge_published(badge_id):
+            published.add(badge_id)
+        return badge_id in published
+
+    def with_award(handler: Callable[[Request, Award], Response]) -> Callable[[Request], Response]:
+        # A plain function: Starlette runs it in its thread pool, so that the database read
+        # never blocks the event loop (and the other requests it serves).
+        def endpoint(request: Request) -> Response:
             award = store.awards.get(request.path_params["award_id"])
-            if award is None or store.awards.badge(award.badge_id) is None:
+            if award is None or not badge_known(award.badge_id):
                 return not_found(request)
             if award.recipient_email is None and handler is not verify:
                 return erased(request, award)
@@ -172,7 +183,23 @@ def create_app(config: Config, store: Store, console: ConsoleSetup | None = None
         if _wants_html(request):
             return verify_page(request, award)
         # The OB 2.0 hosted-verification convention: a revoked assertion answers 410 Gone.
-        return _json(issuer.ob2_hosted(award), 410 if award.status == "revoked" else 200)
+        return Response(hosted_json(award), status_code=410 if award.status == "revoked" else 200,
+                        media_type=JSONLD, headers={"Access-Control-Allow-Origin": "*"})
+
+    hosted: dict[tuple[Any, ...], bytes] = {}
+
+    def hosted_json(award: Award) -> bytes:
+        """The hosted assertion's bytes, built once per state of the award (what may change
+        after issuing is in the key, read from the row at each request: a revocation is served
+        at once)."""
+        key = (award.id, award.status, award.revocation_reason, award.recipient_email,
+               award.salt, award.issued_at, award.expires_at, award.lang, award.badge_id)
+        body = hosted.get(key)
+        if body is None:
+            if len(hosted) >= 4096:
+                hosted.clear()
+            body = hosted[key] = bytes(JSONResponse(issuer.ob2_hosted(award)).body)
+        return body
 
     def signed(request: Request, award: Award) -> Response:
         return PlainTextResponse(issuer.ob2_signed(award), headers={"Access-Control-Allow-Origin": "*"})
@@ -186,7 +213,7 @@ def create_app(config: Config, store: Store, console: ConsoleSetup | None = None
         return PlainTextResponse(issuer.ob3_jwt(award), media_type="application/vc+jwt",
                                  headers={"Access-Control-Allow-Origin": "*"})
 
-    def baked(fmt: Format) -> Handler:
+    def baked(fmt: Format) -> Callable[[Request], Response]:
         def handler(request: Request, award: Award) -> Response:
             try:
                 data = issuer.baked(award, fmt)
@@ -238,7 +265,8 @@ def create_app(config: Config, store: Store, console: ConsoleSetup | None = None
     async def no_route(request: Request, exc: Exception) -> Response:
         return not_found(request, badge=False)  # a path no route serves
 
-    return Starlette(routes=[
+    return Starlette(middleware=[Middleware(SecurityHeaders, public_url=config.bridge.public_url)],
+                     routes=[
         Route("/", home),
         Mount("/static", app=StaticFiles(packages=[("bridge", "static")]), name="static"),
         Route("/healthz", healthz),

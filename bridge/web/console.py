@@ -10,7 +10,8 @@ per address, in the database; past a limit, the login is refused for the rest of
 Revoke, re-send, erase and linking a check-in are written to the audit log with who did them.
 
 What needs the rule engine, the delivery job or the connectors comes from the injected
-`ConsoleServices` (bridge.console): this package may not import them.
+`ConsoleServices` (bridge.console): this package may not import them. The slow calls (password
+hashes, sending, evaluating every learner) run in the thread pool, not on the event loop.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from babel.dates import format_timedelta
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -31,8 +33,9 @@ from starlette.routing import BaseRoute, Route
 from bridge import i18n
 from bridge.accounts import dummy_verify, hash_password, needs_rehash, verify_password
 from bridge.config import Config
-from bridge.console import ConsoleFinding, ConsoleSetup
+from bridge.console import ConsoleSetup
 from bridge.errors import BridgeError, NotFound
+from bridge.model import Finding, FindingStatus
 from bridge.store import Award, Run, Store
 from bridge.store.admin import AdminSession
 
@@ -51,6 +54,7 @@ MAX_FAILURES = 5  # per account and address, in the window
 MAX_ACCOUNT_FAILURES = 50  # per account from anywhere: guessing from many addresses
 MAX_ADDRESS_FAILURES = 30  # per address whatever the account: trying many names
 STATUSES = ("valid", "expired", "revoked")
+DOCTOR_TTL = timedelta(minutes=5)  # the health check probes platforms: not at every page view
 
 
 def _digest(token: str) -> str:
@@ -77,6 +81,7 @@ class _Console:
         self.services = setup.services
         self.render, self.lang_of = render, lang_of
         self.secure = config.bridge.public_url.startswith("https://")
+        self._health: dict[str, tuple[datetime, list[Finding]]] = {}
 
     # -- plumbing -------------------------------------------------------------------
     def lang(self, request: Request) -> str:
@@ -126,7 +131,7 @@ class _Console:
             if request.method == "POST":
                 form = await request.form()
                 given = str(form.get("csrf") or "")
-                if not given or not hmac.compare_digest(given, session.csrf):
+                if not given or not hmac.compare_digest(given.encode(), session.csrf.encode()):
                     return self.refused(request, session, "csrf", 403)
             return await handler(request, session)
         return endpoint
@@ -150,12 +155,14 @@ class _Console:
             return self.login_page(request, target)
         form = await request.form()
         given, kept = str(form.get("csrf") or ""), request.cookies.get(LOGIN_COOKIE, "")
-        if not given or not kept or not hmac.compare_digest(given, kept):
+        if not given or not kept or not hmac.compare_digest(given.encode(), kept.encode()):
             return self.login_page(request, target, "csrf", 403)
         username = str(form.get("username") or "").strip()
         password = str(form.get("password") or "")
         address = _address(request)
-        keys = [f"{username.lower()}|{address}", f"{username.lower()}|*", f"*|{address}"]
+        # Hashed: a password typed in the name field by mistake is not kept in clear.
+        keys = [_digest(k) for k in (f"{username.lower()}|{address}", f"{username.lower()}|*",
+                                     f"*|{address}")]
         since = datetime.now(UTC) - THROTTLE_WINDOW
         counts = self.store.admin.failures(keys, since)
         if (counts[keys[0]] >= MAX_FAILURES or counts[keys[1]] >= MAX_ACCOUNT_FAILURES
@@ -163,10 +170,10 @@ class _Console:
             return self.login_page(request, target, "throttled", 429)
         account = self.store.admin.account(username) if username else None
         if account is None:
-            dummy_verify(password)  # as long as a wrong password: names are not probed by timing
+            await run_in_threadpool(dummy_verify, password)  # as long as a wrong password: names are not probed by timing
             ok = False
         else:
-            ok = verify_password(account.password_hash, password)
+            ok = await run_in_threadpool(verify_password, account.password_hash, password)
         if not ok or account is None:
             self.store.admin.record_failure(keys, since)
             return self.login_page(request, target, "wrong", 401, username=username)
@@ -220,28 +227,38 @@ class _Console:
                    for ch in ("email", "push")}
         failed = {ch: sum(n for (c, s), n in outbox.items() if c == ch and s == "failed")
                   for ch in ("email", "push")}
-        findings: list[ConsoleFinding] | None = None
-        doctor_error = ""
+        findings, checked_at, doctor_error = None, None, ""
         if self.setup.doctor is not None:
             try:
-                findings = list(self.setup.doctor())
+                checked_at, findings = await run_in_threadpool(self.health, self.lang(request))
             except BridgeError as exc:
                 doctor_error = str(exc)
         return self.page(request, "dashboard.html.j2", session, sources=sources, backlog=backlog,
                          failed=failed, failures=self.store.admin.failed_deliveries(10),
                          week=self.store.admin.awards_since(now - timedelta(days=7)),
-                         findings=findings, doctor_error=doctor_error, last_run=runs[0] if runs else None,
-                         now=now)
+                         findings=findings, checked_at=checked_at, doctor_error=doctor_error,
+                         last_run=runs[0] if runs else None, now=now)
+
+    def health(self, lang: str) -> tuple[datetime, list[Finding]]:
+        """What the health check flags (its failures and warnings), in `lang`. It probes every
+        platform, the SMTP server and the public URL: its answer is kept DOCTOR_TTL per language."""
+        assert self.setup.doctor is not None
+        now = datetime.now(UTC)
+        kept = self._health.get(lang)
+        if kept is not None and now - kept[0] < DOCTOR_TTL:
+            return kept
+        with i18n.language(lang):
+            found = [f for f in self.setup.doctor() if f.status != FindingStatus.ok]
+        self._health[lang] = (now, found)
+        return now, found
 
     # -- runs ------------------------------------------------------------------------------
     async def runs(self, request: Request, session: AdminSession) -> Response:
-        runs = self.store.runs.last(50)
-        return self.page(request, "runs.html.j2", session,
-                         runs=[(r, len(self.store.runs.errors(r.id))) for r in runs])
+        return self.page(request, "runs.html.j2", session, runs=self.store.runs.list(50))
 
     async def run(self, request: Request, session: AdminSession) -> Response:
         run_id = request.path_params["run_id"]
-        run = next((r for r in self.store.runs.last(500) if r.id == run_id), None)
+        run = self.store.runs.get(run_id)
         if run is None:
             return self.refused(request, session, "not_found", 404)
         return self.page(request, "run.html.j2", session, run=run, errors=self.store.runs.errors(run.id))
@@ -276,7 +293,7 @@ class _Console:
         reason = str((await request.form()).get("reason") or "").strip()
         if not reason:
             return self.refused(request, session, "reason", 400)
-        revoked = self.services.revoke(award.id, reason[:500])
+        revoked = await run_in_threadpool(self.services.revoke, award.id, reason[:500])
         if revoked:
             self.audit(request, session, "revoke", award.id, reason=reason[:500])
         return self.done(f"/admin/awards/{award.id}", "revoked" if revoked else "already_revoked")
@@ -287,7 +304,7 @@ class _Console:
             return self.refused(request, session, "not_found", 404)
         if award.validity() == "revoked" or award.recipient_email is None:
             return self.refused(request, session, "revoked", 409)
-        outcome = self.services.resend(award.id)
+        outcome = await run_in_threadpool(self.services.resend, award.id)
         self.audit(request, session, "resend", award.id, sent=outcome.sent, retry=outcome.retry,
                    failed=outcome.failed)
         return self.done(f"/admin/awards/{award.id}", "sent" if outcome.sent else "queued")
@@ -313,7 +330,8 @@ class _Console:
         asked = str(request.query_params.get("badge") or "")
         try:
             badges = self.services.badges(lang)
-            explanation = self.services.explain(learner.email, asked, lang) if asked else None
+            explanation = (await run_in_threadpool(self.services.explain, learner.email, asked, lang)
+                           if asked else None)
             problem = ""
         except BridgeError as exc:  # the rule files are broken right now: say so, show the rest
             badges, explanation, problem = [], None, str(exc)
@@ -332,7 +350,7 @@ class _Console:
         typed = str((await request.form()).get("confirm_email") or "").strip().lower()
         if typed != learner.email:  # the confirmation: the address typed again
             return self.page(request, "erase.html.j2", session, 400, learner=learner, mismatch=True)
-        erased = self.services.erase(learner.email)
+        erased = await run_in_threadpool(self.services.erase, learner.email)
         if erased is None:
             return self.refused(request, session, "not_found", 404)
         # The audit log keeps who erased whom by the learner's number, never the address.
@@ -367,7 +385,7 @@ class _Console:
                          older=[u for v, u in uses.items() if v not in recorded])
 
     async def dry_run(self, request: Request, session: AdminSession) -> Response:
-        return self.page(request, "dry_run.html.j2", session, result=self.services.dry_run())
+        return self.page(request, "dry_run.html.j2", session, result=await run_in_threadpool(self.services.dry_run))
 
     # -- meetups -----------------------------------------------------------------------------
     async def meetups(self, request: Request, session: AdminSession) -> Response:

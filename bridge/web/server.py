@@ -25,7 +25,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def serve(config: Config, store: Store, host: str, port: int,
-          console: ConsoleSetup | None = None) -> None:
+          console: ConsoleSetup | None = None, workers: int = 1, factory: str | None = None) -> None:
+    """Serve in this process, or in `workers` processes each building the app with `factory`
+    (an importable "module:function" of no argument: uvicorn starts the processes)."""
+    if workers > 1 and factory:
+        store.close()
+        uvicorn.run(factory, factory=True, host=host, port=port, workers=workers,
+                    log_level="warning")
+        return
     uvicorn.run(create_app(config, store, console), host=host, port=port, log_level="warning")
 
 

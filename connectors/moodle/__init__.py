@@ -220,9 +220,12 @@ class MoodleConnector:
             if self.config.attendance and not {"mod_attendance_get_sessions",
                                                 "core_course_get_contents"} & set(missing):
                 instances = attendance_instances(self.client, course)
-            return read_signals(self.client, self.source_id, course, grades=grades,
-                                attendance=instances, present=set(self.config.present_statuses),
-                                tags=self.config.session_tags, keep=keep)
+            signals = read_signals(self.client, self.source_id, course, grades=grades,
+                                   attendance=instances, present=set(self.config.present_statuses),
+                                   tags=self.config.session_tags, keep=keep)
+            for refused in signals.refused:  # records left out, each alone
+                report(refused)
+            return signals
         except MissingCapability as exc:
             if exc.whole_course:
                 raise  # the roster would be refused the same way: one line for the course

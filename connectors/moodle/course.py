@@ -14,9 +14,10 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bridge.errors import SourceError
-from bridge.model import Batch, Fact, FactKind, Identity, Watermark, utc
+from bridge.model import Batch, Fact, FactKind, Identity, OutOfRange, Watermark, utc
 from connectors.base import REREAD, SourceState
 from connectors.moodle import needs
 from connectors.moodle.client import MissingCapability, MoodleClient, NoCriteria, NotEnrolled
@@ -96,18 +97,31 @@ def read_learner(client: MoodleClient, config: MoodleConfig, course: str, uid: i
     return out
 
 
+def _when(value: int | None, source: str, endpoint: str, field: str, ext: str) -> datetime | None:
+    """A payload's timestamp; one out of range refuses this learner's read alone, naming the
+    endpoint, the field and the learner's id on Moodle."""
+    try:
+        return utc(value)
+    except OutOfRange as exc:
+        raise SourceError(f"learner {ext}: {exc}", source=source, endpoint=endpoint, field=field,
+                          code="out_of_range") from None
+
+
 def _course_fact(source: str, course: str, ext: str, cc: CourseCompletion) -> Fact:
     times = [c.timecompleted for c in cc.completionstatus.completions if c.timecompleted]
     done = cc.completionstatus.completed
     return Fact(source=source, external_id=ext, kind=FactKind.course_completion, course=course,
                 value=1.0 if done else 0.0, status="complete" if done else "incomplete",
-                occurred_at=utc(max(times)) if done and times else None)
+                occurred_at=_when(max(times), source, "core_completion_get_course_completion_status",
+                                  "completionstatus.completions.timecompleted", ext)
+                if done and times else None)
 
 
 def _activity_facts(source: str, course: str, ext: str, acts: ActivitiesStatus) -> list[Fact]:
     return [Fact(source=source, external_id=ext, kind=FactKind.activity_completion, course=course,
                  item=str(a.cmid), value=1.0 if a.state in (1, 2) else 0.0, status=STATES[a.state],
-                 occurred_at=utc(a.timecompleted) if a.state in (1, 2) else None,
+                 occurred_at=_when(a.timecompleted, source, "core_completion_get_activities_completion_status",
+                                   "statuses.timecompleted", ext) if a.state in (1, 2) else None,
                  attrs={"modname": a.modname})
             for a in acts.statuses]
 

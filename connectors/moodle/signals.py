@@ -15,13 +15,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge.errors import SourceError
-from bridge.model import Fact, FactKind, SessionInfo, utc
+from bridge.model import Fact, FactKind, OutOfRange, SessionInfo, utc
 from connectors.moodle.client import MoodleClient, RowError
 from connectors.moodle.payloads import AttendanceSession, Section
 
 __all__ = ["CourseSignals", "read_signals", "attendance_instances", "session_attrs",
            "course_sessions"]
 
+# The last second a datetime holds (9999-12-31T23:59:59Z): a later timestamp is a corrupt value.
+MAX_TIMESTAMP = 253_402_300_799
 # A session recorded without a duration (mod_attendance allows 0) is taken to last this long.
 DEFAULT_DURATION = timedelta(hours=2)
 
@@ -49,6 +51,7 @@ class CourseSignals:
     presences: dict[int, str] = field(default_factory=dict)  # (session, acronym)s, packed
     sessions: dict[int, tuple[int, dict[str, str | list[str]]]] = field(default_factory=dict)
     present: frozenset[str] = frozenset()
+    refused: list[SourceError] = field(default_factory=list)  # records left out, each alone
 
     def digest(self, userid: int) -> str:
         return self.digests.get(userid, "")
@@ -139,7 +142,13 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
         out.users.update(u.id for u in s.users)
         acronyms = {st.id: st.acronym for st in s.statuses}
         if s.attendance_log:
-            out.sessions[s.id] = (s.sessdate, session_attrs(s, tags))
+            try:
+                out.sessions[s.id] = (s.sessdate, session_attrs(s, tags))
+            except OutOfRange as exc:  # this session alone
+                out.refused.append(SourceError(f"session {s.id}: {exc}", source=source,
+                                               endpoint="mod_attendance_get_sessions",
+                                               field="sessdate", code="out_of_range"))
+                return
         for log in s.attendance_log:
             acronym = acronyms.get(log.statusid)
             if acronym is None:
@@ -167,6 +176,16 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
             if grades:
                 out.grades[userid] = _pack(grades)
 
+    def _out_of_range(userid: int, grade: tuple[str, float, int | None]) -> bool:
+        item, _, date = grade
+        if date is None or date <= MAX_TIMESTAMP:
+            return False
+        out.refused.append(SourceError(  # this grade alone
+            f"learner {userid}, grade item {item or 'course'}: timestamp {date!r} is out of range",
+            source=source, endpoint=GRADES, field="usergrades.gradeitems.gradedategraded",
+            code="out_of_range"))
+        return True
+
     graded: set[int] = set()
     if grades:
         def start() -> Callable[[tuple[int, Grades]], None]:
@@ -174,15 +193,18 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
             out.digests.clear()
             out.grades.clear()
             out.kept.clear()
+            out.refused[:] = [r for r in out.refused if r.endpoint != GRADES]
             return learner
 
         def learner(row: tuple[int, Grades]) -> None:
             userid, items = row
+            if any(date is not None and date > MAX_TIMESTAMP for _, _, date in items):
+                items = [g for g in items if not _out_of_range(userid, g)]
             if userid not in graded:  # a learner listed twice has the same grades twice
                 graded.add(userid)
                 settle(userid, items)
 
-        client.each("gradereport_user_get_grade_items", "usergrades", grade_row, start,
+        client.each(GRADES, "usergrades", grade_row, start,
                     courseid=course, userid=0)
         out.users |= graded
     for userid in presences:  # present at a session, in no grade report row
@@ -195,6 +217,7 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
 
 
 _NUMBER = (int, float)
+GRADES = "gradereport_user_get_grade_items"
 
 
 def grade_row(row: Any) -> tuple[int, Grades]:

@@ -220,7 +220,7 @@ def test_problems_from_every_file_are_collected_before_failing(tmp_path: Path) -
     assert problems(tmp_path) == [
         "a.toml:6: condition.not: expected a table such as { course_completed = { source = "
         '"moodle", course = "42" } }, got 3',
-        "b.toml: missing [condition] table"]
+        "b.toml:1: missing [condition] table"]
 
 
 def test_a_broken_test_case_names_its_line(tmp_path: Path) -> None:
@@ -249,4 +249,4 @@ def test_a_bad_list_item_and_a_file_that_is_not_text(tmp_path: Path) -> None:
     assert problems(tmp_path) == [
         "a.toml:6: condition.presence.session: expected at least one value",
         'a.toml:6: condition.presence.tag[1]: expected an id such as "42", got 3.5',
-        "b.toml: expected UTF-8 text"]
+        "b.toml:2: expected UTF-8 text"]

@@ -72,7 +72,7 @@ def test_cli_check_exits_3_with_every_problem(tmp_path: Path) -> None:
     (tmp_path / "b.toml").write_text("[badge\n", encoding="utf-8")
     result = CliRunner().invoke(rules, ["check", str(tmp_path)])
     assert result.exit_code == 3
-    assert f"{tmp_path}/a.toml: missing [condition] table" in result.output
+    assert f"{tmp_path}/a.toml:1: missing [condition] table" in result.output
     assert f"{tmp_path}/b.toml:1: invalid TOML: Expected ']' at the end of a table declaration" in result.output
 
 

@@ -51,10 +51,12 @@ presence = st.builds(
 leaves = st.one_of(
     where.map(lambda w: CourseCompleted(*w)),
     st.tuples(where, st.sampled_from(ITEMS)).map(lambda t: ActivityCompleted(*t[0], t[1])),
-    st.tuples(where, st.sampled_from([">=", "<", "=="]), st.sampled_from([0.4, 0.7])).map(
+    st.tuples(where, st.sampled_from([">=", "<", "==", ">", "<="]),
+              st.sampled_from([0.0, 0.4, 0.7])).map(
         lambda t: Grade(*t[0], t[1], t[2])),
     presence,
     st.just(BadgeHeld(("mooc",))),
+    st.just(BadgeHeld(("mooc", "other"), 2)),
 )
 trees: st.SearchStrategy[Node] = st.recursive(leaves, lambda kids: st.one_of(
     st.lists(kids, min_size=1, max_size=3).map(lambda c: All(tuple(c))),
@@ -126,6 +128,14 @@ def test_the_compiled_verdict_is_the_explained_one(node: Node, found: list[Fact]
     """What a run decides (compiled, short-circuiting) is what `rules explain` shows."""
     index = FactIndex(found)
     assert compile_condition(node)(index, held) is evaluate_node(node, index, held).value
+
+
+@given(trees, fact_lists, moments)
+def test_the_compiled_verdict_is_the_explained_one_in_a_renewal_period(
+        node: Node, found: list[Fact], since: datetime) -> None:
+    """A renewal counts only the facts from its start: both evaluators see the same ones."""
+    index = FactIndex(found, since)
+    assert compile_condition(node)(index, HELD) is evaluate_node(node, index, HELD).value
 
 
 def test_nested_windows_intersect_in_both_evaluators() -> None:

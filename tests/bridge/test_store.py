@@ -103,6 +103,35 @@ def test_award_and_outbox_are_one_transaction_and_unique(db_url):
     assert store.awards.get("a-2") is None
 
 
+def test_a_batch_of_awards_is_written_whole_once_each_with_distinct_slots(db_url, monkeypatch):
+    from bridge.errors import CapacityError
+    from bridge.store import awards
+
+    monkeypatch.setattr(awards, "STATUS_LIST_BITS", 4)  # collisions at nearly every draw
+    store = Store(db_url)
+    store.facts.ingest(store.runs.begin(["m"]), _batch(6))
+    store.awards.publish_badge("b1", "v1", {"name": {"fr": "B"}}, b"png", "image/png")
+    ids = sorted(store.facts.learner_ids())
+
+    def award(n: int, learner: int) -> tuple[NewAward, list[NewOutboxItem]]:
+        return (NewAward(id=f"a-{n}", learner_id=ids[learner], badge_id="b1", period="1",
+                         issued_at=datetime.now(UTC), salt="s", recipient_email="x@example.org",
+                         recipient_name=None, lang="fr", rule_version="v1", provenance=[]),
+                [NewOutboxItem(f"email:a-{n}", "email", {"award_id": f"a-{n}"})])
+
+    assert store.awards.create(*award(0, 0)) is not None
+    # Learner 0 holds it already; learner 1 twice in the batch: once.
+    written = store.awards.create_many([award(1, 0), award(2, 1), award(3, 1), award(4, 2)])
+    assert [a.id if a else None for a in written] == [None, "a-2", None, "a-4"]
+    assert sorted(i.key for i in store.outbox.items()) == ["email:a-0", "email:a-2", "email:a-4"]
+    slots = [store.awards.get(a).status_slot for a in ("a-0", "a-2", "a-4")]
+    assert len(set(slots)) == 3 and slots[1] == written[1].status_slot
+    # One slot left for a batch of two: nothing of it is written.
+    with pytest.raises(CapacityError, match="status list is full"):
+        store.awards.create_many([award(5, 3), award(6, 4)])
+    assert store.awards.get("a-5") is None and len(store.outbox.items()) == 3
+
+
 def test_outbox_lease_is_taken_by_one_worker_only(db_url):
     store = Store(db_url)
     assert store.outbox.add([NewOutboxItem("push:1:s:t", "push", {"x": 1})]) == 1

@@ -1,6 +1,7 @@
-"""Fixtures for the console tests: a synced world (the sandbox platform over HTTP, SQLite, a
-real SMTP server), the web app with the console's services on loopback, an admin account made
-with the real command, and a browser-like client that logs in and reads the forms' tokens.
+"""Fixtures for the console tests: a synced world (the sandbox platform over HTTP, SQLite or
+PostgreSQL, a real SMTP server), the web app with the console as `serve` sets it up, on
+loopback, an admin account made with the real command, and a browser-like client that logs in
+and reads the forms' tokens.
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ import requests
 from click.testing import CliRunner
 
 from bridge.config import Config
-from bridge.console import ConsoleSetup
 from bridge.delivery.catcher import MailCatcher
 from bridge.store import Store
 from bridge.web.server import BackgroundServer, free_port
 from cli import main
-from cli.admin import PASSWORD_ENV
+from cli.admin import PASSWORD_ENV, console_setup
 from cli.demo import write_demo_config
 from connectors.registry import load as load_config
-from jobs.console import Console
 from jobs.run import run_sync
 from sandbox import SandboxPlatform
 
@@ -45,10 +44,14 @@ class World:
         return self.base + path
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+@pytest.fixture(params=["sqlite"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """SQLite by default; `@pytest.mark.parametrize("world", ["sqlite", "postgresql"],
+    indirect=True)` runs a test on both."""
     mailbox = MailCatcher().start()
     server = None
+    # The suite's throw-away PostgreSQL database (skipped, or failed under CI, when absent).
+    pg_url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
     try:
         with SandboxPlatform("moodle", learners=20, seed=7, profile="demo") as platform:
             port = free_port()
@@ -56,14 +59,18 @@ def world(tmp_path: Path) -> Iterator[World]:
             write_demo_config(path, data_dir=tmp_path / "state", port=port,
                               sandbox_url=platform.base_url, token=platform.token,
                               smtp_port=mailbox.port, push=False)
+            if pg_url:
+                path.write_text(path.read_text(encoding="utf-8").replace(
+                    "[bridge]\n", f'[bridge]\ndatabase_url = "{pg_url}"\n', 1), encoding="utf-8")
             config = load_config(path)
             store = Store(config.bridge.db_url)
             run_sync(config, store)
             result = CliRunner().invoke(main, ["admin", "add", USER, "--config", str(path),
                                                "--password-from-env"], env={PASSWORD_ENV: PASSWORD})
             assert result.exit_code == 0, result.output
+            # As `badge-bridge serve` sets it up: the services and the real health check.
             server = BackgroundServer(config, store, "127.0.0.1", port,
-                                      ConsoleSetup(Console(config, store))).start()
+                                      console_setup(config, store)).start()
             yield World(config, store, mailbox, f"http://127.0.0.1:{port}", path)
     finally:
         if server is not None:

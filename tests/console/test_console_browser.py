@@ -120,8 +120,10 @@ def test_a_coordinator_works_in_the_console(browser, world) -> None:
     assert page.locator("#sources [data-source='sandbox'] [data-status]").get_attribute("data-status") == "ok"
     assert int(page.locator("[data-count='week']").inner_text()) == len(store.awards.listing())
     accessible(page)
+    # The health check ran (the sandbox, SMTP, the public URL): what it flags, or nothing.
+    assert page.locator("#findings, #doctor-clear").count() == 1
     contrast_ok(page, ["body", "nav.sections a", ".brand a", "#logout", ".status", "th", "td", "h2",
-                       "#lang-en", "a.skip"])
+                       "#lang-en", "a.skip", ".finding strong", ".small"])
     shot(page, "dashboard-fr")
     page.locator("h1").evaluate("e => { e.style.color = '#aaaaaa'; }")
     assert page.locator("h1").evaluate(CONTRAST) < 4.5  # the check can fail

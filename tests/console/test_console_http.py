@@ -101,7 +101,7 @@ def test_forms_without_the_csrf_token_are_refused(world, client) -> None:
     assert bare.status_code == 403 and 'data-error="csrf"' in bare.text
     client.login()
     client.get(f"/admin/awards/{award.id}")
-    for given in (None, "wrong-token"):
+    for given in (None, "wrong-token", "jeton-forgé-é"):
         data = {"reason": "test"} if given is None else {"reason": "test", "csrf": given}
         answer = client.post(f"/admin/awards/{award.id}/revoke", data, csrf=False)
         assert answer.status_code == 403 and 'data-reason="csrf"' in answer.text
@@ -109,6 +109,7 @@ def test_forms_without_the_csrf_token_are_refused(world, client) -> None:
     assert [e.action for e in world.store.admin.audit_log()] == ["login"]
 
 
+@pytest.mark.parametrize("world", ["sqlite", "postgresql"], indirect=True)
 def test_revoke_resend_link_and_erase_are_done_and_audited(world, client) -> None:
     client.login()
     listed = world.store.awards.listing()
@@ -194,29 +195,29 @@ def test_the_admin_command_never_takes_a_short_password(world) -> None:
     assert world.store.admin.accounts() == ["camille.admin", "other"]
     stored = world.store.admin.account("other")
     assert stored is not None and stored.password_hash.startswith("$argon2id$")
+    removed = runner.invoke(main, ["admin", "remove", "other", "--config", str(world.config_path)])
+    assert removed.exit_code == 0 and world.store.admin.accounts() == ["camille.admin"]
+    again = runner.invoke(main, ["admin", "remove", "other", "--config", str(world.config_path)])
+    assert again.exit_code != 0
 
 
-def test_the_dashboard_lists_what_the_health_check_flags(world) -> None:
-    """The health check is injected: its findings on the dashboard, its failure said plainly."""
-    from bridge.console import ConsoleFinding
-    from bridge.errors import ConfigError
+def test_a_removed_account_is_logged_out_at_once(world, client) -> None:
+    client.login()
+    assert client.get("/admin").status_code == 200
+    CliRunner().invoke(main, ["admin", "remove", "camille.admin", "--config", str(world.config_path)])
+    assert client.get("/admin").status_code == 303
+    assert client.login().status_code == 401
+
+
+def _dashboard(world, setup: ConsoleSetup, lang: str = "en") -> list[str]:
+    """The dashboard of a web app given `setup`, logged in, twice."""
+    import requests
+
     from bridge.web.server import BackgroundServer, free_port
 
-    calls = []
-
-    def doctor() -> list[ConsoleFinding]:
-        calls.append(1)
-        if len(calls) > 1:
-            raise ConfigError("cannot reach the database", key="bridge.db_url")
-        return [ConsoleFinding("error", "sources.sandbox", "the token lacks a function",
-                               "add core_completion_get_course_completion_status")]
-
     port = free_port()
-    server = BackgroundServer(world.config, world.store, "127.0.0.1", port,
-                              ConsoleSetup(Console(world.config, world.store), doctor=doctor)).start()
+    server = BackgroundServer(world.config, world.store, "127.0.0.1", port, setup).start()
     try:
-        import requests
-
         http = requests.Session()
         base = f"http://127.0.0.1:{port}"
         login = http.get(base + "/admin/login", timeout=30)
@@ -224,18 +225,52 @@ def test_the_dashboard_lists_what_the_health_check_flags(world) -> None:
         http.post(base + "/admin/login", data={"csrf": token, "username": "camille.admin",
                                                "password": "correct horse battery staple"},
                   allow_redirects=False, timeout=30)
-        first = http.get(base + "/admin?lang=en", timeout=30).text
-        assert 'class="finding finding-error"' in first and "the token lacks a function" in first
-        assert "Fix: add core_completion_get_course_completion_status" in first
-        second = http.get(base + "/admin", timeout=30).text
-        assert "bridge.db_url: cannot reach the database" in second
+        return [http.get(f"{base}/admin?lang={lang}", timeout=120).text for _ in range(2)]
     finally:
         server.stop()
 
 
-def test_without_a_health_check_the_dashboard_says_so(client) -> None:
-    client.login()
-    assert 'id="no-doctor"' in client.get("/admin").text
+def test_the_dashboard_lists_what_the_health_check_flags(world) -> None:
+    """The health check is injected: its failures and warnings on the dashboard (not what is
+    fine), asked at most every few minutes; its own failure said plainly."""
+    from bridge.errors import ConfigError
+    from bridge.model import Finding
+
+    calls = []
+
+    def doctor() -> list[Finding]:
+        calls.append(1)
+        return [Finding("fail", "core_completion_get_course_completion_status",
+                        "not in the token's web service", "add it to the external service",
+                        "course completion", "sandbox"),
+                Finding("ok", "the store", "reachable")]
+
+    first, second = _dashboard(world, ConsoleSetup(Console(world.config, world.store), doctor=doctor))
+    assert first.count('class="finding finding-fail"') == 1 and "the store" not in first
+    assert "Fix: add it to the external service" in first and "not in the token" in first
+    assert second.count('class="finding finding-fail"') == 1 and len(calls) == 1  # kept a while
+
+    def broken() -> list[Finding]:
+        raise ConfigError("cannot reach the database", key="bridge.db_url")
+
+    page = _dashboard(world, ConsoleSetup(Console(world.config, world.store), doctor=broken))[0]
+    assert "bridge.db_url: cannot reach the database" in page
+
+
+def test_serve_gives_the_console_the_real_health_check(world) -> None:
+    """`badge-bridge serve`'s setup: `doctor` probes the store, keys, SMTP, the public URL and
+    the sandbox's web service, in the page's language."""
+    from cli.admin import console_setup
+
+    page = _dashboard(world, console_setup(world.config, world.store), lang="fr")[0]
+    assert 'id="no-doctor"' not in page and 'id="doctor-error"' not in page
+    assert 'id="findings"' in page or 'id="doctor-clear"' in page
+    assert "Vérifié il y a" in page
+
+
+def test_without_a_health_check_the_dashboard_says_so(world) -> None:
+    page = _dashboard(world, ConsoleSetup(Console(world.config, world.store)))[0]
+    assert 'id="no-doctor"' in page
 
 
 def test_the_dry_run_evaluates_the_rule_files_as_they_are_now(world, tmp_path) -> None:
@@ -255,3 +290,44 @@ def test_the_dry_run_evaluates_the_rule_files_as_they_are_now(world, tmp_path) -
     result = Console(config, world.store).dry_run()
     assert result.would_award == () and len(result.problems) == 1
     assert "snt-hybride.toml" in result.problems[0]
+
+
+def test_a_badge_page_shows_its_rule_version_history(world, client) -> None:
+    """Versions as runs first published them, and older ones known only from their awards."""
+    from dataclasses import fields, replace
+    from datetime import timedelta
+
+    from bridge.store import NewAward
+
+    badge = world.store.awards.badge("snt-hybride")
+    world.store.awards.publish_badge("snt-hybride", "edited-version", badge.definition, None, None)
+    world.store.awards.publish_badge("snt-hybride", badge.version, badge.definition, None, None)
+    old = world.store.awards.listing(badge_id="snt-hybride")[0].award
+    legacy = NewAward(**{f.name: getattr(old, f.name) for f in fields(NewAward)})
+    world.store.awards.create(replace(legacy, id="legacy-award", period="2025", rule_version="legacy-v",
+                                      issued_at=old.issued_at - timedelta(days=400), message_id=None))
+    client.login()
+    page = client.get("/admin/badges/snt-hybride?lang=en").text
+    versions = re.findall(r"<code>([\w-]+)</code>", page.split('id="versions"')[1])
+    assert versions == ["edited-version", badge.version, "legacy-v"]
+    assert "before records were kept" in page
+    assert f'<code id="current-version">{badge.version}</code>' in page
+
+
+def test_a_source_error_shows_on_the_dashboard_and_its_run(world, client) -> None:
+    from bridge.errors import SourceError
+
+    run = world.store.runs.last(1)[0]
+    world.store.runs.record_error(run.id, SourceError(
+        "the token is not valid", source="sandbox", endpoint="core_enrol_get_enrolled_users",
+        status=200, code="invalidtoken", fix="make a new token"))
+    client.login()
+    dashboard = client.get("/admin?lang=en").text
+    row = dashboard.split('data-source="sandbox"')[1].split("</tr>")[0]
+    assert 'data-status="error"' in row and "1 error" in row
+    assert 'data-status="ok"' in dashboard.split('data-source="rencontres"')[1].split("</tr>")[0]
+    page = client.get(f"/admin/runs/{run.id}").text
+    assert "the token is not valid — fix: make a new token" in page
+    assert "core_enrol_get_enrolled_users" in page
+    assert re.search(rf'href="/admin/runs/{run.id}">run {run.id}</a></th>\s*<td>.*?</td><td>.*?</td>\s*'
+                     r"<td>.*?</td><td>1</td>", client.get("/admin/runs").text, re.S)

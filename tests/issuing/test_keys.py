@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from bridge.issuing import dataintegrity
 from bridge.issuing.issuer import Issuer
-from bridge.issuing.keys import load_keyring
+from bridge.issuing.keys import generate_key, load_keyring
 from cli.keys import keys
 
 
@@ -54,3 +54,33 @@ def test_a_tampered_credential_fails_our_own_check(world) -> None:
     cred = world.issuer.ob3_credential(world.award())
     cred["credentialSubject"]["achievement"]["name"] = "Something else"
     assert not dataintegrity.verify(cred, world.issuer.key("ed25519").private.public_key())
+
+
+def test_a_vc_jwt_is_the_one_pyjwt_would_sign(tmp_path) -> None:
+    """Signed directly with the Ed25519 key: the same bytes as PyJWT's, which verifies it."""
+    import jwt
+
+    from bridge.issuing.ob3 import vc_jwt
+
+    key = generate_key(tmp_path / "keys", "ed25519")
+    unsigned = {"@context": ["https://www.w3.org/ns/credentials/v2"], "id": "https://b.example/c/1",
+                "issuer": {"id": "did:web:b.example", "name": "Tiers-lieu « é »"},
+                "validFrom": "2026-03-01T09:00:00Z", "validUntil": "2027-03-01T09:00:00Z",
+                "name": "Médiateur <SNT>", "credentialSubject": {"achievement": {"name": "ü"}}}
+    method = "did:web:b.example#key-1"
+    token = vc_jwt(unsigned, key, method)
+    claims = {"iss": "did:web:b.example", "jti": "https://b.example/c/1", "nbf": 1772355600,
+              "vc": unsigned, "exp": 1803891600}
+    assert token == jwt.encode(claims, key.private, algorithm="EdDSA",
+                               headers={"kid": method, "typ": "JWT"})
+    assert jwt.decode(token, key.private.public_key(), algorithms=["EdDSA"],
+                      options={"verify_exp": False, "verify_nbf": False})["vc"] == unsigned
+    assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "kid": method, "typ": "JWT"}
+
+
+def test_a_key_added_to_the_folder_is_seen_at_once(tmp_path) -> None:
+    folder = tmp_path / "keys"
+    first = generate_key(folder, "ed25519")
+    assert load_keyring(folder).current("ed25519").kid == first.kid
+    second = generate_key(folder, "ed25519")
+    assert {k.kid for k in load_keyring(folder).of("ed25519")} == {first.kid, second.kid}

@@ -79,7 +79,7 @@ courses = ["{course.id}"]
         errors: list[str] = []
         organiser = context(browser, "fr-FR", errors)
         organiser.goto(meetup.organiser_url(session.id))
-        organiser.wait_for_function("document.getElementById('qr').complete && "
+        organiser.wait_for_function("() => document.getElementById('qr').complete && "
                                     "document.getElementById('qr').naturalWidth > 0")
         assert organiser.locator("#count").inner_text() == "0"
         organiser.evaluate("window.stayed = true")  # gone if the page reloads
@@ -101,7 +101,7 @@ courses = ["{course.id}"]
         participant.screenshot(path=str(ARTIFACTS / "meetup-participant-done-fr.png"), full_page=True)
         assert participant.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
-        organiser.wait_for_function("document.querySelectorAll('#attendees li').length === 1",
+        organiser.wait_for_function("() => document.querySelectorAll('#attendees li').length === 1",
                                     timeout=15_000)
         assert organiser.evaluate("window.stayed === true"), "the list changed without a reload"
         assert organiser.locator("#count").inner_text() == "1"
@@ -159,7 +159,7 @@ def test_the_organisers_page_shows_each_new_code_as_the_window_turns(browser, me
     errors: list[str] = []
     page = context(browser, "en", errors)
     page.goto(meetup.organiser_url(session.id))
-    page.wait_for_function("document.getElementById('qr').naturalWidth > 0")
+    page.wait_for_function("() => document.getElementById('qr').naturalWidth > 0")
     first = page.locator("#qr").get_attribute("src")
 
     def later(route) -> None:
@@ -171,9 +171,9 @@ def test_the_organisers_page_shows_each_new_code_as_the_window_turns(browser, me
                       headers={"Cache-Control": "no-store"})
 
     page.route("**/state", later)
-    page.wait_for_function(f"document.getElementById('qr').getAttribute('src') !== {first!r}",
+    page.wait_for_function(f"() => document.getElementById('qr').getAttribute('src') !== {first!r}",
                            timeout=15_000)
-    page.wait_for_function("document.getElementById('qr').complete && "
+    page.wait_for_function("() => document.getElementById('qr').complete && "
                            "document.getElementById('qr').naturalWidth > 0")
     assert "?w=" in page.locator("#qr").get_attribute("src")
     url = read_qr(page.locator("#qr").screenshot())
