@@ -299,6 +299,7 @@ def _validated(model: Any, payload: Any, endpoint: str) -> Any:
 
 def _payload_run(case: tuple[str, Any], tmp: Path, store: Store) -> Outcome:
     from connectors.moodle import payloads as p
+    from connectors.moodle.client import feed
     from connectors.moodle.course import _activity_facts, _course_fact
     from connectors.moodle.signals import read_signals
 
@@ -317,9 +318,13 @@ def _payload_run(case: tuple[str, Any], tmp: Path, store: Store) -> Outcome:
         elif which in ("grades", "sessions"):
             model = p.GradeItems if which == "grades" else list[p.AttendanceSession]
 
-            class Client:
+            class Client:  # MoodleClient's reads, on the case's payload
                 def call(self, function: str, _model: Any, **params: Any) -> Any:
                     return _validated(model, payload, function)
+
+                def each(self, function: str, key: str, parse: Any, add: Any, **params: Any) -> None:
+                    _validated(model, payload, function)  # refused whole as the model would
+                    feed(function, "moodle", key, parse, add(), payload[key] if key else payload)
 
             signals = read_signals(Client(), "moodle", "42", grades=which == "grades",  # type: ignore[arg-type]
                                    attendance=[1] if which == "sessions" else [], present={"P"}, tags=[])
