@@ -299,6 +299,7 @@ def _validated(model: Any, payload: Any, endpoint: str) -> Any:
 
 def _payload_run(case: tuple[str, Any], tmp: Path, store: Store) -> Outcome:
     from connectors.moodle import payloads as p
+    from connectors.moodle.client import feed
     from connectors.moodle.course import _activity_facts, _course_fact
     from connectors.moodle.signals import read_signals
 
@@ -315,31 +316,21 @@ def _payload_run(case: tuple[str, Any], tmp: Path, store: Store) -> Outcome:
             batch = Batch(identities=[Identity("moodle", "7", email="ann@example.org")],
                           facts=[_course_fact("moodle", "42", "7", cc)])
         elif which in ("grades", "sessions"):
-            from connectors.moodle.client import RowError
+            model = p.GradeItems if which == "grades" else list[p.AttendanceSession]
 
-            class Client:
-                """The streamed reads as MoodleClient.each checks them: the list under `key`,
-                each row checked by `parse` (a model, or a function raising RowError)."""
+            class Client:  # MoodleClient's reads, on the case's payload
+                def call(self, function: str, _model: Any, **params: Any) -> Any:
+                    return _validated(model, payload, function)
 
                 def each(self, function: str, key: str, parse: Any, add: Any, **params: Any) -> None:
-                    rows = payload if not key else payload.get(key) if isinstance(payload, dict) else None
-                    if not isinstance(rows, list):
-                        raise SourceError("expected a list", source="moodle", endpoint=function,
-                                          field=key or "(body)")
-                    sink, n = add(), 0
-                    try:
-                        for n, row in enumerate(rows):  # noqa: B007 - n names the faulty row
-                            sink(_validated(parse, row, function) if isinstance(parse, type)
-                                 else parse(row))
-                    except RowError as exc:
-                        raise SourceError(str(exc), source="moodle", endpoint=function,
-                                          field=".".join([*([key] if key else []), str(n), exc.field])) from None
+                    _validated(model, payload, function)  # refused whole as the model would
+                    feed(function, "moodle", key, parse, add(), payload[key] if key else payload)
 
             signals = read_signals(Client(), "moodle", "42", grades=which == "grades",  # type: ignore[arg-type]
                                    attendance=[1] if which == "sessions" else [], present={"P"}, tags=[])
             refusals = signals.refused
-            batch = Batch(identities=[Identity("moodle", str(u)) for u in signals.kept],
-                          facts=[f for u in signals.kept for f in signals.facts_of(u)])
+            batch = Batch(identities=[Identity("moodle", str(u)) for u in signals.facts],
+                          facts=[f for fs in signals.facts.values() for f in fs])
         else:
             users = _validated(list[p.EnrolledUser], payload, "core_enrol_get_enrolled_users")
             batch = Batch(identities=[Identity("moodle", str(u.id), username=u.username, email=u.email,
@@ -356,9 +347,8 @@ PATHS = ["/", "/healthz", "/metrics", "/did.json", "/.well-known/did.json", "/ob
          "/ob2/assertions/{award}", "/ob2/assertions/{award}/badge.png", "/ob2/assertions/{award}/signed",
          "/ob2/revocations", "/ob3/achievements/{badge}", "/ob3/credentials/{award}",
          "/ob3/credentials/{award}/jwt", "/ob3/status/{n}", "/v/{award}", "/v/{award}/qr.svg",
-         "/v/{award}/name", "/api/admin/runs", "/api/admin/awards", "/api/admin/awards/{award}/revoke",
-         "/api/admin/awards/{award}/resend", "/api/admin/runs/{n}", "/admin", "/admin/login",
-         "/admin/runs/{n}", "/admin/awards", "/admin/learners", "/static/{x}", "/m/{x}", "/o/{x}", "/c/{x}",
+         "/v/{award}/name", "/admin/runs", "/admin/awards", "/admin/awards/{award}/revoke",
+         "/admin/awards/{award}/resend", "/static/{x}", "/m/{x}", "/o/{x}", "/c/{x}",
          "/m/s1", "/m/s1/{qr}", "/m/confirm/{x}", "/o/{org}", "/o/{org}/state", "/o/{org}/qr.svg",
          "/o/{org}/add", "/o/{org}/remove", "/o/{org}/close", "/o/{org}/sheet", "/o/{org}/sheet.csv",
          "/.well-known/openid-credential-issuer", "/.well-known/oauth-authorization-server",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import ijson  # type: ignore[import-untyped]
@@ -21,7 +21,7 @@ from connectors.moodle import needs
 
 __all__ = ["MoodleClient", "MoodleError", "InvalidToken", "NotInService", "FunctionAbsent",
            "MissingCapability", "InvalidParameter", "NotFound", "NotEnrolled", "NoCriteria",
-           "RowError", "encode_params"]
+           "RowError", "encode_params", "feed"]
 
 T = TypeVar("T")
 # A body longer than this is parsed as it arrives (a 10k-learner grade report is ~20 MB).
@@ -41,6 +41,26 @@ class RowError(ValueError):
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+def feed(function: str, source: str, key: str, parse: Any, sink: Callable[[Any], None],
+         rows: Iterable[Any]) -> None:
+    """Each row checked by `parse` (a payload model, or a function raising RowError) and
+    handed to `sink`; a bad row is a PayloadError naming it (MoodleClient.each's loop, also
+    what a stand-in client feeds recorded rows through)."""
+    check = _adapter(parse).validate_python if isinstance(parse, type) else parse
+    prefix = [key] if key else []
+    n = 0
+    try:
+        for n, row in enumerate(rows):  # noqa: B007 - n names the faulty row
+            sink(check(row))
+    except ValidationError as exc:
+        err = exc.errors(include_url=False, include_input=False)[0]
+        raise PayloadError(err["msg"], source=source, endpoint=function,
+                           field=".".join([*prefix, str(n), *map(str, err["loc"])])) from None
+    except RowError as exc:
+        raise PayloadError(str(exc), source=source, endpoint=function,
+                           field=".".join([*prefix, str(n), exc.field])) from None
 
 
 class _Body:
@@ -168,7 +188,6 @@ class MoodleClient:
         a function checking a row that raises RowError (cheaper than a model for a hot path)."""
         data = {"wstoken": self.token, "wsfunction": function, "moodlewsrestformat": "json",
                 **encode_params(params)}
-        check = _adapter(parse).validate_python if isinstance(parse, type) else parse
         source = self.http.source_id
 
         def bad(message: str, field: str = "(body)") -> PayloadError:
@@ -195,16 +214,8 @@ class MoodleClient:
             else:
                 rows = ijson.items(_Body(first, chunks), f"{key}.item" if key else "item",
                                    use_float=True)
-            n = 0
             try:
-                for n, row in enumerate(rows):  # noqa: B007 - n names the faulty row
-                    sink(check(row))
-            except ValidationError as exc:
-                err = exc.errors(include_url=False, include_input=False)[0]
-                raise bad(err["msg"], ".".join([*([key] if key else []), str(n),
-                                                *map(str, err["loc"])])) from None
-            except RowError as exc:
-                raise bad(str(exc), ".".join([*([key] if key else []), str(n), exc.field])) from None
+                feed(function, source, key, parse, sink, rows)
             except ijson.JSONError:
                 raise bad("response is not valid JSON (truncated?)") from None
 

@@ -56,6 +56,11 @@ class CourseSignals:
     def digest(self, userid: int) -> str:
         return self.digests.get(userid, "")
 
+    @property
+    def facts(self) -> dict[int, list[Fact]]:
+        """Every kept user's facts, made now (for a look at the whole; a pull uses facts_of)."""
+        return {userid: self.facts_of(userid) for userid in sorted(self.kept)}
+
     def facts_of(self, userid: int) -> list[Fact]:
         """A kept user's grade and presence facts (none for a user not kept)."""
         if userid not in self.kept:
