@@ -276,14 +276,19 @@ def celery_trial(tmp: Path, truth: Truth, rng: random.Random, broker: str) -> Tr
                     "push": truth.pushes}[step]
             trial.threshold = rng.randint(1, max(1, high - 1))
             deadline = time.monotonic() + 300
+            # a worker's pull is measured by the facts it stores (its threshold is in facts)
+            progress = PROGRESS["evaluate"] if step == "pull" else PROGRESS[step]
             while time.monotonic() < deadline and first.poll() is None:
-                done = scalar(world.engine, PROGRESS[step])
+                done = scalar(world.engine, progress)
                 if done >= trial.threshold:
                     time.sleep(rng.uniform(0, 0.03))
                     os.killpg(first.pid, signal.SIGKILL)
                     trial.killed, trial.at_kill = True, done
                     break
                 time.sleep(0.002)
+            if not trial.killed and first.poll() is None:
+                # the step never reached its threshold in time: killed now (counted as not killed)
+                os.killpg(first.pid, signal.SIGKILL)
             first.wait(timeout=30)
             trial.leases_ended = world.end_leases()
             start("w2")

@@ -15,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from bridge.errors import StoreError
 from bridge.redact import mask_url, scrub
@@ -117,12 +118,33 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _sqlite_ddl_engine(engine: Engine) -> Engine | None:
+    """For an SQLite file: an engine whose transactions really hold DDL. Python's sqlite3 opens a
+    transaction only before a data change, so each CREATE TABLE of a migration would commit on
+    its own and a process killed mid-migration would leave half a schema that no later run can
+    migrate ("table … already exists"). Here the driver's own handling is off and BEGIN
+    IMMEDIATE is sent, so the whole upgrade commits or leaves nothing (SQLAlchemy's pysqlite
+    recipe). None for another database, or an in-memory one (a second engine would not see it)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    ddl = create_engine(engine.url, future=True, poolclass=NullPool)
+
+    def connect(dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+        _sqlite_pragmas(dbapi_conn, record)
+        dbapi_conn.isolation_level = None
+
+    event.listen(ddl, "connect", connect)
+    event.listen(ddl, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    return ddl
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the migrations up to `revision` (idempotent)."""
     cfg = _alembic_config()
+    migrating = _sqlite_ddl_engine(engine) or engine
     try:
         # Alembic's context is module-global, so threads of one process migrate in turn too.
-        with _UPGRADE_LOCK, engine.begin() as conn:
+        with _UPGRADE_LOCK, migrating.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # Machines starting together would race on CREATE TABLE: one migrates at a time.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
@@ -131,6 +153,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     except OperationalError as exc:
         raise StoreError(f"cannot migrate {_redact(engine.url.render_as_string(hide_password=False))}: "
                          f"{scrub(str(exc.orig))}") from None
+    finally:
+        if migrating is not engine:
+            migrating.dispose()
 
 
 def schema_state(url: str) -> tuple[str | None, str, bool]:
