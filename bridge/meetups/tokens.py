@@ -9,7 +9,6 @@ Several web workers and machines share the keys folder, hence the same key.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from itsdangerous import BadSignature, Signer, URLSafeSerializer
 
 from bridge.errors import CheckInRefused
+from bridge.secretfile import create_once
 
 __all__ = ["WINDOW", "Tokens", "load_key"]
 
@@ -26,22 +26,8 @@ KEY_FILE = "meetups.key"
 
 
 def load_key(keys_dir: Path) -> bytes:
-    """The meetups secret, created on first use: written whole to a private temporary file
-    (0600 in a 0700 folder), then linked into place, so that two processes starting together
-    agree on the first one linked and none reads half a key."""
-    path = keys_dir / KEY_FILE
-    if not path.exists():
-        keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temp = keys_dir / f".{KEY_FILE}.{secrets.token_hex(8)}"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-        try:
-            os.link(temp, path)
-        except FileExistsError:
-            pass
-        finally:
-            temp.unlink()
+    """The meetups secret, created on first use (bridge.secretfile)."""
+    path = create_once(keys_dir, KEY_FILE)
     return bytes.fromhex(path.read_text(encoding="ascii").strip())
 
 

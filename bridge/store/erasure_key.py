@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from weakref import WeakKeyDictionary
@@ -22,6 +20,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Connection, Engine, select, update
 
 from bridge.errors import StoreError
+from bridge.secretfile import create_once
 from bridge.store.schema import erasures
 
 __all__ = ["ErasureKey", "KEY_FILE", "attach", "key_of", "legacy_digest", "keyed", "candidates",
@@ -72,20 +71,7 @@ class ErasureKey:
 
 
 def _create(keys_dir: Path, path: Path) -> None:
-    """Written whole to a private temporary file, then linked into place: two processes starting
-    together agree on the first one linked, and none reads half a key."""
-    keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(keys_dir, 0o700)
-    temp = keys_dir / f".{KEY_FILE}.{secrets.token_hex(8)}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
-    try:
-        os.link(temp, path)
-    except FileExistsError:
-        pass
-    finally:
-        temp.unlink()
+    create_once(keys_dir, path.name)
 
 
 def attach(engine: Engine, keys_dir: Path | None) -> ErasureKey:
