@@ -25,7 +25,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("pull_cpu.py", ["--learners", "1000"]),
     ("resync.py", ["--learners", "3000"]),
     ("memory.py", ["--sizes", "1000,10000"]),
-    ("scale.py", ["--learners", "1200", "--courses", "6", "--workers", "1,2,4"]),
+    ("scale.py", ["--learners", "1200", "--courses", "6", "--workers", "0,1,2,4"]),
 ]
 
 

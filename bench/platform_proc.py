@@ -8,8 +8,10 @@ line each: {"mutate": n} advances n learners, {"count": true} returns the reques
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +65,14 @@ def _serve(args: dict[str, Any]) -> None:
     sys.path.insert(0, str(ROOT))
     from sandbox import SandboxPlatform
 
+    started = time.perf_counter()
     with SandboxPlatform(args["dialect"], learners=args["learners"], courses=args["courses"],
                          seed=args["seed"], latency=args["latency"], profile="scale",
                          retry_after=0, slow_delay=0.01) as sb:
         c = sb.world.courses[0]
         print(json.dumps({"base_url": sb.base_url, "token": sb.token, "course_ids": sb.course_ids,
-                          "page_size": 1000, "attendance_cmid": c.attendance_cmid}), flush=True)
+                          "page_size": 1000, "attendance_cmid": c.attendance_cmid, "pid": os.getpid(),
+                          "build_s": time.perf_counter() - started}), flush=True)
         for line in sys.stdin:
             command = json.loads(line)
             if "mutate" in command:

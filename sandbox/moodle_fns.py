@@ -301,6 +301,9 @@ def users_by_field(p: SandboxPlatform, field: str, values: list[str]) -> list[di
     wanted = {v.strip().lower() for v in values if v.strip()}
     if field == "idnumber":
         return []
+    if field == "id":  # by the index, as Moodle's primary key does (the connector's look-up)
+        ids = sorted(int(v) for v in wanted if v.isdigit() and str(int(v)) == v)
+        return [user_row(p, u) for i in ids if (u := p.world.by_id.get(i)) is not None]
     found = []
     for u in sorted(p.world.by_id.values(), key=lambda u: u.id):
         key = str(u.id) if field == "id" else getattr(u, field).lower()

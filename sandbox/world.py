@@ -129,6 +129,12 @@ class World:
     version: int = 0
     by_id: dict[int, Learner] = field(default_factory=dict, repr=False)
     by_username: dict[str, Learner] = field(default_factory=dict, repr=False)
+    # Learners holding a Progress in each course, in `learners` order (enrolled or not): what
+    # makes a course's roster, grade report or attendance log cost its own size rather than
+    # the whole world's (300,000 learners over 100 courses). Built on first use, dropped by
+    # `reindex()` and when `learners` grows or a learner gets a Progress in a new course.
+    _members: dict[int, list[Learner]] | None = field(default=None, init=False, repr=False)
+    _members_of: int = field(default=-1, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.reindex()
@@ -137,6 +143,7 @@ class World:
         people = [*self.staff, *self.learners]
         self.by_id = {p.id: p for p in people}
         self.by_username = {p.username: p for p in people}
+        self._members = None
 
     @property
     def service_user(self) -> Learner:
@@ -168,9 +175,18 @@ class World:
 
     def enrolled(self, course_id: int) -> list[Learner]:
         return [
-            p for p in self.learners
+            p for p in self._course_members(course_id)
             if (pr := p.progress.get(course_id)) is not None and pr.enrolled
         ]
+
+    def _course_members(self, course_id: int) -> list[Learner]:
+        if self._members is None or self._members_of != len(self.learners):
+            members: dict[int, list[Learner]] = {}
+            for p in self.learners:
+                for cid in p.progress:
+                    members.setdefault(cid, []).append(p)
+            self._members, self._members_of = members, len(self.learners)
+        return self._members.get(course_id, [])
 
     def tick(self) -> int:
         """A timestamp newer than anything in the world so far."""
@@ -209,6 +225,7 @@ class World:
         pr = learner.progress.get(course.id)
         if pr is None:
             pr = learner.progress[course.id] = Progress(enrolled=False)
+            self._members = None  # a new member of the course
         st = pr.state(cmid)
         st.state = state
         st.overrideby = overrideby

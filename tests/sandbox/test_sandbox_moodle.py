@@ -3,6 +3,7 @@ Moodle 4.5 ones, errors are Moodle's, paging, pushes, seeding and scale."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -15,8 +16,10 @@ import pytest
 import requests
 
 from sandbox import SandboxPlatform
+from sandbox import moodle_fns as fns
 from sandbox.command import snippet
 from sandbox.seed import demo_world, scale_world
+from sandbox.world import Progress
 
 from .shapes import assert_same_shape
 
@@ -306,3 +309,36 @@ def test_login_token_mutate_and_cli_snippet(sb: SandboxPlatform, http: requests.
     assert src == {"kind": "moodle", "url": sb.base_url, "courses": ["42"],
                    "token": {"env": "BADGE_BRIDGE_SANDBOX_MOODLE_TOKEN"}}
     assert exports == [f"export BADGE_BRIDGE_SANDBOX_MOODLE_TOKEN={sb.token}"]
+
+
+def test_course_members_index_follows_the_world():
+    """`enrolled()` reads a per-course index (a course costs its own size, not the world's):
+    it must see what the world's methods and a direct change do, in `learners` order."""
+    w = scale_world(7, 300, courses=3)
+    for c in w.courses:
+        assert w.enrolled(c.id) == [u for u in w.learners if c.id in u.progress
+                                    and u.progress[c.id].enrolled]
+    c0 = w.courses[0]
+    outsider = next(u for u in w.learners if c0.id not in u.progress)
+    w.set_activity(outsider, c0, c0.activities[0].cmid, 1)  # a Progress, not enrolled
+    assert outsider not in w.enrolled(c0.id)
+    outsider.progress[c0.id].enrolled = True
+    assert outsider in w.enrolled(c0.id)
+    first = w.enrolled(c0.id)[0]
+    first.progress[c0.id].enrolled = False
+    assert first not in w.enrolled(c0.id)
+    newcomer = dataclasses.replace(w.learners[0], id=99_999, username="newcomer", progress={
+        c0.id: Progress(enrolled=True)})
+    w.learners.append(newcomer)
+    w.reindex()
+    assert w.enrolled(c0.id)[-1] is newcomer and w.by_id[99_999] is newcomer
+
+
+def test_users_by_id_are_read_by_index_in_id_order():
+    with SandboxPlatform(learners=40, seed=7) as p, requests.Session() as http:
+        a, b = p.world.learners[3].id, p.world.learners[1].id
+        got = call(p, http, "core_user_get_users_by_field", field="id",
+                   **{"values[0]": str(max(a, b)), "values[1]": "424242",
+                      "values[2]": str(min(a, b)), "values[3]": "x"})
+        assert [u["id"] for u in got] == sorted([a, b])
+        assert got[0] == json.loads(json.dumps(fns.user_row(p, p.world.by_id[min(a, b)])))
