@@ -7,6 +7,7 @@ line each: {"mutate": n} advances n learners, {"count": true} returns the reques
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -69,6 +70,7 @@ def _serve(args: dict[str, Any]) -> None:
     with SandboxPlatform(args["dialect"], learners=args["learners"], courses=args["courses"],
                          seed=args["seed"], latency=args["latency"], profile="scale",
                          retry_after=0, slow_delay=0.01) as sb:
+        gc.freeze()  # the world lives as long as the process: no collector pass walks it again
         c = sb.world.courses[0]
         print(json.dumps({"base_url": sb.base_url, "token": sb.token, "course_ids": sb.course_ids,
                           "page_size": 1000, "attendance_cmid": c.attendance_cmid, "pid": os.getpid(),
