@@ -222,6 +222,41 @@ class MoodleClient:
         self.http.request_json("POST", self.endpoint_url, endpoint=function, data=data,
                                consume=consume)
 
+    def events(self, function: str, add: Callable[[], Callable[[Iterator[tuple[str, str, Any]]], None]],
+               **params: Any) -> None:
+        """A read whose rows are themselves too large to build (an attendance session lists
+        every enrolled user): the callable `add()` returns is given ijson's (prefix, event,
+        value) events of the body as it arrives. A Moodle error body is raised as `each`
+        raises it; a retried request calls `add()` again."""
+        data = {"wstoken": self.token, "wsfunction": function, "moodlewsrestformat": "json",
+                **encode_params(params)}
+        source = self.http.source_id
+
+        def consume(resp: requests.Response) -> None:
+            sink = add()
+            chunks = resp.iter_content(STREAM_AFTER)
+            first = b""
+            for chunk in chunks:
+                first += chunk
+                if len(first) >= STREAM_AFTER:
+                    break
+            if len(first) < STREAM_AFTER:  # the whole body: perhaps an error
+                try:
+                    payload = json.loads(first)
+                except ValueError:
+                    raise PayloadError("response is not valid JSON (truncated?)", source=source,
+                                       endpoint=function, field="(body)") from None
+                if isinstance(payload, dict) and "exception" in payload and "errorcode" in payload:
+                    raise self.error(function, payload)
+            try:
+                sink(ijson.parse(_Body(first, chunks), use_float=True))
+            except ijson.JSONError:
+                raise PayloadError("response is not valid JSON (truncated?)", source=source,
+                                   endpoint=function, field="(body)") from None
+
+        self.http.request_json("POST", self.endpoint_url, endpoint=function, data=data,
+                               consume=consume)
+
     def error(self, function: str, body: Mapping[str, Any]) -> MoodleError:
         """Moodle's error body as the error an administrator can act on."""
         code, message = str(body.get("errorcode", "")), str(body.get("message", ""))
