@@ -21,7 +21,7 @@ from connectors.moodle import needs
 
 __all__ = ["MoodleClient", "MoodleError", "InvalidToken", "NotInService", "FunctionAbsent",
            "MissingCapability", "InvalidParameter", "NotFound", "NotEnrolled", "NoCriteria",
-           "RowError", "encode_params", "feed"]
+           "RowError", "encode_params", "feed", "events_of"]
 
 T = TypeVar("T")
 # A body longer than this is parsed as it arrives (a 10k-learner grade report is ~20 MB).
@@ -61,6 +61,25 @@ def feed(function: str, source: str, key: str, parse: Any, sink: Callable[[Any],
     except RowError as exc:
         raise PayloadError(str(exc), source=source, endpoint=function,
                            field=".".join([*prefix, str(n), exc.field])) from None
+
+
+def events_of(value: Any, prefix: str = "") -> Iterator[tuple[str, str, Any]]:
+    """ijson's (prefix, event, value) events of a value already parsed (a small body)."""
+    if isinstance(value, dict):
+        yield prefix, "start_map", None
+        for key, item in value.items():
+            yield prefix, "map_key", key
+            yield from events_of(item, f"{prefix}.{key}" if prefix else str(key))
+        yield prefix, "end_map", None
+    elif isinstance(value, list):
+        yield prefix, "start_array", None
+        for item in value:
+            yield from events_of(item, f"{prefix}.item" if prefix else "item")
+        yield prefix, "end_array", None
+    else:
+        kind = ("null" if value is None else "boolean" if isinstance(value, bool)
+                else "string" if isinstance(value, str) else "number")
+        yield prefix, kind, value
 
 
 class _Body:
@@ -248,6 +267,8 @@ class MoodleClient:
                                        endpoint=function, field="(body)") from None
                 if isinstance(payload, dict) and "exception" in payload and "errorcode" in payload:
                     raise self.error(function, payload)
+                sink(events_of(payload))  # as `each` reads a small body: json's numbers
+                return
             try:
                 sink(ijson.parse(_Body(first, chunks), use_float=True))
             except ijson.JSONError:
