@@ -3,7 +3,8 @@
 For each size the sandbox Moodle runs in a process of its own; the sync (pull, evaluate,
 issue by default: `--steps`) runs in a child process of this one, whose peak resident memory
 (ru_maxrss, from wait4) is the figure. `baseline_mb` is the same child stopping right after
-its imports and store: the run's own share is the difference. Prints one JSON object;
+its imports and store: the run's own share is the difference; `peak_after_mb`: the child's
+peak so far when the pull, and when evaluate + issue, ended. Prints one JSON object;
 targets: peak ≤ 250 MB at 100,000 learners, ≤ +20 % from the smallest size to the largest.
 """
 
@@ -16,12 +17,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_config import write_config  # noqa: E402
 from platform_proc import RemoteSandbox  # noqa: E402
+
+T = TypeVar("T")
 
 
 def child(config_path: str, steps: str) -> None:
@@ -35,9 +40,24 @@ def child(config_path: str, steps: str) -> None:
     if steps == "none":
         print(json.dumps({}))
         return
+    import resource
+
+    import jobs.run
+
+    after: dict[str, float] = {}  # the process's peak so far when each step ends
+
+    def peak_after(step: str, fn: Callable[..., T]) -> Callable[..., T]:
+        def wrapped(*args: object, **kw: object) -> T:
+            out = fn(*args, **kw)
+            after[step] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+            return out
+        return wrapped
+
+    jobs.run.pull_sources = peak_after("pull", jobs.run.pull_sources)  # type: ignore[assignment]
+    jobs.run.evaluate_and_issue = peak_after("evaluate_issue", jobs.run.evaluate_and_issue)  # type: ignore[assignment]
     started = time.perf_counter()
     report = run_sync(config, store, steps=tuple(steps.split(",")), trigger="bench")
-    print(json.dumps({"wall_s": round(time.perf_counter() - started, 1),
+    print(json.dumps({"wall_s": round(time.perf_counter() - started, 1), "peak_after_mb": after,
                       "requests": sum(s.requests for s in report.sources.values()),
                       "new_facts": sum(s.new_facts for s in report.sources.values()),
                       "awarded": report.awarded}))

@@ -299,7 +299,7 @@ def _validated(model: Any, payload: Any, endpoint: str) -> Any:
 
 def _payload_run(case: tuple[str, Any], tmp: Path, store: Store) -> Outcome:
     from connectors.moodle import payloads as p
-    from connectors.moodle.client import feed
+    from connectors.moodle.client import events_of, feed
     from connectors.moodle.course import _activity_facts, _course_fact
     from connectors.moodle.signals import read_signals
 
@@ -325,6 +325,10 @@ def _payload_run(case: tuple[str, Any], tmp: Path, store: Store) -> Outcome:
                 def each(self, function: str, key: str, parse: Any, add: Any, **params: Any) -> None:
                     _validated(model, payload, function)  # refused whole as the model would
                     feed(function, "moodle", key, parse, add(), payload[key] if key else payload)
+
+                def events(self, function: str, add: Any, **params: Any) -> None:
+                    _validated(model, payload, function)  # refused whole as the model would
+                    add()(events_of(payload))
 
             signals = read_signals(Client(), "moodle", "42", grades=which == "grades",  # type: ignore[arg-type]
                                    attendance=[1] if which == "sessions" else [], present={"P"}, tags=[])

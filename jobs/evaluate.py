@@ -7,6 +7,7 @@ awards a transaction), unique per (learner, badge, period): evaluating twice nev
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,8 @@ from bridge.progress import Task
 from bridge.store import Award, NewAward, NewOutboxItem, Store
 
 __all__ = ["AwardDecision", "NoLongerGranted", "Decisions", "publish_badges", "candidates",
-           "decide", "issue", "mark_evaluated", "explain_learner"]
+           "decide", "issue", "mark_evaluated", "explain_learner", "evaluate_and_issue", "Pass",
+           "Scope", "Chunk", "scope", "chunks_of", "CHUNK"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,114 @@ def candidates(store: Store, ruleset: RuleSet, *,
     return out, list(pending)
 
 
-CHUNK = 2000  # learners whose facts and awards are in memory at once
+CHUNK = 1000  # learners whose facts and awards are in memory at once
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one pass of a run evaluates: the badges evaluated for every learner (edited since
+    their last pass, or on request) and, for the others, the learners queued in the rows up to
+    `upto` (None: the queue was empty); rows queued meanwhile are left for the next pass."""
+
+    everyone: frozenset[str]
+    upto: int | None
+
+
+@dataclass
+class Chunk:
+    """Learners of one id range: who each badge evaluates, and the queue rows that covers."""
+
+    todo: dict[str, set[int]]
+    learners: set[int]
+    queue_rows: list[int]
+
+
+def scope(store: Store, ruleset: RuleSet, *, everyone: bool = False) -> Scope:
+    return Scope(frozenset(b for b, badge in ruleset.badges.items()
+                           if everyone or store.facts.watermark("rules", b, "version") != badge.version),
+                 store.facts.to_evaluate.last())
+
+
+def chunks_of(store: Store, ruleset: RuleSet, within: Scope, size: int = CHUNK) -> Iterator[Chunk]:
+    """The pass's learners by ascending id, about `size` at a time, read from the store a range
+    at a time (the same learners and badges as `candidates`, never all of them at once)."""
+    queue, after = store.facts.to_evaluate, 0
+    while True:
+        ids: list[int] = []
+        if within.everyone:
+            ids = store.facts.learner_ids_after(after, size)
+            until = ids[-1] if len(ids) == size else None
+        elif within.upto is not None:
+            first = queue.learners_after(after, size, within.upto)
+            until = first[-1] if len(first) == size else None
+        else:
+            until = None
+        rows = queue.rows_between(after, until, within.upto) if within.upto is not None else []
+        queued = {lid for _, lid in rows}
+        everyone = set(ids)
+        yield Chunk({b: set(everyone if b in within.everyone else queued) for b in ruleset.badges},
+                    everyone | queued, [r for r, _ in rows])
+        if until is None:
+            return
+        after = until
+
+
+@dataclass
+class Pass:
+    """What a pass of evaluate (and issue) did."""
+
+    evaluated: int = 0
+    awarded: int = 0
+    no_longer_granted: int = 0
+    skipped_no_email: int = 0
+
+
+def evaluate_and_issue(store: Store, ruleset: RuleSet, run_id: int, default_lang: str, *,
+                       public_url: str = "http://localhost", issue_too: bool = True,
+                       now: datetime | None = None, size: int = CHUNK,
+                       progress: Task | None = None,
+                       lap: Callable[[str], None] | None = None) -> Pass:
+    """A run's evaluation: the queued learners (everyone for an edited badge), a chunk of
+    learners at a time. With `issue_too`, a chunk's awards are written (ISSUE_BATCH a
+    transaction) and its queue rows cleared before more learners are read, so memory does not
+    grow with the number of learners; the badges' rule versions are marked seen at the end.
+
+    A pass stopped between two chunks loses nothing: the learners not yet cleared are still
+    queued (or, for an edited badge, everyone is evaluated again), and the awards already
+    written are held, so the next pass issues each once."""
+    now = now or datetime.now(UTC)
+    within = scope(store, ruleset)
+    out = Pass()
+    waiting = Decisions()  # decided, not written yet: at most ISSUE_BATCH + one chunk's
+    rows: list[int] = []  # the queue rows those decisions cover
+
+    def flush() -> None:
+        out.awarded += issue(store, waiting, run_id, default_lang, public_url=public_url,
+                             progress=progress)
+        store.facts.to_evaluate.clear(rows)
+        waiting.to_award.clear()
+        rows.clear()
+        if lap is not None:
+            lap("issue")
+
+    for chunk in chunks_of(store, ruleset, within, size):
+        found = Decisions()
+        _decide_chunk(store, ruleset, chunk.todo, chunk.learners, now, found)
+        out.evaluated += found.evaluated
+        out.no_longer_granted += len(found.no_longer_granted)
+        out.skipped_no_email += found.skipped_no_email
+        if lap is not None:
+            lap("evaluate")
+        if not issue_too:
+            continue
+        waiting.to_award.extend(found.to_award)
+        rows.extend(chunk.queue_rows)
+        if len(waiting.to_award) >= ISSUE_BATCH:
+            flush()
+    if issue_too:
+        flush()
+        mark_evaluated(store, ruleset, [])  # the queue rows are cleared chunk by chunk
+    return out
 
 
 def decide(store: Store, ruleset: RuleSet, todo: dict[str, set[int]],

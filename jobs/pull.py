@@ -114,6 +114,10 @@ def pull_sources(config: Config, store: Store, run_id: int, only: list[str] | No
                         continue
                     for refusal in result.refused:  # records left out, each alone
                         state.report(refusal)
+                    # The learners to evaluate and push are queued in the store: a run of
+                    # N learners keeps the counts, not two sets of N ids.
+                    result.touched.clear()
+                    result.to_push.clear()
                     total.merge(result)
                     batches += 1
             except SourceError as exc:

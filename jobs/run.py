@@ -26,7 +26,7 @@ from bridge.store import RunError, Store
 from bridge.store.runs import HEARTBEAT
 from connectors.base import Connector
 from jobs.deliver import EmailStats, deliver_emails
-from jobs.evaluate import candidates, decide, issue, mark_evaluated, publish_badges
+from jobs.evaluate import evaluate_and_issue, publish_badges
 from jobs.meetups import SessionStats, refresh_sessions
 from jobs.pull import SourceStats, pull_sources
 from jobs.push import PushStats, QueueStats, deliver_pushes, enqueue_attestations
@@ -192,14 +192,11 @@ def run_sync(config: Config, store: Store, *, ruleset: RuleSet | None = None,
 def _evaluate(store: Store, ruleset: RuleSet, config: Config, run_id: int, report: RunReport,
               *, issue_too: bool, lap: Callable[[str], None],
               progress: Progress = NO_PROGRESS) -> None:
-    """Evaluate the queued learners; with `issue_too`, write the awards and clear the queue."""
-    todo, queue_rows = candidates(store, ruleset)
-    decisions = decide(store, ruleset, todo)
-    report.evaluated += decisions.evaluated
-    lap("evaluate")
-    if issue_too:
-        with progress.task("issue", len(decisions.to_award)) as task:
-            report.awarded += issue(store, decisions, run_id, config.bridge.default_language,
-                                    public_url=config.bridge.public_url, progress=task)
-        mark_evaluated(store, ruleset, queue_rows)
-        lap("issue")
+    """Evaluate the queued learners; with `issue_too`, write the awards and clear the queue,
+    a chunk of learners at a time (jobs.evaluate.evaluate_and_issue)."""
+    with (progress if issue_too else NO_PROGRESS).task("issue") as task:
+        done = evaluate_and_issue(store, ruleset, run_id, config.bridge.default_language,
+                                  public_url=config.bridge.public_url, issue_too=issue_too,
+                                  progress=task, lap=lap)
+    report.evaluated += done.evaluated
+    report.awarded += done.awarded

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from bridge.config import Config
 from bridge.errors import NotFound
-from bridge.issuing import bake, dataintegrity, did, ob2, ob3, status
+from bridge.issuing import bake, did, ob2, ob3, status
 from bridge.issuing.keys import Key, load_keyring
 from bridge.issuing.links import LinkSigner
 from bridge.issuing.urls import Urls
@@ -123,6 +123,8 @@ class Issuer:
         return json.loads(text)
 
     def _sign_credential(self, unsigned_json: str, kid: str, method: str) -> str:
+        from bridge.issuing import dataintegrity  # pyld + pyoxigraph (~25 MB): when first signed
+
         unsigned = json.loads(unsigned_json)
         signed = dataintegrity.sign(unsigned, self.key("ed25519").private,  # type: ignore[arg-type]
                                     method, unsigned["validFrom"])
@@ -141,6 +143,8 @@ class Issuer:
         now = datetime.now(UTC).replace(microsecond=0)
         doc = ob3.status_list_credential(self.urls, self.did(), list_id,
                                          status.encoded_list(list(revoked)), now)
+        from bridge.issuing import dataintegrity
+
         signed = dataintegrity.sign(doc, self.key("ed25519").private,  # type: ignore[arg-type]
                                     method, doc["validFrom"])
         return json.dumps(signed)

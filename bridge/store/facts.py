@@ -42,6 +42,30 @@ class LearnerQueue:
             return {r.id: r.learner_id for r in conn.execute(
                 select(self.table.c.id, self.table.c.learner_id))}
 
+    def last(self) -> int | None:
+        """The newest queue row's id (None: the queue is empty): a pass over the queue takes
+        the rows up to it, and leaves those queued meanwhile for the next pass."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(self.table.c.id))).scalar_one_or_none()
+
+    def learners_after(self, after: int, limit: int, upto: int) -> list[int]:
+        """The next `limit` queued learners by id after `after`, among the rows up to `upto`."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(
+                select(self.table.c.learner_id).distinct()
+                .where(self.table.c.learner_id > after, self.table.c.id <= upto)
+                .order_by(self.table.c.learner_id).limit(limit)).scalars())
+
+    def rows_between(self, after: int, until: int | None, upto: int) -> list[tuple[int, int]]:
+        """(row id, learner id) of the rows up to `upto` whose learner id is in (after, until]
+        (until None: no upper bound)."""
+        query = select(self.table.c.id, self.table.c.learner_id).where(
+            self.table.c.learner_id > after, self.table.c.id <= upto)
+        if until is not None:
+            query = query.where(self.table.c.learner_id <= until)
+        with self.engine.connect() as conn:
+            return [(r.id, r.learner_id) for r in conn.execute(query)]
+
     def clear(self, row_ids: Iterable[int]) -> None:
         """Remove exactly the rows that were handled; rows added meanwhile stay queued."""
         with self.engine.begin() as conn:
@@ -143,6 +167,13 @@ class Facts:
         """Every learner not erased."""
         with self.engine.connect() as conn:
             return set(conn.execute(select(learners.c.id).where(learners.c.erased_at.is_(None))).scalars())
+
+    def learner_ids_after(self, after: int, limit: int) -> list[int]:
+        """The next `limit` learners not erased, by id after `after` (everyone, a page at a time)."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(learners.c.id).where(
+                learners.c.erased_at.is_(None), learners.c.id > after)
+                .order_by(learners.c.id).limit(limit)).scalars())
 
     def of_learners(self, learner_ids: Iterable[int]) -> dict[int, list[Fact]]:
         """Each learner's facts, from every source."""

@@ -21,7 +21,7 @@ from connectors.moodle import needs
 
 __all__ = ["MoodleClient", "MoodleError", "InvalidToken", "NotInService", "FunctionAbsent",
            "MissingCapability", "InvalidParameter", "NotFound", "NotEnrolled", "NoCriteria",
-           "RowError", "encode_params", "feed"]
+           "RowError", "encode_params", "feed", "events_of"]
 
 T = TypeVar("T")
 # A body longer than this is parsed as it arrives (a 10k-learner grade report is ~20 MB).
@@ -61,6 +61,25 @@ def feed(function: str, source: str, key: str, parse: Any, sink: Callable[[Any],
     except RowError as exc:
         raise PayloadError(str(exc), source=source, endpoint=function,
                            field=".".join([*prefix, str(n), exc.field])) from None
+
+
+def events_of(value: Any, prefix: str = "") -> Iterator[tuple[str, str, Any]]:
+    """ijson's (prefix, event, value) events of a value already parsed (a small body)."""
+    if isinstance(value, dict):
+        yield prefix, "start_map", None
+        for key, item in value.items():
+            yield prefix, "map_key", key
+            yield from events_of(item, f"{prefix}.{key}" if prefix else str(key))
+        yield prefix, "end_map", None
+    elif isinstance(value, list):
+        yield prefix, "start_array", None
+        for item in value:
+            yield from events_of(item, f"{prefix}.item" if prefix else "item")
+        yield prefix, "end_array", None
+    else:
+        kind = ("null" if value is None else "boolean" if isinstance(value, bool)
+                else "string" if isinstance(value, str) else "number")
+        yield prefix, kind, value
 
 
 class _Body:
@@ -218,6 +237,43 @@ class MoodleClient:
                 feed(function, source, key, parse, sink, rows)
             except ijson.JSONError:
                 raise bad("response is not valid JSON (truncated?)") from None
+
+        self.http.request_json("POST", self.endpoint_url, endpoint=function, data=data,
+                               consume=consume)
+
+    def events(self, function: str, add: Callable[[], Callable[[Iterator[tuple[str, str, Any]]], None]],
+               **params: Any) -> None:
+        """A read whose rows are themselves too large to build (an attendance session lists
+        every enrolled user): the callable `add()` returns is given ijson's (prefix, event,
+        value) events of the body as it arrives. A Moodle error body is raised as `each`
+        raises it; a retried request calls `add()` again."""
+        data = {"wstoken": self.token, "wsfunction": function, "moodlewsrestformat": "json",
+                **encode_params(params)}
+        source = self.http.source_id
+
+        def consume(resp: requests.Response) -> None:
+            sink = add()
+            chunks = resp.iter_content(STREAM_AFTER)
+            first = b""
+            for chunk in chunks:
+                first += chunk
+                if len(first) >= STREAM_AFTER:
+                    break
+            if len(first) < STREAM_AFTER:  # the whole body: perhaps an error
+                try:
+                    payload = json.loads(first)
+                except ValueError:
+                    raise PayloadError("response is not valid JSON (truncated?)", source=source,
+                                       endpoint=function, field="(body)") from None
+                if isinstance(payload, dict) and "exception" in payload and "errorcode" in payload:
+                    raise self.error(function, payload)
+                sink(events_of(payload))  # as `each` reads a small body: json's numbers
+                return
+            try:
+                sink(ijson.parse(_Body(first, chunks), use_float=True))
+            except ijson.JSONError:
+                raise PayloadError("response is not valid JSON (truncated?)", source=source,
+                                   endpoint=function, field="(body)") from None
 
         self.http.request_json("POST", self.endpoint_url, endpoint=function, data=data,
                                consume=consume)

@@ -9,15 +9,20 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ijson import ObjectBuilder  # type: ignore[import-untyped]
+from pydantic import TypeAdapter, ValidationError
+
 from bridge.errors import SourceError
 from bridge.model import Fact, FactKind, OutOfRange, SessionInfo, utc
+from connectors.http import PayloadError
 from connectors.moodle.client import MoodleClient, RowError
-from connectors.moodle.payloads import AttendanceSession, Section
+from connectors.moodle.payloads import AttendanceSession, Section, _Log, _SessionUser
 
 __all__ = ["CourseSignals", "read_signals", "attendance_instances", "session_attrs",
            "course_sessions"]
@@ -140,13 +145,10 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
     out = CourseSignals(source, course, present=frozenset(present))
     presences = out.presences
 
-    def start_sessions() -> Callable[[AttendanceSession], None]:
-        return session  # a retried list is read again: the same sessions, added again alike
-
-    def session(s: AttendanceSession) -> None:
-        out.users.update(u.id for u in s.users)
+    def session(s: AttendanceSession, logs: array[int]) -> None:
+        """A session's header, and its log as (student id, status id) pairs."""
         acronyms = {st.id: st.acronym for st in s.statuses}
-        if s.attendance_log:
+        if logs:
             try:
                 out.sessions[s.id] = (s.sessdate, session_attrs(s, tags))
             except OutOfRange as exc:  # this session alone
@@ -154,22 +156,25 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
                                                endpoint="mod_attendance_get_sessions",
                                                field="sessdate", code="out_of_range"))
                 return
-        for log in s.attendance_log:
-            acronym = acronyms.get(log.statusid)
+        for i in range(0, len(logs), 2):
+            studentid, acronym = logs[i], acronyms.get(logs[i + 1])
             if acronym is None:
-                raise SourceError(f"session {s.id}: status {log.statusid} is not among its statuses",
+                raise SourceError(f"session {s.id}: status {logs[i + 1]} is not among its statuses",
                                   source=source, endpoint="mod_attendance_get_sessions",
                                   field="attendance_log.statusid")
             mark = f"{s.id}\x1f{acronym}"
-            known = presences.get(log.studentid)
+            known = presences.get(studentid)
             if known is None:
-                presences[log.studentid] = mark
+                presences[studentid] = mark
             elif mark not in known.split("\x1e"):
-                presences[log.studentid] = f"{known}\x1e{mark}"
+                presences[studentid] = f"{known}\x1e{mark}"
 
-    for instance in attendance:  # sessions list every enrolled user: streamed, one at a time
-        client.each("mod_attendance_get_sessions", "", AttendanceSession, start_sessions,
-                    attendanceid=instance)
+    def start_sessions() -> Callable[[Iterator[tuple[str, str, Any]]], None]:
+        # a retried list is read again: the same sessions, added again alike
+        return lambda events: _sessions(events, source, out.users, session)
+
+    for instance in attendance:  # sessions list every enrolled user: streamed, a user at a time
+        client.events("mod_attendance_get_sessions", start_sessions, attendanceid=instance)
 
     def settle(userid: int, grades: Grades) -> None:
         lines = [f"grade|{item}|{value}|graded" for item, value, _ in grades] + out.lines(userid)
@@ -219,6 +224,76 @@ def read_signals(client: MoodleClient, source: str, course: str, *, grades: bool
     for userid in [u for u in presences if u not in out.kept]:
         del presences[userid]  # their presences are stored as they are
     return out
+
+
+_SESSIONS = "mod_attendance_get_sessions"
+_PARTS: dict[str, TypeAdapter[Any]] = {"users": TypeAdapter(_SessionUser),
+                                     "attendance_log": TypeAdapter(_Log)}
+
+
+def _sessions(events: Iterator[tuple[str, str, Any]], source: str, users: set[int],
+              session: Callable[[AttendanceSession, array[int]], None]) -> None:
+    """The sessions list as it arrives, each session's `users` and `attendance_log` an entry at
+    a time (a session lists every enrolled user: 100,000 at 100,000 learners): the users' ids
+    go to `users`, the log is kept as (student id, status id) pairs, and the rest of the
+    session is checked by `AttendanceSession` as the whole payload was; a bad entry is a
+    PayloadError naming it (`<session>.<list>.<entry>.<field>`)."""
+    def bad(message: str, field: str) -> PayloadError:
+        return PayloadError(message, source=source, endpoint=_SESSIONS, field=field)
+
+    n = -1
+    header: ObjectBuilder | None = None
+    part: ObjectBuilder | None = None
+    part_of, entries = "", [0, 0]
+    logs: array[int] = array("q")
+    for prefix, event, value in events:
+        if prefix == "item":
+            if event == "start_map":
+                n, header, logs, entries = n + 1, ObjectBuilder(), array("q"), [0, 0]
+            elif header is None:
+                raise bad("expected an object", str(n + 1))
+            if event == "map_key" and value in _PARTS:
+                part_of = value
+                continue
+            header.event(event, value)
+            if event == "end_map":
+                try:
+                    s = AttendanceSession.model_validate(header.value)
+                except ValidationError as exc:
+                    err = exc.errors(include_url=False, include_input=False)[0]
+                    raise bad(err["msg"], ".".join([str(n), *map(str, err["loc"])])) from None
+                session(s, logs)
+                header = None
+        elif part_of and prefix.startswith(f"item.{part_of}"):
+            here = f"item.{part_of}.item"
+            if prefix == f"item.{part_of}":
+                if event not in ("start_array", "end_array"):
+                    raise bad("expected a list", f"{n}.{part_of}")
+                if event == "end_array":
+                    part_of = ""
+                continue
+            if prefix == here and event in ("start_map", "start_array") or part is None:
+                part = ObjectBuilder()
+            part.event(event, value)
+            if prefix == here and event not in ("start_map", "start_array", "map_key"):
+                index = entries[part_of == "attendance_log"]
+                entries[part_of == "attendance_log"] += 1
+                try:
+                    entry = _PARTS[part_of].validate_python(part.value)
+                except ValidationError as exc:
+                    err = exc.errors(include_url=False, include_input=False)[0]
+                    raise bad(err["msg"], ".".join([str(n), part_of, str(index),
+                                                    *map(str, err["loc"])])) from None
+                part = None
+                if isinstance(entry, _Log):
+                    logs.append(entry.studentid)
+                    logs.append(entry.statusid)
+                else:
+                    users.add(entry.id)
+        elif header is not None:
+            header.event(event, value)
+        elif prefix == "" and event not in ("start_array", "end_array"):
+            raise bad("expected a list", "(body)")
 
 
 _NUMBER = (int, float)
