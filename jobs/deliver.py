@@ -10,7 +10,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Literal
 
 from bridge import i18n
@@ -42,7 +41,7 @@ def award_mail(config: Config, store: Store, award: Award, issuer: Issuer | None
     urls = issuer.urls
     badge = issuer.badge(award.badge_id)
     definition = badge.definition
-    lang = _language(award.lang, config.bridge.default_language)
+    lang = i18n.negotiate([award.lang], config.bridge.default_language)
     svg = badge.image_type == "image/svg+xml"
     if award.recipient_email is None:
         raise NotFound(f"award {award.id}: its learner was erased")
@@ -68,12 +67,6 @@ def award_mail(config: Config, store: Store, award: Award, issuer: Issuer | None
         wallet_url=urls.credential(award.id),
         name_choice_url=urls.name_choice(award.id, issuer.links.token(award.id)),
         reason=award.revocation_reason, renewable=bool(definition.get("renewable")))
-
-
-@lru_cache(maxsize=64)
-def _language(lang: str | None, default: str) -> str:
-    """The catalog's language for an award's, once per language (the catalogs do not change)."""
-    return i18n.negotiate([lang], default)
 
 
 def queue_renewal_notices(config: Config, store: Store, now: datetime | None = None) -> int:
