@@ -29,12 +29,14 @@ from email import policy
 from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
+from functools import cached_property
 from io import BytesIO
 from pathlib import Path
 
+import email_validator
 from markupsafe import escape
 
-from bridge.addresses import email_address
+from bridge.addresses import MAX_EMAIL, email_address
 from bridge.config import SmtpSettings
 from bridge.delivery.mail import AwardMail, compose, envelope_recipient, header_text
 from bridge.delivery.templates import environment
@@ -54,6 +56,13 @@ _POLICY = policy.default.clone(max_line_length=_LINE, linesep="\r\n")  # compose
 _WRAP = 72  # the text part's wordwrap width (email/*.txt.j2)
 _IMAGE = b"bbs99q-image"
 _CID, _DATE = 98, 97  # sentinel numbers of the image's Content-ID and of the Date
+_MESSAGE_ID = _SLOTS.index("message_id")
+# The fields a kind is made of: all but the slots and the image.
+_KIND_FIELDS = tuple(f.name for f in dataclasses.fields(AwardMail) if f.name not in (*_SLOTS, "image"))
+# An address of this plain form, lower-case, is what email-validator returns for it
+# (bridge.addresses, property-tested); any other address goes through email-validator.
+_PLAIN_ADDR = re.compile(r"(?=[^@]{1,64}@)[a-z0-9_%+'-]+(?:\.[a-z0-9_%+'-]+)*"
+                         r"@(?:(?!-)(?!..--)[a-z0-9-]{1,63}(?<!-)\.)+[a-z]{1,63}\Z")
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,13 @@ class _Template:
     pieces: tuple[_Piece, ...]
     text_lines: dict[int, int]  # slot of the text part -> length of its line without the value
     boundaries: int  # how many distinct MIME boundaries the message has
+
+    @cached_property
+    def skeleton(self) -> tuple[list[bytes], tuple[tuple[int, int, str], ...]]:
+        """The pieces as a list to copy (b"" where a value goes) and where each value goes:
+        (index, slot number, context)."""
+        out = [p if isinstance(p, bytes) else b"" for p in self.pieces]
+        return out, tuple((i, *p) for i, p in enumerate(self.pieces) if not isinstance(p, bytes))
 
 
 class MailTemplates:
@@ -141,12 +157,10 @@ class MailTemplates:
             return None
         uses = self._date_uses(mail.kind)
         values = []
-        for f in dataclasses.fields(mail):
-            if f.name in _SLOTS or f.name == "image":
-                continue
-            value = getattr(mail, f.name)
+        for field in _KIND_FIELDS:
+            value = getattr(mail, field)
             if isinstance(value, datetime):
-                use = uses.get(f.name)
+                use = uses.get(field)
                 if use is None:
                     continue  # the templates do not show it
                 if use == "date":
@@ -260,41 +274,43 @@ class MailTemplates:
 
     def _fill(self, template: _Template, mail: AwardMail, now: datetime,
               cid: str | None = None) -> bytes | None:
-        values = {n: getattr(mail, name) for n, name in enumerate(_SLOTS)}
-        values[_SLOTS.index("message_id")] = mail.message_id[1:].rsplit("@", 1)[0]
         domain = mail.message_id.rsplit("@", 1)[-1].rstrip(">")
         cid = cid or make_msgid(domain=domain)
-        out: list[bytes] = []
+        static, slots = template.skeleton
+        out = static.copy()
         boundaries = [f"==============={secrets.randbelow(10 ** 19):019d}==".encode()
                       for _ in range(template.boundaries)]
-        for i, piece in enumerate(template.pieces):
-            if isinstance(piece, bytes):
-                out.append(piece)
-                continue
-            n, context = piece
-            if context == "to":
-                out.append(self._to_line(mail))
-            elif context == "boundary":
-                out.append(boundaries[n - 1000])
+        for i, n, context in slots:
+            if context == "boundary":
+                out[i] = boundaries[n - 1000]
+            elif context == "html":
+                value = _value(mail, n)
+                if value is None:
+                    return None
+                out[i] = str(escape(value)).encode()
+            elif context == "text":
+                value = _value(mail, n)
+                if value is None:
+                    return None
+                static_len = template.text_lines[i]
+                if "\n" in value or "\r" in value or (
+                        static_len + len(value) > _WRAP and (static_len > 0 or " " in value)):
+                    return None  # wordwrap would break this line otherwise
+                out[i] = value.encode()
+            elif context == "header":
+                value = _value(mail, n)
+                if value is None:
+                    return None
+                out[i] = value.encode()
+            elif context == "to":
+                out[i] = self._to_line(mail)
             elif context == "date":
-                out.append(format_datetime(now).encode())
+                out[i] = format_datetime(now).encode()
             elif context == "cid":
-                out.append(cid[1:-1].rsplit("@", 1)[0].encode())
-            elif context == "image":
+                out[i] = cid[1:-1].rsplit("@", 1)[0].encode()
+            else:  # the image
                 assert mail.image is not None
-                out.append(_base64(mail.image, _LINE))
-            else:
-                value = str(values[n] or "")
-                if "=====" in value:
-                    return None  # could meet a MIME boundary: the generator would pick another
-                if context == "html":
-                    value = str(escape(value))
-                elif context == "text":
-                    static = template.text_lines[i]
-                    if "\n" in value or "\r" in value or (
-                            static + len(value) > _WRAP and (static > 0 or " " in value)):
-                        return None  # wordwrap would break this line otherwise
-                out.append(value.encode())
+                out[i] = _base64(mail.image, _LINE)
         return b"".join(out)
 
     def _to_line(self, mail: AwardMail) -> bytes:
@@ -324,17 +340,40 @@ def to_line(name: str, address: str) -> bytes:
 
 
 def _recipient(address: str) -> str | None:
-    """The envelope's address as `Mailer.send` makes it (email-validator's), None if invalid."""
+    """The envelope's address as `Mailer.send` makes it (email-validator's), None if invalid.
+
+    The learner's address was parsed by email-validator where it entered (bridge.store.clean):
+    one of the plain form it gives back as it is (letters, digits, `._%+'-`, a domain of
+    letters, digits and hyphens not under a special-use name) is not parsed again."""
+    if len(address) <= MAX_EMAIL and _PLAIN_ADDR.match(address) and not _special_use(address):
+        return address
     try:
         return email_address(address)
     except InvalidAddress:
         return None
 
 
+def _special_use(address: str) -> bool:
+    """Under a name email-validator refuses (`local`, `test`, …: its own list, as it reads it)."""
+    domain = address.rsplit("@", 1)[1]
+    return any(domain == d or domain.endswith("." + d)
+               for d in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
 def _unbound(data: bytes) -> bytes:
     """The message with its MIME boundaries numbered in order of appearance."""
     seen: dict[bytes, bytes] = {}
     return _BOUNDARY.sub(lambda m: seen.setdefault(m.group(), b"BOUNDARY-%d" % len(seen)), data)
+
+
+def _value(mail: AwardMail, n: int) -> str | None:
+    """Slot `n`'s text in this message; None if it could meet a MIME boundary (the generator
+    would then pick another boundary: the message is composed instead)."""
+    if n == _MESSAGE_ID:
+        value = mail.message_id[1:].rsplit("@", 1)[0]
+    else:
+        value = str(getattr(mail, _SLOTS[n]) or "")
+    return None if "=====" in value else value
 
 
 _SHARED: dict[tuple[object, ...], MailTemplates] = {}

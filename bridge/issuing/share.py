@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from functools import lru_cache
 from html import escape
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import segno
 
@@ -22,15 +23,25 @@ def linkedin_url(*, badge_name: str, organization: str, organization_id: int | N
 
     With the issuer's LinkedIn organisation id the certification links to its page; the name
     alone shows as plain text (LinkedIn's "Add to Profile" documentation)."""
+    expires = None if expires_at is None else (expires_at.year, expires_at.month)
+    alike = _linkedin_head(badge_name, organization, organization_id, issued_at.year,
+                           issued_at.month, expires)
+    # What `urlencode` writes for the last two fields (a test compares the whole link with it).
+    return f"{alike}&certUrl={quote_plus(cert_url)}&certId={quote_plus(cert_id)}"
+
+
+@lru_cache(maxsize=1024)
+def _linkedin_head(badge_name: str, organization: str, organization_id: int | None,
+                   issue_year: int, issue_month: int, expires: tuple[int, int] | None) -> str:
+    """The link up to its per-award fields: the same for the awards of a badge in a month."""
     fields: dict[str, str | int] = {"startTask": "CERTIFICATION_NAME", "name": badge_name}
     if organization_id is not None:
         fields["organizationId"] = organization_id
     else:
         fields["organizationName"] = organization
-    fields.update(issueYear=issued_at.year, issueMonth=issued_at.month)
-    if expires_at is not None:
-        fields.update(expirationYear=expires_at.year, expirationMonth=expires_at.month)
-    fields.update(certUrl=cert_url, certId=cert_id)
+    fields.update(issueYear=issue_year, issueMonth=issue_month)
+    if expires is not None:
+        fields.update(expirationYear=expires[0], expirationMonth=expires[1])
     return "https://www.linkedin.com/profile/add?" + urlencode(fields)
 
 

@@ -71,8 +71,16 @@ class Outbox:
                    or_(and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
                        and_(outbox.c.status == "sending", outbox.c.lease_until <= now)))
         with self.engine.begin() as conn:
-            ids = list(conn.execute(select(outbox.c.id).where(due).order_by(outbox.c.id)
-                                    .limit(limit)).scalars())
+            # Each kind of due item read in the order of the (status, next_attempt_at) index, so
+            # that the query stops after `limit` rows: ordered by id, the whole backlog was
+            # read and sorted for each batch. Leases run out in order too: the oldest first.
+            ids = list(conn.execute(select(outbox.c.id).where(
+                outbox.c.status == "pending", outbox.c.next_attempt_at <= now,
+                outbox.c.channel == channel).order_by(outbox.c.next_attempt_at).limit(limit)).scalars())
+            if len(ids) < limit:
+                ids += conn.execute(select(outbox.c.id).where(
+                    outbox.c.status == "sending", outbox.c.lease_until <= now,
+                    outbox.c.channel == channel).order_by(outbox.c.id).limit(limit - len(ids))).scalars()
             if not ids:
                 return []
             # One statement leases them all; the condition, checked again as each row is
