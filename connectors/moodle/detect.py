@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bridge.errors import FixableSourceError
 from connectors.moodle.client import MoodleClient
@@ -28,11 +28,11 @@ _SETUP = ("a custom report on the 'Course participants' source with the columns 
           "holding the web-service user")
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """What a learner's watermark remembers: their signal, when they were last read, whether
     that read missed a part Moodle refused (read again once it no longer does), and a digest
-    of their roster row (`row`: an unchanged row with nothing to read is skipped whole)."""
+    of their roster row (`row`: an unchanged row with nothing to read is skipped whole).
+    A tuple: one is parsed per learner and run."""
 
     signal: str
     read_at: int = 0
@@ -43,9 +43,12 @@ class Mark:
     def parse(cls, value: str | None) -> Mark | None:
         if value is None:
             return None
-        access, digest, *rest = [*value.split("|"), "", "", ""][:5]
-        read_at = int(rest[0]) if rest and rest[0].isdigit() else 0  # older marks: never read
-        return cls(f"{access}|{digest}", read_at, rest[1] == "partial", rest[2])
+        parts = value.split("|")  # access|digest|read_at|partial|row, older marks shorter
+        n = len(parts)
+        read_at = parts[2] if n > 2 else ""
+        return cls(f"{parts[0]}|{parts[1] if n > 1 else ''}",
+                   int(read_at) if read_at.isdigit() else 0,  # older marks: never read
+                   n > 3 and parts[3] == "partial", parts[4] if n > 4 else "")
 
     def dump(self) -> str:
         return f"{self.signal}|{self.read_at}" + ("|partial" if self.partial else "|" if self.row else "") \

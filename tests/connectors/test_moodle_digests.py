@@ -124,3 +124,42 @@ def test_a_shard_pulls_only_its_courses(tmp_path: Path) -> None:
         courses = {f.course for b in conn.batches for f in b.facts}
         assert courses == {"43"}
         assert store.facts.watermark("m", "43", "pulled") and not store.facts.watermark("m", "42", "pulled")
+
+
+def test_a_roster_row_checked_by_hand_is_what_the_model_makes_of_it() -> None:
+    """The roster's pages skip the model when every row has the declared shape; a page with any
+    other row goes through the model, which coerces or refuses it as before."""
+    import pytest
+    from pydantic import TypeAdapter, ValidationError
+
+    from connectors.moodle.course import roster_rows
+    from connectors.moodle.payloads import EnrolledUser
+
+    def by_model(page: Any) -> list[tuple[Any, ...]]:
+        return [(u.id, u.username, u.fullname, u.email, "email" in u.model_fields_set,
+                 u.lastcourseaccess, tuple(r.shortname for r in u.roles))
+                for u in TypeAdapter(list[EnrolledUser]).validate_python(page)]
+
+    def by_hand(page: Any) -> list[tuple[Any, ...]]:
+        return [(u.id, u.username, u.fullname, u.email, u.has_email, u.lastcourseaccess, u.roles)
+                for u in roster_rows(page)]
+
+    pages = [
+        [{"id": 101, "username": "camille", "fullname": "Camille Lefèvre", "email": "c@x.fr",
+          "lastcourseaccess": 1792196280, "roles": [{"roleid": 5, "shortname": "student"}]},
+         {"id": 102, "email": None, "roles": []},  # email hidden as null: the field is there
+         {"id": 103, "lastcourseaccess": None}],  # no email field at all, no roles
+        [{"id": 104}, {"id": "105"}],  # an id as text: the model's coercion, as before
+    ]
+    import json
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    recorded = sorted(fixtures.glob("moodle-real*/core_enrol_get_enrolled_users*.json"))
+    assert recorded  # the pages a real Moodle 4.5 sent
+    pages += [json.loads(f.read_text(encoding="utf-8")) for f in recorded]
+    for page in pages:
+        assert by_hand(page) == by_model(page)
+    assert by_hand(pages[0])[1][4] is True and by_hand(pages[0])[2][4] is False
+    for bad in ([{"id": 9, "roles": None}], [{"id": 9, "email": 5}], [{"username": "x"}], {"id": 1}):
+        with pytest.raises(ValidationError):
+            roster_rows(bad)
