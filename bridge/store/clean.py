@@ -33,8 +33,11 @@ _MAX_ATTR = 2000  # characters of one attribute's text (a title, a place, a cour
 def clean_text(text: str, limit: int | None = None) -> str:
     """One line of text: control characters (line breaks, NUL…) as spaces, runs of spaces as one,
     cut at `limit` characters."""
-    out = " ".join(_CONTROL.sub(" ", text).split())
-    return out[:limit] if limit else out
+    if not (text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "):
+        # (printable text holds no control character and no space but U+0020: a single-spaced,
+        # trimmed one is already its cleaned form, which the C-level checks above tell at once)
+        text = " ".join(_CONTROL.sub(" ", text).split())
+    return text[:limit] if limit else text
 
 
 class Refused(SourceError):
@@ -49,6 +52,8 @@ def _refuse(source: str, field: str, ref: str, what: str) -> Refused:
 
 
 def _key_problem(name: str, value: str) -> str | None:
+    if value.isprintable() and len(value) <= LIMITS[name]:  # no control character: the usual case
+        return None
     if _KEY_BAD.search(value):
         return f"{name} holds control characters"
     if len(value) > LIMITS[name]:
