@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bridge.errors import CapacityError, StoreError
-from bridge.store.bulk import insert_rows
+from bridge.store.bulk import insert_rows, select_in
 from bridge.store.ingest import chunks, upsert
 from bridge.store.rows import Award, Badge, ListedAward, NewAward, NewOutboxItem, StatusSlot, aware
 from bridge.store.schema import awards, badges, learners, ob3_status, outbox, rule_versions
@@ -25,6 +25,9 @@ __all__ = ["Awards", "STATUS_LIST_BITS", "STATUS_LIST_ID"]
 STATUS_LIST_BITS = 131072
 STATUS_LIST_ID = 1
 _DRAWS = 32  # random positions tried before counting whether the list is full
+# driver SQL (bridge.store.bulk.select_in): the IN list of a batch is one parameter a value
+_TAKEN = f"SELECT list_index FROM ob3_status WHERE list_id = {int(STATUS_LIST_ID)} AND {{}}"
+_HELD = "SELECT learner_id, badge_id, period FROM awards WHERE {}"
 _NEW_AWARD_FIELDS = tuple(f.name for f in fields(NewAward))
 _AWARD_COLUMNS = (*_NEW_AWARD_FIELDS, "status")
 _OUTBOX_COLUMNS = ("key", "channel", "award_id", "learner_id", "payload", "status", "attempts",
@@ -75,14 +78,13 @@ def _free_slots(conn: Connection, n: int) -> list[StatusSlot]:
     """`n` distinct random positions known to be free (drawn together, the taken ones asked in
     one query); CapacityError when too few are. In the order drawn: random, so neighbouring
     indexes say nothing of issuing order."""
-    taken = select(ob3_status.c.list_index).where(ob3_status.c.list_id == STATUS_LIST_ID)
     chosen: dict[int, None] = {}
     for _ in range(_DRAWS):
         if len(chosen) >= n:
             break
         drawn = [i for i in dict.fromkeys(_draw(n - len(chosen))) if i not in chosen]
-        used = {i for chunk in chunks(sorted(drawn))
-                for i in conn.execute(taken.where(ob3_status.c.list_index.in_(chunk))).scalars()}
+        used = {r[0] for chunk in chunks(sorted(drawn)) for r in select_in(
+            conn, _TAKEN, (), "list_index", chunk)}
         chosen.update((i, None) for i in drawn if i not in used)
     if len(chosen) < n:  # the list is nearly full: positions checked free one by one
         chosen.update((i, None) for i in dict.fromkeys(
@@ -185,9 +187,7 @@ class Awards:
             with self.engine.begin() as conn:
                 held = set()
                 for chunk in chunks(sorted({a.learner_id for a, _ in batch})):
-                    held |= {tuple(r) for r in conn.execute(
-                        select(awards.c.learner_id, awards.c.badge_id, awards.c.period)
-                        .where(awards.c.learner_id.in_(chunk)))}
+                    held |= {tuple(r) for r in select_in(conn, _HELD, (), "learner_id", chunk)}
                 fresh: list[tuple[NewAward, Sequence[NewOutboxItem]]] = []
                 for award, items in batch:
                     key = (award.learner_id, award.badge_id, award.period)

@@ -318,10 +318,9 @@ def _upsert_course_watermarks(conn: Connection, source: str, course: str,
             conn.execute(update(watermarks).where(
                 watermarks.c.source == bindparam("s_"), watermarks.c.course == bindparam("c_"),
                 watermarks.c.stream == bindparam("t_")), changed)
-        new = [dict(source=k[0], course=k[1], stream=k[2], value=v, updated_at=now)
-               for k, v in chunk if k not in stored]
+        new = [(*k, v, now) for k, v in chunk if k not in stored]
         if new:
-            conn.execute(insert(watermarks), new)
+            insert_rows(conn, watermarks, ("source", "course", "stream", "value", "updated_at"), new)
 
 
 def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
