@@ -32,11 +32,11 @@ def _processors(conn: Connection, table: Table, columns: Sequence[str]) -> list[
     copying = _copies(conn)
     for name in columns:
         column_type = table.c[name].type
-        proc = column_type._cached_bind_processor(conn.dialect)
+        proc: _Processor = column_type._cached_bind_processor(conn.dialect)
         if copying and isinstance(column_type, JSON):
             # COPY takes a document as its text; psycopg's Json wrapper would serialise it at
             # each row, memoised or not (the serializer is the engine's, as SQLAlchemy's own)
-            proc = _memoised_documents(conn.dialect._json_serializer or json.dumps)  # type: ignore[attr-defined]
+            proc = _memoised_documents(getattr(conn.dialect, "_json_serializer", None) or json.dumps)
         elif proc is not None and isinstance(column_type, DateTime):
             proc = _memoised(proc)
         elif proc is not None and isinstance(column_type, JSON):
@@ -132,4 +132,4 @@ def select_in(conn: Connection, query: str, params: Sequence[Any], column: str,
     else:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         clause, args = f"{column} IN ({', '.join(mark for _ in values)})", (*params, *values)
-    return conn.exec_driver_sql(query.format(clause), args).all()
+    return list(conn.exec_driver_sql(query.format(clause), args).all())
