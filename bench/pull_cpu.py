@@ -1,7 +1,8 @@
 """Pull CPU against a minimal client making the same Moodle calls at the same concurrency.
 
 The sandbox Moodle answers from another process; this process runs, in turn, badge-bridge's
-first pull of the course (into a fresh SQLite store) and `minimal_pull`: a bare
+first pull of the course (into a fresh SQLite store, or a new PostgreSQL database with `--db`;
+the database server's own CPU is not counted) and `minimal_pull`: a bare
 `requests.Session` + `json` doing the same web-service calls (site info, contents, sessions,
 grade report, roster pages, language look-ups, two completion calls per learner in a pool of
 the same size) and keeping nothing. CPU is this process's (all threads); medians of
@@ -79,19 +80,53 @@ def minimal_pull(url: str, token: str, courses: list[str], parallel: int, page: 
     return count
 
 
-def bridge_pull(sb: RemoteSandbox, parallel: int) -> Any:
-    """A first pull into a fresh SQLite store: the store is made before, the pull measured."""
+_DATABASES: list[str] = []  # PostgreSQL databases made for the pulls, dropped at the end
+
+
+def fresh_database(server: str) -> str:
+    """A new empty PostgreSQL database on `server` (a URL whose database is the name prefix)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    base, prefix = server.rsplit("/", 1)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://") + "/postgres",
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    _DATABASES.append(name)
+    return f"{base}/{name}"
+
+
+def drop_databases(server: str) -> None:
+    import sqlalchemy as sa
+
+    base = server.rsplit("/", 1)[0]
+    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://") + "/postgres",
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in _DATABASES:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def bridge_pull(sb: RemoteSandbox, parallel: int, db: str = "sqlite") -> Any:
+    """A first pull into a fresh store (an SQLite file, or a new PostgreSQL database on the
+    server `db` names): the store is made before, the pull measured."""
     from bridge.store import Store
     from connectors.registry import load as load_config
     from jobs.pull import pull_sources
 
     folder = Path(tempfile.mkdtemp(prefix="bench-pull-"))
     (folder / "rules").mkdir()
+    database = "" if db == "sqlite" else f'database_url = "{fresh_database(db)}"\n'
     (folder / "b.toml").write_text(f'''[bridge]
 public_url = "http://127.0.0.1:8000"
 data_dir = "{folder / 'state'}"
 rules_dir = "{folder / 'rules'}"
-
+{database}
 [sources.sandbox]
 kind = "moodle"
 url = "{sb.base_url}"
@@ -120,19 +155,26 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--latency-ms", type=float, default=0.0)
+    ap.add_argument("--db", default="sqlite",
+                    help="sqlite (a file), or a PostgreSQL URL whose database name is the prefix "
+                         "of the databases made for each pull (dropped at the end)")
     args = ap.parse_args()
     rows: dict[str, list[tuple[float, float, int]]] = {"bridge": [], "minimal": []}
     with RemoteSandbox(learners=args.learners, latency=args.latency_ms / 1000) as sb:
-        bridge_pull(sb, args.parallel)()  # warm-up: imports, sandbox caches
-        for _ in range(args.repeat):  # interleaved, so that a busy machine weighs on both
-            rows["minimal"].append(measure(lambda: minimal_pull(
-                sb.base_url, sb.token, sb.course_ids, args.parallel, 1000)))
-            rows["bridge"].append(measure(bridge_pull(sb, args.parallel)))
+        try:
+            bridge_pull(sb, args.parallel, args.db)()  # warm-up: imports, sandbox caches
+            for _ in range(args.repeat):  # interleaved, so that a busy machine weighs on both
+                rows["minimal"].append(measure(lambda: minimal_pull(
+                    sb.base_url, sb.token, sb.course_ids, args.parallel, 1000)))
+                rows["bridge"].append(measure(bridge_pull(sb, args.parallel, args.db)))
+        finally:
+            if args.db != "sqlite":
+                drop_databases(args.db)
     med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), v[0][2])
            for k, v in rows.items()}
     print(json.dumps({
         "bench": "pull_cpu", "learners": args.learners, "parallel": args.parallel,
-        "latency_ms": args.latency_ms, "repeat": args.repeat,
+        "latency_ms": args.latency_ms, "repeat": args.repeat, "db": args.db.split(":")[0],
         "bridge_cpu_s": round(med["bridge"][0], 3), "minimal_cpu_s": round(med["minimal"][0], 3),
         "bridge_wall_s": round(med["bridge"][1], 3), "minimal_wall_s": round(med["minimal"][1], 3),
         "bridge_requests": med["bridge"][2], "minimal_requests": med["minimal"][2],

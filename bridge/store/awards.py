@@ -4,6 +4,7 @@ revocation, and each award's bit in the OB 3.0 status list (allocated when it is
 from __future__ import annotations
 
 import secrets
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, Engine, Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bridge.errors import CapacityError, StoreError
+from bridge.store.bulk import insert_rows, select_in
 from bridge.store.ingest import chunks, upsert
 from bridge.store.rows import Award, Badge, ListedAward, NewAward, NewOutboxItem, StatusSlot, aware
 from bridge.store.schema import awards, badges, learners, ob3_status, outbox, rule_versions
@@ -23,6 +25,13 @@ __all__ = ["Awards", "STATUS_LIST_BITS", "STATUS_LIST_ID"]
 STATUS_LIST_BITS = 131072
 STATUS_LIST_ID = 1
 _DRAWS = 32  # random positions tried before counting whether the list is full
+# driver SQL (bridge.store.bulk.select_in): the IN list of a batch is one parameter a value
+_TAKEN = f"SELECT list_index FROM ob3_status WHERE list_id = {int(STATUS_LIST_ID)} AND {{}}"
+_HELD = "SELECT learner_id, badge_id, period FROM awards WHERE {}"
+_NEW_AWARD_FIELDS = tuple(f.name for f in fields(NewAward))
+_AWARD_COLUMNS = (*_NEW_AWARD_FIELDS, "status")
+_OUTBOX_COLUMNS = ("key", "channel", "award_id", "learner_id", "payload", "status", "attempts",
+                   "next_attempt_at", "created_at")
 
 
 def _award_query() -> Select[Any]:
@@ -53,25 +62,36 @@ def _random_slot() -> StatusSlot:
     return StatusSlot(STATUS_LIST_ID, secrets.randbelow(STATUS_LIST_BITS))
 
 
+def _draw(k: int) -> list[int]:
+    """`k` random positions (not necessarily distinct), in the order drawn. The list's size is a
+    power of two, so the low bits of 32 random bits are uniform (one read of the system's
+    random source for all of them rather than one a position)."""
+    bits = STATUS_LIST_BITS
+    if bits & (bits - 1):
+        return [secrets.randbelow(bits) for _ in range(k)]
+    words = array("I")
+    words.frombytes(secrets.token_bytes(words.itemsize * k))
+    return [v & (bits - 1) for v in words]
+
+
 def _free_slots(conn: Connection, n: int) -> list[StatusSlot]:
     """`n` distinct random positions known to be free (drawn together, the taken ones asked in
-    one query); CapacityError when too few are."""
-    taken = select(ob3_status.c.list_index).where(ob3_status.c.list_id == STATUS_LIST_ID)
-    chosen: set[int] = set()
+    one query); CapacityError when too few are. In the order drawn: random, so neighbouring
+    indexes say nothing of issuing order."""
+    chosen: dict[int, None] = {}
     for _ in range(_DRAWS):
         if len(chosen) >= n:
             break
-        drawn = {secrets.randbelow(STATUS_LIST_BITS) for _ in range(n - len(chosen))} - chosen
-        used = {i for chunk in chunks(sorted(drawn))
-                for i in conn.execute(taken.where(ob3_status.c.list_index.in_(chunk))).scalars()}
-        chosen |= drawn - used
-    if len(chosen) < n:
-        chosen |= {_free_slot(conn).list_index for _ in range(n - len(chosen))} - chosen
+        drawn = [i for i in dict.fromkeys(_draw(n - len(chosen))) if i not in chosen]
+        used = {r[0] for chunk in chunks(sorted(drawn)) for r in select_in(
+            conn, _TAKEN, (), "list_index", chunk)}
+        chosen.update((i, None) for i in drawn if i not in used)
+    if len(chosen) < n:  # the list is nearly full: positions checked free one by one
+        chosen.update((i, None) for i in dict.fromkeys(
+            _free_slot(conn).list_index for _ in range(n - len(chosen))))
     if len(chosen) < n:
         raise CapacityError(f"the OB 3.0 status list is full ({STATUS_LIST_BITS} awards)")
-    order = list(chosen)[:n]
-    secrets.SystemRandom().shuffle(order)  # a set of ints comes out nearly sorted
-    return [StatusSlot(STATUS_LIST_ID, i) for i in order]
+    return [StatusSlot(STATUS_LIST_ID, i) for i in list(chosen)[:n]]
 
 
 def _free_slot(conn: Connection) -> StatusSlot:
@@ -156,7 +176,10 @@ class Awards:
                     ) -> list[Award | None]:
         """`create` for many awards in one transaction (a few statements, whatever their number);
         None for an award the learner already has for its period. If another writer meets this
-        batch (the same award, the same status-list slot), each award is written on its own."""
+        batch (the same award, the same status-list slot), each award is written on its own.
+
+        The rows go to the driver as tuples (bridge.store.bulk: executemany on SQLite, COPY on
+        PostgreSQL), each JSON document serialised once."""
         if not batch:
             return []
         now = datetime.now(UTC)
@@ -164,9 +187,7 @@ class Awards:
             with self.engine.begin() as conn:
                 held = set()
                 for chunk in chunks(sorted({a.learner_id for a, _ in batch})):
-                    held |= {tuple(r) for r in conn.execute(
-                        select(awards.c.learner_id, awards.c.badge_id, awards.c.period)
-                        .where(awards.c.learner_id.in_(chunk)))}
+                    held |= {tuple(r) for r in select_in(conn, _HELD, (), "learner_id", chunk)}
                 fresh: list[tuple[NewAward, Sequence[NewOutboxItem]]] = []
                 for award, items in batch:
                     key = (award.learner_id, award.badge_id, award.period)
@@ -174,21 +195,19 @@ class Awards:
                         held.add(key)
                         fresh.append((award, items))
                 slots = _free_slots(conn, len(fresh))
-                columns = [{f.name: getattr(a, f.name) for f in fields(a)} for a, _ in fresh]
                 if fresh:
-                    conn.execute(insert(awards), [dict(c, status="issued") for c in columns])
-                    conn.execute(insert(ob3_status), [
-                        {"award_id": a.id, "list_id": s.list_id, "list_index": s.list_index}
-                        for (a, _), s in zip(fresh, slots, strict=True)])
-                    rows = [dict(key=i.key, channel=i.channel, award_id=a.id, learner_id=a.learner_id,
-                                 payload=i.payload, status="pending", attempts=0, next_attempt_at=now,
-                                 created_at=now) for a, items in fresh for i in items]
-                    if rows:
-                        conn.execute(insert(outbox), rows)
+                    insert_rows(conn, awards, _AWARD_COLUMNS, [
+                        (*(getattr(a, name) for name in _NEW_AWARD_FIELDS), "issued") for a, _ in fresh])
+                    insert_rows(conn, ob3_status, ("award_id", "list_id", "list_index"), [
+                        (a.id, s.list_id, s.list_index) for (a, _), s in zip(fresh, slots, strict=True)])
+                    insert_rows(conn, outbox, _OUTBOX_COLUMNS, [
+                        (i.key, i.channel, a.id, a.learner_id, i.payload, "pending", 0, now, now)
+                        for a, items in fresh for i in items])
         except IntegrityError:
             return [self.create(a, items) for a, items in batch]
-        made = {a.id: Award(**c, status="issued", status_slot=s)
-                for (a, _), c, s in zip(fresh, columns, slots, strict=True)}
+        made = {a.id: Award(**{name: getattr(a, name) for name in _NEW_AWARD_FIELDS},
+                            status="issued", status_slot=s)
+                for (a, _), s in zip(fresh, slots, strict=True)}
         return [made.get(a.id) for a, _ in batch]
 
     def _exists(self, award: NewAward) -> bool:

@@ -33,8 +33,11 @@ _MAX_ATTR = 2000  # characters of one attribute's text (a title, a place, a cour
 def clean_text(text: str, limit: int | None = None) -> str:
     """One line of text: control characters (line breaks, NUL…) as spaces, runs of spaces as one,
     cut at `limit` characters."""
-    out = " ".join(_CONTROL.sub(" ", text).split())
-    return out[:limit] if limit else out
+    if not (text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "):
+        # (printable text holds no control character and no space but U+0020: a single-spaced,
+        # trimmed one is already its cleaned form, which the C-level checks above tell at once)
+        text = " ".join(_CONTROL.sub(" ", text).split())
+    return text[:limit] if limit else text
 
 
 class Refused(SourceError):
@@ -49,6 +52,8 @@ def _refuse(source: str, field: str, ref: str, what: str) -> Refused:
 
 
 def _key_problem(name: str, value: str) -> str | None:
+    if value.isprintable() and len(value) <= LIMITS[name]:  # no control character: the usual case
+        return None
     if _KEY_BAD.search(value):
         return f"{name} holds control characters"
     if len(value) > LIMITS[name]:
@@ -104,16 +109,31 @@ def _attr(value: Any) -> AttrValue | None:
     return None
 
 
+def _as_is(text: str, limit: int) -> bool:
+    """Whether clean_text(text, limit) is `text` itself (see clean_text)."""
+    return (text.isprintable() and len(text) <= limit and "  " not in text
+            and text[:1] != " " and text[-1:] != " ")
+
+
 def _fact(fact: Fact, refusals: list[SourceError]) -> Fact | None:
-    for name in ("source", "external_id", "course", "item"):
-        problem = _key_problem(name, getattr(fact, name))
-        if problem:
-            refusals.append(_refuse(fact.source, name, learner_ref(fact.external_id), problem))
-            return None
+    source, external_id, course, item = fact.source, fact.external_id, fact.course, fact.item
+    if not (source.isprintable() and external_id.isprintable() and course.isprintable()
+            and item.isprintable() and len(source) <= 100 and len(external_id) <= 200
+            and len(course) <= 200 and len(item) <= 200):  # else one of them is refused
+        for name in ("source", "external_id", "course", "item"):
+            problem = _key_problem(name, getattr(fact, name))
+            if problem:
+                refusals.append(_refuse(fact.source, name, learner_ref(fact.external_id), problem))
+                return None
     if fact.value is not None and not math.isfinite(fact.value):
         refusals.append(_refuse(fact.source, "value", learner_ref(fact.external_id),
                                 f"value {fact.value} is not a number"))
         return None
+    status = fact.status
+    if _as_is(status, LIMITS["status"]) and all(
+            type(k) is str and type(v) is str and _as_is(k, 100) and _as_is(v, _MAX_ATTR)
+            for k, v in fact.attrs.items()):
+        return fact  # text only, already clean: the usual case, said without copying
     attrs = {clean_text(str(k), 100): v for k, raw in fact.attrs.items() if (v := _attr(raw)) is not None}
     status = clean_text(fact.status, LIMITS["status"])
     if attrs == fact.attrs and status == fact.status:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from bridge.errors import SourceError
 from bridge.model import Batch, Fact, FactKind, Identity
 from bridge.store import erasure_key
+from bridge.store.bulk import insert_rows
 from bridge.store.clean import clean_batch, learner_ref
 from bridge.store.schema import (
     erasures,
@@ -29,6 +30,9 @@ from bridge.store.schema import (
 __all__ = ["IngestResult", "apply_batch", "upsert", "upsert_watermark", "chunks"]
 
 _CHUNK = 500
+_FACT_COLUMNS = ("learner_id", "source", "kind", "course", "item", "value", "status", "occurred_at",
+                 "attrs", "first_run", "changed_run")
+_IDENTITY_COLUMNS = ("learner_id", "source", "external_id", "username", "email", "fullname", "lang")
 T = TypeVar("T")
 
 
@@ -127,19 +131,18 @@ def _resolve_identities(conn: Connection, batch_ids: list[Identity], now: dateti
                 by_email[ident.email] = lid
             else:
                 new_people[(ident.source, ident.external_id)] = lid
-    new_identities: list[dict[str, Any]] = []
+    new_identities: list[tuple[Any, ...]] = []
     for ident in missing:
         lid = by_email[ident.email] if ident.email else new_people[(ident.source, ident.external_id)]
         if (ident.source, ident.external_id) in known:
             continue  # the same identity twice in one batch
         known[(ident.source, ident.external_id)] = lid
-        new_identities.append(dict(learner_id=lid, source=ident.source, external_id=ident.external_id,
-                         username=ident.username, email=ident.email, fullname=ident.fullname,
-                         lang=ident.lang))
+        new_identities.append((lid, ident.source, ident.external_id, ident.username, ident.email,
+                               ident.fullname, ident.lang))
     if new_identities:
-        conn.execute(insert(identities), new_identities)
+        insert_rows(conn, identities, _IDENTITY_COLUMNS, new_identities)
         # a presence that waited for its learner to be known on the receiving source
-        result.to_push.update(i["learner_id"] for i in new_identities)
+        result.to_push.update(i[0] for i in new_identities)
     return known
 
 
@@ -267,10 +270,8 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
                 continue
             row = existing.get(key)
             if row is None:
-                new_rows.append(dict(learner_id=lid, source=fact.source, kind=key[2],
-                                     course=fact.course, item=fact.item, value=fact.value,
-                                     status=fact.status, occurred_at=fact.occurred_at,
-                                     attrs=fact.attrs, first_run=run_id, changed_run=run_id))
+                new_rows.append((lid, fact.source, key[2], fact.course, fact.item, fact.value,
+                                 fact.status, fact.occurred_at, fact.attrs, run_id, run_id))
                 new_keys.add(key)
             elif not _same(row, fact):
                 conn.execute(update(facts).where(facts.c.id == row.id).values(
@@ -283,13 +284,13 @@ def apply_batch(conn: Connection, batch: Batch, run_id: int, now: datetime | Non
             if fact.kind is FactKind.presence:
                 result.to_push.add(lid)
         if new_rows:
-            conn.execute(insert(facts), new_rows)
+            insert_rows(conn, facts, _FACT_COLUMNS, new_rows)
             result.new_facts += len(new_rows)
     _upsert_watermarks(conn, batch, now)
     for queue, learner_ids in ((pending_evaluations, result.touched), (pending_pushes, result.to_push)):
         if learner_ids:
-            conn.execute(insert(queue), [{"learner_id": lid, "created_at": now}
-                                         for lid in sorted(learner_ids)])
+            insert_rows(conn, queue, ("learner_id", "created_at"),
+                        [(lid, now) for lid in sorted(learner_ids)])
     return result
 
 
@@ -317,10 +318,9 @@ def _upsert_course_watermarks(conn: Connection, source: str, course: str,
             conn.execute(update(watermarks).where(
                 watermarks.c.source == bindparam("s_"), watermarks.c.course == bindparam("c_"),
                 watermarks.c.stream == bindparam("t_")), changed)
-        new = [dict(source=k[0], course=k[1], stream=k[2], value=v, updated_at=now)
-               for k, v in chunk if k not in stored]
+        new = [(*k, v, now) for k, v in chunk if k not in stored]
         if new:
-            conn.execute(insert(watermarks), new)
+            insert_rows(conn, watermarks, ("source", "course", "stream", "value", "updated_at"), new)
 
 
 def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
