@@ -33,10 +33,9 @@ from functools import cached_property
 from io import BytesIO
 from pathlib import Path
 
-import email_validator
 from markupsafe import escape
 
-from bridge.addresses import MAX_EMAIL, email_address
+from bridge.addresses import email_address
 from bridge.config import SmtpSettings
 from bridge.delivery.mail import AwardMail, compose, envelope_recipient, header_text
 from bridge.delivery.templates import environment
@@ -59,10 +58,6 @@ _CID, _DATE = 98, 97  # sentinel numbers of the image's Content-ID and of the Da
 _MESSAGE_ID = _SLOTS.index("message_id")
 # The fields a kind is made of: all but the slots and the image.
 _KIND_FIELDS = tuple(f.name for f in dataclasses.fields(AwardMail) if f.name not in (*_SLOTS, "image"))
-# An address of this plain form, lower-case, is what email-validator returns for it
-# (bridge.addresses, property-tested); any other address goes through email-validator.
-_PLAIN_ADDR = re.compile(r"(?=[^@]{1,64}@)[a-z0-9_%+'-]+(?:\.[a-z0-9_%+'-]+)*"
-                         r"@(?:(?!-)(?!..--)[a-z0-9-]{1,63}(?<!-)\.)+[a-z]{1,63}\Z")
 
 
 @dataclass(frozen=True)
@@ -341,23 +336,12 @@ def to_line(name: str, address: str) -> bytes:
 
 def _recipient(address: str) -> str | None:
     """The envelope's address as `Mailer.send` makes it (email-validator's), None if invalid.
-
-    The learner's address was parsed by email-validator where it entered (bridge.store.clean):
-    one of the plain form it gives back as it is (letters, digits, `._%+'-`, a domain of
-    letters, digits and hyphens not under a special-use name) is not parsed again."""
-    if len(address) <= MAX_EMAIL and _PLAIN_ADDR.match(address) and not _special_use(address):
-        return address
+    The learner's address was parsed where it entered (bridge.store.clean); one already in
+    the plain form is not parsed again (bridge.addresses)."""
     try:
         return email_address(address)
     except InvalidAddress:
         return None
-
-
-def _special_use(address: str) -> bool:
-    """Under a name email-validator refuses (`local`, `test`, …: its own list, as it reads it)."""
-    domain = address.rsplit("@", 1)[1]
-    return any(domain == d or domain.endswith("." + d)
-               for d in email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 
 def _unbound(data: bytes) -> bytes:
