@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bridge.errors import CapacityError, StoreError
@@ -39,6 +39,11 @@ def _award_query() -> Select[Any]:
                    learners.c.hide_name, learners.c.email.label("learner_email"))
             .outerjoin(ob3_status, ob3_status.c.award_id == awards.c.id)
             .join(learners, learners.c.id == awards.c.learner_id))
+
+
+# Built once: a statement made per call cost SQLAlchemy more than the look-up itself (the
+# hosted assertion reads the award at each request).
+_AWARD_BY_ID = _award_query().where(awards.c.id == bindparam("award_id"))
 
 
 def _award(r: Any) -> Award:
@@ -218,7 +223,7 @@ class Awards:
 
     def get(self, award_id: str) -> Award | None:
         with self.engine.connect() as conn:
-            r = conn.execute(_award_query().where(awards.c.id == award_id)).first()
+            r = conn.execute(_AWARD_BY_ID, {"award_id": award_id}).first()
         return _award(r) if r else None
 
     def get_many(self, award_ids: Iterable[str]) -> dict[str, Award]:
