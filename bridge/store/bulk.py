@@ -49,7 +49,7 @@ def _memoised_documents(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A JSON column's processor, memoised for flat documents of text (the facts' attributes:
     a course's and an activity's names, repeated across learners). Only `str` keys and values
     are memoised: equal numbers of different types (1, 1.0, True) serialise differently."""
-    seen: dict[tuple[tuple[str, str], ...], Any] = {}
+    by_items = _memoised(lambda items: proc(dict(items)))  # a miss rebuilds the same dict
 
     def process(value: Any) -> Any:
         if type(value) is not dict:
@@ -58,11 +58,7 @@ def _memoised_documents(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
         for k, v in items:
             if type(k) is not str or type(v) is not str:
                 return proc(value)
-        try:
-            return seen[items]
-        except KeyError:
-            seen[items] = out = proc(value)
-            return out
+        return by_items(items)
     return process
 
 
